@@ -1,0 +1,25 @@
+/**
+ * `npm run bench -- <name> [args]`: throughput and latency benchmarks. Not part of `npm test`:
+ * speed targets live here, never in timed unit tests.
+ *
+ * Each benchmark is a module exporting `run(args: string[]): Promise<void>` that prints its figures.
+ */
+const BENCHES: Record<string, { describe: string; load: () => Promise<{ run(args: string[]): Promise<void> }> }> = {
+  deliver: { describe: 'store deliver(): 4 KiB messages, 50 concurrent (group commit)', load: () => import('./deliver.js') },
+};
+
+async function main(argv: string[]): Promise<void> {
+  const [name, ...args] = argv;
+  const names = name && name !== 'all' ? [name] : Object.keys(BENCHES);
+  for (const n of names) {
+    const b = BENCHES[n];
+    if (!b) {
+      console.error(`unknown benchmark ${JSON.stringify(n)}; available: ${Object.keys(BENCHES).join(', ')}`);
+      process.exit(2);
+    }
+    console.log(`== bench ${n}: ${b.describe}`);
+    await (await b.load()).run(args);
+  }
+}
+
+await main(process.argv.slice(2));
