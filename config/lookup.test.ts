@@ -1,0 +1,138 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseStatic, parseDynamic } from './load.js';
+import { lookupDestination, accountAddresses, accountCatchalls, findDomain, accountForAddress, canonicalLocalpart } from './lookup.js';
+import { parseAddress, normalizeDomain, normalizeAddress, isValidLocalpart } from './address.js';
+
+const stat = parseStatic(
+  `DataDir: data
+Hostname: mail.example.com
+Listeners:
+  l:
+    IPs: [127.0.0.1]
+Postmaster:
+  Account: mjl
+`,
+  '/x/mox.conf',
+);
+
+const dyn = parseDynamic(
+  `Domains:
+  example.com:
+    LocalpartCatchallSeparators: ["+", "-"]
+    Aliases:
+      Team:
+        Addresses: [mjl@example.com, other@example.org]
+  example.org:
+    LocalpartCaseSensitive: true
+  catchall.example: {}
+  disabled.example:
+    Disabled: true
+  bücher.example: {}
+Accounts:
+  mjl:
+    Domain: example.com
+    Destinations:
+      mjl@example.com:
+        Mailbox: Inbox
+      Sales@Example.com:
+        Mailbox: Sales
+      "@catchall.example":
+        Mailbox: Catchall
+      info@disabled.example: {}
+      kontakt@bücher.example: {}
+  other:
+    Domain: example.org
+    Destinations:
+      other@example.org:
+        Mailbox: Other
+      CamelCase@example.org: {}
+`,
+  '/x/domains.conf',
+  stat,
+);
+
+function acc(address: string) {
+  const r = lookupDestination(dyn, address);
+  assert.ok(r, `no result for ${address}`);
+  assert.equal(r.kind, 'account', address);
+  return r as Extract<typeof r, { kind: 'account' }>;
+}
+
+test('address parsing and normalisation', () => {
+  assert.deepEqual(parseAddress('User@Example.COM'), { localpart: 'User', domain: 'example.com' });
+  assert.deepEqual(parseAddress('a@b@bücher.example'), undefined);
+  assert.deepEqual(parseAddress('"a@b"@bücher.example'), { localpart: '"a@b"', domain: 'xn--bcher-kva.example' });
+  assert.equal(normalizeDomain('Bücher.Example.'), 'xn--bcher-kva.example');
+  assert.equal(normalizeDomain('localhost'), 'localhost');
+  assert.equal(normalizeDomain('1.2.3.4'), undefined);
+  assert.equal(normalizeDomain('exa mple.com'), undefined);
+  assert.equal(normalizeDomain(''), undefined);
+  assert.equal(normalizeAddress('X@EXAMPLE.com'), 'X@example.com');
+  for (const bad of ['', 'noat', '@example.com', 'user@', 'us er@example.com', 'a..b@example.com', '.a@example.com']) {
+    assert.equal(parseAddress(bad), undefined, bad);
+  }
+  assert.ok(isValidLocalpart("o'brien+tag"));
+  assert.ok(isValidLocalpart('jösé'));
+  assert.ok(!isValidLocalpart('a'.repeat(65)));
+});
+
+test('lookupDestination: exact, case-insensitive and case-sensitive', () => {
+  const r = acc('mjl@example.com');
+  assert.equal(r.account, 'mjl');
+  assert.equal(r.destinationKey, 'mjl@example.com');
+  assert.equal(r.mailbox, 'Inbox');
+  assert.equal(r.catchall, false);
+  assert.equal(r.disabled, false);
+  assert.equal(acc('MJL@EXAMPLE.COM').account, 'mjl');
+  assert.equal(acc('sales@example.com').mailbox, 'Sales');
+  assert.equal(acc('SALES@example.com').destinationKey, 'Sales@Example.com');
+  // example.org is case-sensitive.
+  assert.equal(acc('other@example.org').mailbox, 'Other');
+  assert.equal(lookupDestination(dyn, 'OTHER@example.org'), undefined);
+  assert.equal(acc('CamelCase@example.org').account, 'other');
+  assert.equal(lookupDestination(dyn, 'camelcase@example.org'), undefined);
+});
+
+test('lookupDestination: catchall separators, several of them', () => {
+  assert.equal(acc('mjl+news@example.com').destinationKey, 'mjl@example.com');
+  assert.equal(acc('mjl-news@example.com').destinationKey, 'mjl@example.com');
+  assert.equal(acc('MJL-a+b@example.com').canonicalAddress, 'mjl@example.com');
+  assert.equal(acc('sales+x-y@example.com').mailbox, 'Sales');
+  // No separators configured for example.org.
+  assert.equal(lookupDestination(dyn, 'other+x@example.org'), undefined);
+  assert.equal(canonicalLocalpart('A-b+c', dyn.Domains['example.com']!), 'a');
+});
+
+test('lookupDestination: @domain catchall, IDN, aliases, unknown, disabled', () => {
+  const c = acc('anything@catchall.example');
+  assert.equal(c.account, 'mjl');
+  assert.equal(c.destinationKey, '@catchall.example');
+  assert.equal(c.mailbox, 'Catchall');
+  assert.equal(c.catchall, true);
+  assert.equal(acc('kontakt@BÜCHER.example').destinationKey, 'kontakt@bücher.example');
+  assert.equal(acc('kontakt@xn--bcher-kva.example').account, 'mjl');
+
+  const al = lookupDestination(dyn, 'team+x@example.com');
+  assert.ok(al && al.kind === 'alias');
+  assert.equal(al.aliasKey, 'Team');
+  assert.deepEqual(al.addresses, ['mjl@example.com', 'other@example.org']);
+
+  assert.equal(lookupDestination(dyn, 'nobody@example.com'), undefined);
+  assert.equal(lookupDestination(dyn, 'mjl@unknown.example'), undefined);
+  assert.equal(lookupDestination(dyn, 'not an address'), undefined);
+
+  const d = acc('info@disabled.example');
+  assert.equal(d.disabled, true);
+  assert.equal(d.account, 'mjl');
+});
+
+test('accountAddresses, findDomain, accountForAddress', () => {
+  assert.deepEqual(accountAddresses(dyn.Accounts.mjl!), ['mjl@example.com', 'Sales@Example.com', 'info@disabled.example', 'kontakt@bücher.example']);
+  assert.deepEqual(accountCatchalls(dyn.Accounts.mjl!), ['@catchall.example']);
+  assert.equal(findDomain(dyn, 'EXAMPLE.COM.')?.key, 'example.com');
+  assert.equal(findDomain(dyn, 'xn--bcher-kva.example')?.key, 'bücher.example');
+  assert.equal(findDomain(dyn, 'nope.example'), undefined);
+  assert.equal(accountForAddress(dyn, 'other@example.org'), 'other');
+  assert.equal(accountForAddress(dyn, 'team@example.com'), undefined);
+});
