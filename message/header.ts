@@ -1,0 +1,133 @@
+// Header block parsing: rfc5322:2.2 (fields), rfc5322:2.2.3 (folding), rfc6532:3.2 (UTF-8 in
+// header values). Works on the raw bytes of a header block so IMAP can return fields verbatim
+// (BODY[HEADER.FIELDS (...)] and BODY[HEADER.FIELDS.NOT (...)], rfc9051:6.4.5).
+
+import { isUtf8 } from 'node:buffer';
+
+/** One header field as it appears in the message. */
+export interface HeaderField {
+  /** Field name as written (without the colon, surrounding whitespace removed). "" for a garbage line. */
+  readonly name: string;
+  /** Lower-cased name for case-insensitive lookup. */
+  readonly key: string;
+  /** The field's raw bytes, including continuation lines and the final line ending. */
+  readonly raw: Buffer;
+  /** The value unfolded (line endings before whitespace removed), leading/trailing whitespace
+   * trimmed, bytes decoded as UTF-8 (or latin1 when not valid UTF-8). Still RFC 2047-encoded. */
+  readonly value: string;
+}
+
+/** Decodes header bytes: UTF-8 when valid (rfc6532), otherwise latin1 so no byte is lost. */
+export function decodeHeaderBytes(b: Buffer): string {
+  return isUtf8(b) ? b.toString('utf8') : b.toString('latin1');
+}
+
+/** True if any byte has the high bit set (8-bit header data, rfc6532 or broken). */
+export function has8bit(b: Buffer): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i]! >= 0x80) return true;
+  return false;
+}
+
+const LF = 10;
+const CR = 13;
+const SP = 32;
+const TAB = 9;
+const COLON = 58;
+
+/** Removes CRLF/LF line breaks (unfolding, rfc5322:2.2.3). Bare CRs are kept. */
+function unfold(s: string): string {
+  if (s.indexOf('\n') < 0) return s;
+  return s.replace(/\r?\n/g, '');
+}
+
+/** The parsed header block of a message or MIME part. */
+export class Header {
+  /** Fields in the order they appear. */
+  readonly fields: HeaderField[];
+  private index: Map<string, HeaderField[]> | undefined;
+
+  constructor(fields: HeaderField[]) {
+    this.fields = fields;
+  }
+
+  private byKey(): Map<string, HeaderField[]> {
+    if (!this.index) {
+      const m = new Map<string, HeaderField[]>();
+      for (const f of this.fields) {
+        if (!f.key) continue;
+        const l = m.get(f.key);
+        if (l) l.push(f);
+        else m.set(f.key, [f]);
+      }
+      this.index = m;
+    }
+    return this.index;
+  }
+
+  /** Value of the first field with this name (case-insensitive), or undefined. */
+  get(name: string): string | undefined {
+    return this.byKey().get(name.toLowerCase())?.[0]?.value;
+  }
+
+  /** Values of all fields with this name, in order. */
+  getAll(name: string): string[] {
+    return (this.byKey().get(name.toLowerCase()) ?? []).map((f) => f.value);
+  }
+
+  has(name: string): boolean {
+    return this.byKey().has(name.toLowerCase());
+  }
+
+  /**
+   * Raw bytes of the fields whose names are (not, when `not` is true) in `names`, followed by the
+   * blank line that ends a header, as IMAP BODY[HEADER.FIELDS (...)] returns them (rfc9051:6.4.5).
+   */
+  selectRaw(names: readonly string[], not = false): Buffer {
+    const set = new Set(names.map((n) => n.toLowerCase()));
+    const out: Buffer[] = [];
+    for (const f of this.fields) {
+      if (!f.key) continue;
+      if (set.has(f.key) !== not) out.push(f.raw);
+    }
+    out.push(Buffer.from('\r\n'));
+    return Buffer.concat(out);
+  }
+}
+
+/**
+ * Parses a header block. `buf` may include the blank line that ends the header and may use CRLF
+ * or bare LF line endings. Never throws. Lines that are not fields (no colon) are kept with an
+ * empty name so raw output stays complete. Parsing stops at the first empty line.
+ */
+export function parseHeader(buf: Buffer): Header {
+  const fields: HeaderField[] = [];
+  let pos = 0;
+  const n = buf.length;
+  while (pos < n) {
+    // A field: the first line plus continuation lines starting with SP/TAB.
+    const start = pos;
+    let lineEnd = buf.indexOf(LF, pos);
+    if (lineEnd < 0) lineEnd = n;
+    else lineEnd++;
+    // Empty line: end of header.
+    if (lineEnd - start === 1 || (lineEnd - start === 2 && buf[start] === CR && buf[start + 1] === LF)) break;
+    if (start === lineEnd) break;
+    pos = lineEnd;
+    while (pos < n && (buf[pos] === SP || buf[pos] === TAB)) {
+      let e = buf.indexOf(LF, pos);
+      pos = e < 0 ? n : e + 1;
+    }
+    const raw = buf.subarray(start, pos);
+    const colon = raw.indexOf(COLON);
+    // A name may not contain whitespace-only/line breaks; a colon after a line break means garbage.
+    const firstNl = raw.indexOf(LF);
+    if (colon <= 0 || (firstNl >= 0 && colon > firstNl) || raw[0] === SP || raw[0] === TAB) {
+      fields.push({ name: '', key: '', raw, value: unfold(decodeHeaderBytes(raw)).trim() });
+      continue;
+    }
+    const name = raw.subarray(0, colon).toString('latin1').trim();
+    const value = unfold(decodeHeaderBytes(raw.subarray(colon + 1))).trim();
+    fields.push({ name, key: name.toLowerCase(), raw, value });
+  }
+  return new Header(fields);
+}

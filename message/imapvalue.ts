@@ -1,0 +1,87 @@
+// IMAP data values and their wire syntax (rfc9051:4: atom, number, string = quoted / literal, NIL,
+// parenthesized list). Shared by ENVELOPE/BODYSTRUCTURE here and by the IMAP server's responses.
+
+export interface ImapAtom {
+  readonly kind: 'atom';
+  readonly value: string;
+}
+export interface ImapLiteral {
+  readonly kind: 'literal';
+  readonly value: string | Buffer;
+}
+/** null is NIL; strings are emitted quoted, or as literal when they must be; arrays are lists. */
+export type ImapValue = null | number | string | ImapAtom | ImapLiteral | readonly ImapValue[];
+
+export function atom(value: string): ImapAtom {
+  return { kind: 'atom', value };
+}
+export function literal(value: string | Buffer): ImapLiteral {
+  return { kind: 'literal', value };
+}
+
+export interface FormatOptions {
+  /** Client enabled UTF8=ACCEPT (rfc9051:6.3.1 / rfc6855): non-ASCII may go in quoted strings. */
+  utf8?: boolean;
+  /** Strings longer than this (in bytes) are sent as literals. */
+  maxQuoted?: number;
+}
+
+/** Quoted strings longer than this become literals: keeps lines short for clients that limit them. */
+export const DEFAULT_MAX_QUOTED = 1024;
+
+function needsLiteral(s: string, opts: FormatOptions): boolean {
+  const max = opts.maxQuoted ?? DEFAULT_MAX_QUOTED;
+  if (s.length > max) return true;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // rfc9051:9 quoted = DQUOTE *QUOTED-CHAR DQUOTE; QUOTED-CHAR excludes CR, LF and NUL; non-ASCII
+    // only with UTF8=ACCEPT.
+    if (c === 13 || c === 10 || c === 0) return true;
+    if (c >= 0x80 && !opts.utf8) return true;
+  }
+  if (opts.utf8 && Buffer.byteLength(s) > max) return true;
+  return false;
+}
+
+function quote(s: string): string {
+  return '"' + s.replace(/[\\"]/g, (c) => '\\' + c) + '"';
+}
+
+function emit(v: ImapValue, opts: FormatOptions, out: (string | Buffer)[]): void {
+  if (v === null) out.push('NIL');
+  else if (typeof v === 'number') out.push(String(Math.trunc(v)));
+  else if (typeof v === 'string') {
+    if (needsLiteral(v, opts)) out.push(`{${Buffer.byteLength(v)}}\r\n`, v);
+    else out.push(quote(v));
+  } else if (Array.isArray(v)) {
+    out.push('(');
+    for (let i = 0; i < v.length; i++) {
+      if (i) out.push(' ');
+      emit(v[i] as ImapValue, opts, out);
+    }
+    out.push(')');
+  } else {
+    const o = v as ImapAtom | ImapLiteral;
+    if (o.kind === 'atom') out.push(o.value);
+    else {
+      const len = typeof o.value === 'string' ? Buffer.byteLength(o.value) : o.value.length;
+      out.push(`{${len}}\r\n`, o.value);
+    }
+  }
+}
+
+/** Serializes an IMAP value as a string (Buffer literals are decoded as UTF-8). */
+export function formatImapValue(v: ImapValue, opts: FormatOptions = {}): string {
+  const out: (string | Buffer)[] = [];
+  emit(v, opts, out);
+  let s = '';
+  for (const x of out) s += typeof x === 'string' ? x : x.toString('utf8');
+  return s;
+}
+
+/** Serializes an IMAP value as bytes (exact for Buffer literals). */
+export function formatImapValueBytes(v: ImapValue, opts: FormatOptions = {}): Buffer {
+  const out: (string | Buffer)[] = [];
+  emit(v, opts, out);
+  return Buffer.concat(out.map((x) => (typeof x === 'string' ? Buffer.from(x, 'utf8') : x)));
+}
