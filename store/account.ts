@@ -1,0 +1,1128 @@
+/**
+ * One account's mail store: mailboxes, messages, flags/keywords, modseq, quota, message files,
+ * and the delivery path with group commit. See store/README.md for the invariants.
+ *
+ * Implementation notes:
+ * - One better-sqlite3 connection per account, used only from the main thread; every write is a
+ *   short IMMEDIATE transaction at synchronous=FULL, and its changes are published on the change
+ *   bus right after the commit.
+ * - Message ids are handed out in memory (nextId) before the file is written, so files can be
+ *   written concurrently and the rows committed later in one batch. The persisted
+ *   account.nextMessageId only moves forward. Files whose id has no live row are swept when the
+ *   account is opened.
+ * - UIDs are assigned at commit time, in commit order, so UIDs in a mailbox increase with commits.
+ * - Every transaction that changes something takes new modseq values from the account counter;
+ *   per-message modseq, per-mailbox highestModseq (RFC 7162).
+ * - Expunged messages stay as tombstone rows (expunged=1, parsed/meta cleared, file removed) so
+ *   QRESYNC can report VANISHED uids.
+ */
+import { promises as fsp, readdirSync, statSync, rmSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../log/logger.js';
+import { openDb, type Db } from './db.js';
+import { ACCOUNT_MIGRATIONS } from './schema.js';
+import { accountDbPath, accountDir, messagePath, messagesDir, messageDirName, MSG_DIR_SHIFT, tmpDir } from './paths.js';
+import { installMessageFile, linkOrCopy, readRange, type DirMaker, type DirSyncer } from './msgfile.js';
+import type { Change, ChangeBus } from './changes.js';
+import {
+  FLAG_BITS,
+  flagsFromBits,
+  flagsToBits,
+  MailboxNotFoundError,
+  QuotaExceededError,
+  SPECIAL_USES,
+  StoreError,
+  type FlagName,
+  type Flags,
+  type Mailbox,
+  type Message,
+  type SpecialUse,
+} from './types.js';
+
+/** Default mailboxes of a new account (mox's set), with their special-use attributes. */
+export const DEFAULT_MAILBOXES: ReadonlyArray<{ name: string; specialUse: SpecialUse | null }> = [
+  { name: 'Inbox', specialUse: null },
+  { name: 'Sent', specialUse: '\\Sent' },
+  { name: 'Archive', specialUse: '\\Archive' },
+  { name: 'Trash', specialUse: '\\Trash' },
+  { name: 'Drafts', specialUse: '\\Drafts' },
+  { name: 'Junk', specialUse: '\\Junk' },
+];
+
+/** Longest mailbox name we accept (bytes of UTF-16 code units; mox limits similarly). */
+export const MAX_MAILBOX_NAME = 1000;
+/** Largest UID (RFC 9051: 32-bit unsigned, non-zero). */
+export const MAX_UID = 0xffffffff;
+
+/** Which uids: single uids and inclusive [from, to] ranges (to may be Infinity for "*"). */
+export type UidSet = ReadonlyArray<number | readonly [number, number]>;
+
+export interface DeliverOptions {
+  /** Mailbox name or id. By name, a missing mailbox is created unless create is false. */
+  mailbox: string | number;
+  /** Create a missing mailbox given by name (default true for deliver, false for append). */
+  create?: boolean;
+  /** Message bytes, or a temp file the caller wrote (it is hard-linked; the caller removes it). */
+  data: Uint8Array | { tempPath: string; size?: number; synced?: boolean };
+  receivedAt?: Date;
+  flags?: FlagName[];
+  keywords?: string[];
+  parsed?: unknown;
+  meta?: unknown;
+  messageId?: string;
+  subject?: string;
+  mailFrom?: string;
+  rcptTo?: string;
+  remoteIp?: string;
+}
+
+export interface Delivered {
+  id: number;
+  uid: number;
+  mailboxId: number;
+  modseq: number;
+}
+
+export interface FlagUpdate {
+  /** add: set these; remove: clear these; replace: exactly these (system flags and keywords). */
+  mode: 'add' | 'remove' | 'replace';
+  flags?: FlagName[];
+  keywords?: string[];
+  /** CONDSTORE UNCHANGEDSINCE: messages with a higher modseq are not changed but reported. */
+  unchangedSince?: number;
+}
+
+export interface FlagResult {
+  /** Modseq given to changed messages, or null if nothing changed. */
+  modseq: number | null;
+  changed: Array<{ id: number; uid: number; flags: Flags; keywords: string[]; modseq: number }>;
+  /** UIDs not changed because their modseq > unchangedSince (RFC 7162 MODIFIED). */
+  failed: number[];
+}
+
+export interface CopyResult {
+  uidValidity: number;
+  mailboxId: number;
+  /** Source and destination uids, same order (UIDPLUS COPYUID). */
+  srcUids: number[];
+  dstUids: number[];
+  modseq: number | null;
+}
+
+export interface ExpungeResult {
+  uids: number[];
+  modseq: number | null;
+}
+
+export interface Changes {
+  highestModseq: number;
+  /** Live messages with modseq > the given one. */
+  changed: Message[];
+  /** UIDs expunged with modseq > the given one (QRESYNC VANISHED). */
+  vanished: number[];
+}
+
+/** What Account needs from the Store that owns it. */
+export interface AccountContext {
+  dataDir: string;
+  log: Logger;
+  clock: () => Date;
+  bus: ChangeBus;
+  syncer: DirSyncer;
+  dirs: DirMaker;
+  /** Quota in bytes for the account's messages; 0 or undefined: unlimited. */
+  quotaLimit: (account: string) => number | undefined;
+  scheduleFlush: (account: Account) => void;
+}
+
+interface PendingDelivery {
+  id: number;
+  mailboxId: number;
+  o: DeliverOptions;
+  size: number;
+  bits: number;
+  keywords: string[];
+  resolve: (d: Delivered) => void;
+  reject: (e: unknown) => void;
+}
+
+interface MailboxRow {
+  id: number;
+  name: string;
+  specialUse: string | null;
+  uidValidity: number;
+  uidNext: number;
+  total: number;
+  unseen: number;
+  deleted: number;
+  size: number;
+  highestModseq: number;
+  createSeq: number;
+  keywords: string;
+  subscribed: number;
+}
+
+interface MessageRow {
+  id: number;
+  mailboxId: number;
+  uid: number;
+  modseq: number;
+  createSeq: number;
+  flags: number;
+  keywords: string;
+  receivedAt: number;
+  size: number;
+  messageId: string;
+  subject: string;
+  mailFrom: string;
+  rcptTo: string;
+  remoteIp: string;
+  expunged: number;
+  parsed?: string | null;
+  meta?: string | null;
+}
+
+const SUMMARY_COLS =
+  'id, mailboxId, uid, modseq, createSeq, flags, keywords, receivedAt, size, messageId, subject, mailFrom, rcptTo, remoteIp, expunged';
+const FULL_COLS = `${SUMMARY_COLS}, parsed, meta`;
+const MAILBOX_COLS =
+  'm.id, m.name, m.specialUse, m.uidValidity, m.uidNext, m.total, m.unseen, m.deleted, m.size, m.highestModseq, m.createSeq, m.keywords, (s.name IS NOT NULL) AS subscribed';
+
+/** "INBOX", "inbox/x" → "Inbox", "Inbox/x" (IMAP: INBOX is case-insensitive). */
+export function normalizeMailboxName(name: string): string {
+  const lower = name.toLowerCase();
+  if (lower === 'inbox') return 'Inbox';
+  if (lower.startsWith('inbox/')) return 'Inbox' + name.slice(5);
+  return name;
+}
+
+/** Throws StoreError('invalid') for names we don't accept (mox rules: no empty levels, no %*, no controls). */
+export function checkMailboxName(name: string): void {
+  if (!name || name.length > MAX_MAILBOX_NAME) throw new StoreError('invalid', 'invalid mailbox name length');
+  if (name.split('/').some((p) => p === '')) throw new StoreError('invalid', 'mailbox name has empty hierarchy level');
+  // eslint-disable-next-line no-control-regex
+  if (/[%*\u0000-\u001f\u007f]/.test(name)) throw new StoreError('invalid', 'mailbox name has wildcard or control character');
+}
+
+function normKeywords(kw: readonly string[] | undefined): string[] {
+  if (!kw || kw.length === 0) return [];
+  const out = new Set<string>();
+  for (const k of kw) {
+    const l = k.toLowerCase();
+    if (!l || l.startsWith('\\') || /[\s(){}%*"\\\]\u0000-\u001f\u007f]/.test(l)) {
+      throw new StoreError('invalid', `invalid keyword ${JSON.stringify(k)}`);
+    }
+    out.add(l);
+  }
+  return [...out].sort();
+}
+
+function rowToMailbox(r: MailboxRow): Mailbox {
+  return {
+    id: r.id,
+    name: r.name,
+    specialUse: (r.specialUse as SpecialUse | null) ?? null,
+    uidValidity: r.uidValidity,
+    uidNext: r.uidNext,
+    subscribed: !!r.subscribed,
+    total: r.total,
+    unseen: r.unseen,
+    deleted: r.deleted,
+    size: r.size,
+    highestModseq: r.highestModseq,
+    keywords: JSON.parse(r.keywords) as string[],
+  };
+}
+
+function rowToMessage(r: MessageRow): Message {
+  const m: Message = {
+    id: r.id,
+    mailboxId: r.mailboxId,
+    uid: r.uid,
+    modseq: r.modseq,
+    createSeq: r.createSeq,
+    flags: flagsFromBits(r.flags),
+    keywords: JSON.parse(r.keywords) as string[],
+    receivedAt: new Date(r.receivedAt),
+    size: r.size,
+    messageId: r.messageId,
+    subject: r.subject,
+    mailFrom: r.mailFrom,
+    rcptTo: r.rcptTo,
+    remoteIp: r.remoteIp,
+    expunged: !!r.expunged,
+  };
+  if (r.parsed !== undefined) m.parsed = r.parsed == null ? undefined : JSON.parse(r.parsed);
+  if (r.meta !== undefined) m.meta = r.meta == null ? undefined : JSON.parse(r.meta);
+  return m;
+}
+
+function uidRanges(uids: UidSet): Array<[number, number]> {
+  return uids.map((u) => {
+    if (typeof u === 'number') return [u, u] as [number, number];
+    const a = Math.min(u[0], u[1]);
+    const b = Math.max(u[0], u[1]);
+    return [a, Math.min(b, MAX_UID)] as [number, number];
+  });
+}
+
+const SEEN = FLAG_BITS.seen;
+const DELETED = FLAG_BITS.deleted;
+
+export class Account {
+  readonly db: Db;
+  private nextId: number;
+  private quotaUsed: number;
+  private reserved = 0;
+  private pending: PendingDelivery[] = [];
+  private inflight = new Set<Promise<unknown>>();
+  private closed = false;
+  private readonly st: ReturnType<Account['prepare']>;
+  private readonly commitOne: (p: PendingDelivery, modseq: number) => number;
+
+  constructor(
+    readonly name: string,
+    private readonly ctx: AccountContext,
+  ) {
+    const dir = accountDir(ctx.dataDir, name);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.db = openDb(accountDbPath(ctx.dataDir, name), ACCOUNT_MIGRATIONS);
+    try {
+      this.initAccount();
+      this.st = this.prepare();
+      const meta = this.st.getAccount.get() as { nextMessageId: number; quotaUsed: number };
+      const maxId = (this.db.prepare('SELECT max(id) AS m FROM message').get() as { m: number | null }).m ?? 0;
+      this.nextId = Math.max(meta.nextMessageId, maxId + 1);
+      this.quotaUsed = meta.quotaUsed;
+      this.sweepOrphans();
+      this.commitOne = this.db.transaction((p: PendingDelivery, modseq: number) => this.insertDelivery(p, modseq));
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
+  }
+
+  private initAccount(): void {
+    const tx = this.db.transaction(() => {
+      if (this.db.prepare('SELECT 1 FROM account').get()) return;
+      const now = this.ctx.clock().getTime();
+      // UIDVALIDITY starts at the creation time in seconds (RFC 3501 §2.3.1.1 suggestion) so a
+      // recreated account does not reuse values; afterwards it is a counter.
+      let uidValidity = Math.max(1, Math.floor(now / 1000) % MAX_UID);
+      this.db
+        .prepare('INSERT INTO account (id, modseq, uidValidityNext, nextMessageId, quotaUsed, createdAt) VALUES (1, 1, ?, 1, 0, ?)')
+        .run(uidValidity + DEFAULT_MAILBOXES.length, now);
+      const ins = this.db.prepare(
+        'INSERT INTO mailbox (name, specialUse, uidValidity, highestModseq, createSeq) VALUES (?, ?, ?, 1, 1)',
+      );
+      const sub = this.db.prepare('INSERT INTO subscription (name) VALUES (?)');
+      for (const mb of DEFAULT_MAILBOXES) {
+        ins.run(mb.name, mb.specialUse, uidValidity++);
+        sub.run(mb.name);
+      }
+    });
+    tx.immediate();
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      getAccount: db.prepare('SELECT modseq, uidValidityNext, nextMessageId, quotaUsed FROM account WHERE id = 1'),
+      getModseq: db.prepare('SELECT modseq FROM account WHERE id = 1').pluck(),
+      setCounters: db.prepare('UPDATE account SET modseq = ?, nextMessageId = max(nextMessageId, ?), quotaUsed = quotaUsed + ? WHERE id = 1'),
+      takeUidValidity: db.prepare('UPDATE account SET uidValidityNext = uidValidityNext + 1 WHERE id = 1 RETURNING uidValidityNext - 1 AS v').pluck(),
+      mailboxById: db.prepare(`SELECT ${MAILBOX_COLS} FROM mailbox m LEFT JOIN subscription s ON s.name = m.name WHERE m.id = ?`),
+      mailboxByName: db.prepare(`SELECT ${MAILBOX_COLS} FROM mailbox m LEFT JOIN subscription s ON s.name = m.name WHERE m.name = ?`),
+      mailboxes: db.prepare(`SELECT ${MAILBOX_COLS} FROM mailbox m LEFT JOIN subscription s ON s.name = m.name ORDER BY m.name`),
+      mailboxIdByName: db.prepare('SELECT id FROM mailbox WHERE name = ?').pluck(),
+      insertMailbox: db.prepare(
+        'INSERT INTO mailbox (name, specialUse, uidValidity, highestModseq, createSeq) VALUES (?, ?, ?, ?, ?) RETURNING id',
+      ).pluck(),
+      mailboxAdd: db.prepare(
+        'UPDATE mailbox SET uidNext = uidNext + 1, total = total + 1, unseen = unseen + ?, deleted = deleted + ?, size = size + ?, highestModseq = ? WHERE id = ? RETURNING uidNext - 1',
+      ).pluck(),
+      mailboxKeywords: db.prepare('SELECT keywords FROM mailbox WHERE id = ?').pluck(),
+      setMailboxKeywords: db.prepare('UPDATE mailbox SET keywords = ? WHERE id = ?'),
+      mailboxCounts: db.prepare(
+        'UPDATE mailbox SET total = total + ?, unseen = unseen + ?, deleted = deleted + ?, size = size + ?, highestModseq = max(highestModseq, ?) WHERE id = ?',
+      ),
+      insertMessage: db.prepare(
+        `INSERT INTO message (id, mailboxId, uid, modseq, createSeq, flags, keywords, receivedAt, size, messageId, subject, parsed, mailFrom, rcptTo, remoteIp, meta)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      insertTombstone: db.prepare(
+        `INSERT INTO message (id, mailboxId, uid, modseq, createSeq, flags, keywords, receivedAt, size, expunged)
+         VALUES (?, ?, ?, ?, ?, 0, '[]', ?, 0, 1)`,
+      ),
+      messageById: db.prepare(`SELECT ${FULL_COLS} FROM message WHERE id = ?`),
+      messageByUid: db.prepare(`SELECT ${FULL_COLS} FROM message WHERE mailboxId = ? AND uid = ?`),
+      messagesRange: db.prepare(
+        `SELECT ${SUMMARY_COLS} FROM message WHERE mailboxId = ? AND uid BETWEEN ? AND ? AND expunged = 0 ORDER BY uid`,
+      ),
+      messagesRangeFull: db.prepare(
+        `SELECT ${FULL_COLS} FROM message WHERE mailboxId = ? AND uid BETWEEN ? AND ? AND expunged = 0 ORDER BY uid`,
+      ),
+      messagesPage: db.prepare(
+        `SELECT ${SUMMARY_COLS} FROM message WHERE mailboxId = ? AND uid > ? AND expunged = 0 ORDER BY uid LIMIT ?`,
+      ),
+      messagesPageFull: db.prepare(
+        `SELECT ${FULL_COLS} FROM message WHERE mailboxId = ? AND uid > ? AND expunged = 0 ORDER BY uid LIMIT ?`,
+      ),
+      updateFlags: db.prepare('UPDATE message SET flags = ?, keywords = ?, modseq = ? WHERE id = ?'),
+      expungeMessage: db.prepare('UPDATE message SET expunged = 1, modseq = ?, parsed = NULL, meta = NULL WHERE id = ?'),
+      moveMessage: db.prepare('UPDATE message SET mailboxId = ?, uid = ?, modseq = ? WHERE id = ?'),
+      takeUids: db.prepare('UPDATE mailbox SET uidNext = uidNext + ? WHERE id = ? RETURNING uidNext - ?').pluck(),
+      changesSince: db.prepare(`SELECT ${SUMMARY_COLS} FROM message WHERE mailboxId = ? AND modseq > ? ORDER BY uid`),
+      liveIdsInRange: db.prepare('SELECT id FROM message WHERE id BETWEEN ? AND ? AND expunged = 0').pluck(),
+      deleteText: db.prepare('DELETE FROM message_text WHERE rowid = ?'),
+      insertText: db.prepare('INSERT INTO message_text (rowid, text) VALUES (?, ?)'),
+      searchText: db.prepare('SELECT rowid FROM message_text WHERE message_text MATCH ? ORDER BY rowid').pluck(),
+      getPassword: db.prepare('SELECT record FROM password WHERE id = 1').pluck(),
+      setPassword: db.prepare(
+        'INSERT INTO password (id, record, updatedAt) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET record = excluded.record, updatedAt = excluded.updatedAt',
+      ),
+    };
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /**
+   * Remove message files without a live row (written but never committed, or expunged but not
+   * yet removed when the process died). Runs synchronously when the account is opened, before any
+   * new id is handed out.
+   */
+  private sweepOrphans(): number {
+    const msgDir = messagesDir(this.ctx.dataDir, this.name);
+    let dirs: string[];
+    try {
+      dirs = readdirSync(msgDir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw err;
+    }
+    let removed = 0;
+    const per = 2 ** MSG_DIR_SHIFT;
+    for (const d of dirs) {
+      const dirPath = join(msgDir, d);
+      if (!statSync(dirPath).isDirectory()) continue;
+      const names = readdirSync(dirPath);
+      if (names.length === 0) continue;
+      let live: Set<number> | undefined;
+      for (const n of names) {
+        const id = /^[0-9]+$/.test(n) ? Number(n) : NaN;
+        if (Number.isNaN(id) || messageDirName(id) !== d) continue; // not ours; leave it
+        if (!live) {
+          const lo = Math.floor(id / per) * per;
+          live = new Set(this.st.liveIdsInRange.all(lo, lo + per - 1) as number[]);
+        }
+        if (!live.has(id)) {
+          rmSync(join(dirPath, n), { force: true });
+          removed++;
+        }
+      }
+    }
+    if (removed) this.ctx.log.info({ account: this.name, removed }, 'removed unreferenced message files');
+    return removed;
+  }
+
+  /** Waits for deliveries in progress, then closes the database. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    while (this.inflight.size) await Promise.allSettled([...this.inflight]);
+    this.db.close();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new StoreError('closed', `account ${this.name} is closed`);
+  }
+
+  private takeModseq(): number {
+    return (this.st.getModseq.get() as number) + 1;
+  }
+
+  private publish(changes: Change[]): void {
+    if (changes.length) this.ctx.bus.publish(...changes);
+  }
+
+  // ---------------------------------------------------------------- mailboxes
+
+  mailbox(idOrName: number | string): Mailbox | undefined {
+    const r = (typeof idOrName === 'number'
+      ? this.st.mailboxById.get(idOrName)
+      : this.st.mailboxByName.get(normalizeMailboxName(idOrName))) as MailboxRow | undefined;
+    return r ? rowToMailbox(r) : undefined;
+  }
+
+  private xmailbox(idOrName: number | string): Mailbox {
+    const mb = this.mailbox(idOrName);
+    if (!mb) throw new MailboxNotFoundError(idOrName);
+    return mb;
+  }
+
+  listMailboxes(): Mailbox[] {
+    return (this.st.mailboxes.all() as MailboxRow[]).map(rowToMailbox);
+  }
+
+  /**
+   * Create a mailbox and any missing parents. Throws StoreError('exists') if it exists.
+   * Returns the new mailbox.
+   */
+  createMailbox(name: string, opts: { specialUse?: SpecialUse | null; subscribe?: boolean } = {}): Mailbox {
+    this.checkOpen();
+    name = normalizeMailboxName(name);
+    checkMailboxName(name);
+    if (opts.specialUse && !SPECIAL_USES.includes(opts.specialUse)) throw new StoreError('invalid', 'unknown special-use');
+    const changes: Change[] = [];
+    const tx = this.db.transaction(() => {
+      if (this.st.mailboxIdByName.get(name) !== undefined) throw new StoreError('exists', `mailbox ${name} exists`);
+      const modseq = this.takeModseq();
+      this.createMailboxes(name, opts.specialUse ?? null, modseq, changes);
+      if (opts.subscribe ?? true) this.db.prepare('INSERT OR IGNORE INTO subscription (name) VALUES (?)').run(name);
+      this.st.setCounters.run(modseq, 0, 0);
+    });
+    tx.immediate();
+    this.publish(changes);
+    return this.xmailbox(name);
+  }
+
+  /** Inside a transaction: create `name` and missing parents. */
+  private createMailboxes(name: string, specialUse: SpecialUse | null, modseq: number, changes: Change[]): number {
+    const parts = name.split('/');
+    let id = 0;
+    for (let i = 1; i <= parts.length; i++) {
+      const n = parts.slice(0, i).join('/');
+      const existing = this.st.mailboxIdByName.get(n) as number | undefined;
+      if (existing !== undefined) {
+        id = existing;
+        continue;
+      }
+      const su = i === parts.length ? specialUse : null;
+      const uidValidity = this.st.takeUidValidity.get() as number;
+      id = this.st.insertMailbox.get(n, su, uidValidity, modseq, modseq) as number;
+      changes.push({ account: this.name, kind: 'mailbox-add', modseq, mailboxId: id, name: n, specialUse: su });
+    }
+    return id;
+  }
+
+  /**
+   * Rename a mailbox and its children (RFC 9051 §6.3.6); missing parents of the new name are
+   * created; subscriptions follow. UIDVALIDITY is kept. Renaming Inbox is not supported.
+   */
+  renameMailbox(from: number | string, to: string): Mailbox[] {
+    this.checkOpen();
+    to = normalizeMailboxName(to);
+    checkMailboxName(to);
+    const changes: Change[] = [];
+    const renamed: number[] = [];
+    const tx = this.db.transaction(() => {
+      const mb = this.xmailbox(from);
+      if (mb.name === 'Inbox') throw new StoreError('notallowed', 'renaming Inbox is not supported');
+      if (to === mb.name) return;
+      if (to === 'Inbox' || to.startsWith('Inbox/') && mb.name === 'Inbox') throw new StoreError('notallowed', 'cannot rename to Inbox');
+      if (to.startsWith(mb.name + '/')) throw new StoreError('invalid', 'cannot rename a mailbox into itself');
+      if (this.st.mailboxIdByName.get(to) !== undefined) throw new StoreError('exists', `mailbox ${to} exists`);
+      const modseq = this.takeModseq();
+      const prefix = mb.name + '/';
+      const kids = this.db
+        .prepare('SELECT id, name FROM mailbox WHERE substr(name, 1, ?) = ? ORDER BY name')
+        .all(prefix.length, prefix) as Array<{ id: number; name: string }>;
+      const all = [{ id: mb.id, name: mb.name }, ...kids];
+      const upd = this.db.prepare('UPDATE mailbox SET name = ?, highestModseq = ? WHERE id = ?');
+      const updSub = this.db.prepare('UPDATE OR REPLACE subscription SET name = ? WHERE name = ?');
+      for (const m of all) {
+        const newName = to + m.name.slice(mb.name.length);
+        if (m.id !== mb.id && this.st.mailboxIdByName.get(newName) !== undefined) {
+          throw new StoreError('exists', `mailbox ${newName} exists`);
+        }
+        upd.run(newName, modseq, m.id);
+        updSub.run(newName, m.name);
+        renamed.push(m.id);
+        changes.push({ account: this.name, kind: 'mailbox-rename', modseq, mailboxId: m.id, oldName: m.name, name: newName });
+      }
+      // Create missing parents of the new name.
+      const parent = to.split('/').slice(0, -1).join('/');
+      if (parent) this.createMailboxes(parent, null, modseq, changes);
+      this.st.setCounters.run(modseq, 0, 0);
+    });
+    tx.immediate();
+    this.publish(changes);
+    return renamed.map((id) => this.xmailbox(id));
+  }
+
+  /**
+   * Delete a mailbox with its messages. Inbox cannot be deleted; a mailbox with children cannot
+   * be deleted (delete the children first), like mox.
+   */
+  deleteMailbox(idOrName: number | string): void {
+    this.checkOpen();
+    const changes: Change[] = [];
+    let files: number[] = [];
+    const tx = this.db.transaction(() => {
+      const mb = this.xmailbox(idOrName);
+      if (mb.name === 'Inbox') throw new StoreError('notallowed', 'Inbox cannot be deleted');
+      const kid = this.db.prepare('SELECT 1 FROM mailbox WHERE substr(name, 1, ?) = ? LIMIT 1').get(mb.name.length + 1, mb.name + '/');
+      if (kid) throw new StoreError('haschildren', `mailbox ${mb.name} has children`);
+      const modseq = this.takeModseq();
+      files = this.db.prepare('SELECT id FROM message WHERE mailboxId = ? AND expunged = 0').pluck().all(mb.id) as number[];
+      for (const id of files) this.st.deleteText.run(id);
+      this.db.prepare('DELETE FROM message WHERE mailboxId = ?').run(mb.id);
+      this.db.prepare('DELETE FROM mailbox WHERE id = ?').run(mb.id);
+      this.st.setCounters.run(modseq, 0, -mb.size);
+      this.quotaUsed -= mb.size;
+      changes.push({ account: this.name, kind: 'mailbox-remove', modseq, mailboxId: mb.id, name: mb.name });
+    });
+    tx.immediate();
+    this.publish(changes);
+    this.removeFiles(files);
+  }
+
+  /** Subscribe or unsubscribe a name (which need not exist as a mailbox). */
+  setSubscribed(name: string, subscribed: boolean): void {
+    this.checkOpen();
+    name = normalizeMailboxName(name);
+    checkMailboxName(name);
+    let change: Change | undefined;
+    const tx = this.db.transaction(() => {
+      const r = subscribed
+        ? this.db.prepare('INSERT OR IGNORE INTO subscription (name) VALUES (?)').run(name)
+        : this.db.prepare('DELETE FROM subscription WHERE name = ?').run(name);
+      if (r.changes === 0) return;
+      const modseq = this.takeModseq();
+      this.st.setCounters.run(modseq, 0, 0);
+      const id = (this.st.mailboxIdByName.get(name) as number | undefined) ?? null;
+      change = { account: this.name, kind: 'subscribe', modseq, name, subscribed, mailboxId: id };
+    });
+    tx.immediate();
+    if (change) this.publish([change]);
+  }
+
+  listSubscriptions(): string[] {
+    return this.db.prepare('SELECT name FROM subscription ORDER BY name').pluck().all() as string[];
+  }
+
+  // ---------------------------------------------------------------- delivery (group commit)
+
+  /**
+   * Deliver a message into a mailbox. Resolves once the file (fsync'd, in place, directory
+   * fsync'd) and the rows (committed, synchronous=FULL) are durable: only then may the caller
+   * acknowledge. Concurrent deliveries share one commit (group commit, see Store).
+   * Rejects with QuotaExceededError (before writing anything) if the account's quota would be
+   * exceeded, MailboxNotFoundError if the mailbox is missing and create is false.
+   */
+  deliver(o: DeliverOptions): Promise<Delivered> {
+    const p = this.deliverInner(o);
+    this.inflight.add(p);
+    const done = () => this.inflight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  /** IMAP APPEND / webapi: same path as deliver, but a missing mailbox is an error (TRYCREATE). */
+  append(mailbox: string | number, o: Omit<DeliverOptions, 'mailbox'>): Promise<Delivered> {
+    return this.deliver({ ...o, mailbox, create: o.create ?? false });
+  }
+
+  private async deliverInner(o: DeliverOptions): Promise<Delivered> {
+    this.checkOpen();
+    let mailboxId: number;
+    if (typeof o.mailbox === 'number') {
+      mailboxId = this.xmailbox(o.mailbox).id;
+    } else {
+      const name = normalizeMailboxName(o.mailbox);
+      const id = this.st.mailboxIdByName.get(name) as number | undefined;
+      if (id !== undefined) mailboxId = id;
+      else if (o.create ?? true) mailboxId = this.createMailbox(name).id;
+      else throw new MailboxNotFoundError(o.mailbox);
+    }
+    const bits = flagsToBits(o.flags ?? []);
+    const keywords = normKeywords(o.keywords);
+    let size: number;
+    if (o.data instanceof Uint8Array) size = o.data.length;
+    else size = o.data.size ?? (await fsp.stat(o.data.tempPath)).size;
+    this.checkOpen();
+    this.reserveQuota(size);
+    const id = this.nextId++;
+    try {
+      await installMessageFile({
+        tmpDir: tmpDir(this.ctx.dataDir),
+        target: messagePath(this.ctx.dataDir, this.name, id),
+        data: o.data,
+        syncer: this.ctx.syncer,
+        dirs: this.ctx.dirs,
+      });
+    } catch (err) {
+      this.reserved -= size;
+      throw err;
+    }
+    return new Promise<Delivered>((resolve, reject) => {
+      this.pending.push({ id, mailboxId, o, size, bits, keywords, resolve, reject });
+      this.ctx.scheduleFlush(this);
+    });
+  }
+
+  private reserveQuota(size: number): void {
+    const limit = this.ctx.quotaLimit(this.name);
+    if (limit && this.quotaUsed + this.reserved + size > limit) {
+      throw new QuotaExceededError(this.quotaUsed + this.reserved, limit, size);
+    }
+    this.reserved += size;
+  }
+
+  get pendingCount(): number {
+    return this.pending.length;
+  }
+
+  /** Inside the batch transaction (as a savepoint): insert one delivery. Returns its uid. */
+  private insertDelivery(p: PendingDelivery, modseq: number): number {
+    const o = p.o;
+    const uid = this.st.mailboxAdd.get(
+      (p.bits & SEEN) === 0 ? 1 : 0,
+      (p.bits & DELETED) !== 0 ? 1 : 0,
+      p.size,
+      modseq,
+      p.mailboxId,
+    ) as number | undefined;
+    if (uid === undefined) throw new MailboxNotFoundError(p.mailboxId);
+    if (uid > MAX_UID) throw new StoreError('invalid', 'mailbox uids exhausted');
+    if (p.keywords.length) this.addMailboxKeywords(p.mailboxId, p.keywords);
+    this.st.insertMessage.run(
+      p.id,
+      p.mailboxId,
+      uid,
+      modseq,
+      modseq,
+      p.bits,
+      JSON.stringify(p.keywords),
+      (o.receivedAt ?? this.ctx.clock()).getTime(),
+      p.size,
+      o.messageId ?? '',
+      o.subject ?? '',
+      o.parsed === undefined ? null : JSON.stringify(o.parsed),
+      o.mailFrom ?? '',
+      o.rcptTo ?? '',
+      o.remoteIp ?? '',
+      o.meta === undefined ? null : JSON.stringify(o.meta),
+    );
+    return uid;
+  }
+
+  private addMailboxKeywords(mailboxId: number, kws: string[]): void {
+    const cur = JSON.parse((this.st.mailboxKeywords.get(mailboxId) as string | undefined) ?? '[]') as string[];
+    const set = new Set(cur);
+    let added = false;
+    for (const k of kws) if (!set.has(k)) (set.add(k), (added = true));
+    if (added) this.st.setMailboxKeywords.run(JSON.stringify([...set].sort()), mailboxId);
+  }
+
+  /**
+   * Commit up to `max` pending deliveries in one transaction (one WAL fsync), then publish and
+   * settle their promises. Called by the Store's flusher. Returns how many were taken.
+   */
+  flushPending(max: number): number {
+    if (this.pending.length === 0) return 0;
+    const batch = this.pending.splice(0, max);
+    if (this.closed && this.db.open === false) {
+      for (const p of batch) p.reject(new StoreError('closed', 'account closed'));
+      return batch.length;
+    }
+    const results: Array<Delivered | Error> = new Array(batch.length);
+    let committedSize = 0;
+    const tx = this.db.transaction(() => {
+      let modseq = this.st.getModseq.get() as number;
+      committedSize = 0;
+      for (let i = 0; i < batch.length; i++) {
+        const p = batch[i]!;
+        try {
+          const uid = this.commitOne(p, modseq + 1);
+          modseq++;
+          committedSize += p.size;
+          results[i] = { id: p.id, uid, mailboxId: p.mailboxId, modseq };
+        } catch (err) {
+          results[i] = err instanceof Error ? err : new Error(String(err));
+        }
+      }
+      this.st.setCounters.run(modseq, this.nextId, committedSize);
+    });
+    try {
+      tx.immediate();
+    } catch (err) {
+      for (let i = 0; i < batch.length; i++) results[i] = err instanceof Error ? err : new Error(String(err));
+      committedSize = 0;
+    }
+    this.quotaUsed += committedSize;
+    const changes: Change[] = [];
+    const failed: number[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      const r = results[i]!;
+      this.reserved -= batch[i]!.size;
+      if (r instanceof Error) {
+        failed.push(batch[i]!.id);
+        continue;
+      }
+      const last = changes[changes.length - 1];
+      if (last && last.kind === 'add' && last.mailboxId === r.mailboxId) {
+        last.uids.push(r.uid);
+        last.ids.push(r.id);
+        last.modseq = r.modseq;
+      } else {
+        changes.push({ account: this.name, kind: 'add', modseq: r.modseq, mailboxId: r.mailboxId, uids: [r.uid], ids: [r.id] });
+      }
+    }
+    this.publish(changes);
+    if (failed.length) {
+      this.ctx.log.error({ account: this.name, failed: failed.length }, 'deliveries failed at commit');
+      this.removeFiles(failed);
+    }
+    for (let i = 0; i < batch.length; i++) {
+      const r = results[i]!;
+      if (r instanceof Error) batch[i]!.reject(r);
+      else batch[i]!.resolve(r);
+    }
+    return batch.length;
+  }
+
+  // ---------------------------------------------------------------- messages
+
+  messageFilePath(id: number): string {
+    return messagePath(this.ctx.dataDir, this.name, id);
+  }
+
+  /** Bytes [start, end) of a message file (whole file by default). */
+  readMessage(id: number, start = 0, end?: number): Promise<Buffer> {
+    return readRange(this.messageFilePath(id), start, end);
+  }
+
+  getMessage(id: number): Message | undefined {
+    const r = this.st.messageById.get(id) as MessageRow | undefined;
+    return r ? rowToMessage(r) : undefined;
+  }
+
+  getMessageByUid(mailboxId: number, uid: number): Message | undefined {
+    const r = this.st.messageByUid.get(mailboxId, uid) as MessageRow | undefined;
+    return r ? rowToMessage(r) : undefined;
+  }
+
+  /**
+   * Live messages of a mailbox in uid order. With `uids`, only those; otherwise a page of up to
+   * `limit` (default all) after `afterUid`. `full` includes parsed and meta (heavier).
+   */
+  listMessages(mailboxId: number, opts: { uids?: UidSet; afterUid?: number; limit?: number; full?: boolean } = {}): Message[] {
+    const out: Message[] = [];
+    if (opts.uids) {
+      const st = opts.full ? this.st.messagesRangeFull : this.st.messagesRange;
+      const seen = new Set<number>();
+      for (const [a, b] of uidRanges(opts.uids)) {
+        for (const r of st.iterate(mailboxId, a, b) as IterableIterator<MessageRow>) {
+          if (seen.has(r.id)) continue;
+          seen.add(r.id);
+          out.push(rowToMessage(r));
+        }
+      }
+      if (opts.uids.length > 1) out.sort((x, y) => x.uid - y.uid);
+      return out;
+    }
+    const st = opts.full ? this.st.messagesPageFull : this.st.messagesPage;
+    for (const r of st.iterate(mailboxId, opts.afterUid ?? 0, opts.limit ?? -1) as IterableIterator<MessageRow>) {
+      out.push(rowToMessage(r));
+    }
+    return out;
+  }
+
+  /**
+   * Change flags/keywords of messages (IMAP STORE, webapi). Changed messages get one new modseq.
+   * With unchangedSince, messages whose modseq is higher are left alone and listed in `failed`.
+   */
+  setFlags(mailboxId: number, uids: UidSet, upd: FlagUpdate): FlagResult {
+    this.checkOpen();
+    const bits = flagsToBits(upd.flags ?? []);
+    const kws = normKeywords(upd.keywords);
+    const result: FlagResult = { modseq: null, changed: [], failed: [] };
+    const tx = this.db.transaction(() => {
+      this.xmailbox(mailboxId);
+      const msgs = this.listMessages(mailboxId, { uids });
+      let modseq = 0;
+      let dUnseen = 0;
+      let dDeleted = 0;
+      for (const m of msgs) {
+        if (upd.unchangedSince !== undefined && m.modseq > upd.unchangedSince) {
+          result.failed.push(m.uid);
+          continue;
+        }
+        const old = flagsToBits(m.flags);
+        let nb: number;
+        let nk: string[];
+        if (upd.mode === 'add') {
+          nb = old | bits;
+          nk = kws.length ? [...new Set([...m.keywords, ...kws])].sort() : m.keywords;
+        } else if (upd.mode === 'remove') {
+          nb = old & ~bits;
+          nk = kws.length ? m.keywords.filter((k) => !kws.includes(k)) : m.keywords;
+        } else {
+          nb = bits;
+          nk = kws;
+        }
+        if (nb === old && nk.length === m.keywords.length && nk.every((k, i) => k === m.keywords[i])) continue;
+        if (!modseq) modseq = this.takeModseq();
+        this.st.updateFlags.run(nb, JSON.stringify(nk), modseq, m.id);
+        dUnseen += ((old & SEEN) !== 0 ? 1 : 0) - ((nb & SEEN) !== 0 ? 1 : 0);
+        dDeleted += ((nb & DELETED) !== 0 ? 1 : 0) - ((old & DELETED) !== 0 ? 1 : 0);
+        result.changed.push({ id: m.id, uid: m.uid, flags: flagsFromBits(nb), keywords: nk, modseq });
+      }
+      if (!modseq) return;
+      this.st.mailboxCounts.run(0, dUnseen, dDeleted, 0, modseq, mailboxId);
+      if (kws.length && upd.mode !== 'remove') this.addMailboxKeywords(mailboxId, kws);
+      this.st.setCounters.run(modseq, 0, 0);
+      result.modseq = modseq;
+    });
+    tx.immediate();
+    if (result.modseq !== null) {
+      this.publish([
+        {
+          account: this.name,
+          kind: 'flags',
+          modseq: result.modseq,
+          mailboxId,
+          uids: result.changed.map((c) => c.uid),
+          flags: result.changed.map((c) => c.flags),
+          keywords: result.changed.map((c) => c.keywords),
+        },
+      ]);
+    }
+    return result;
+  }
+
+  /**
+   * Copy messages to another mailbox (IMAP COPY, UIDPLUS COPYUID mapping). Files are hard-linked
+   * under new ids (durably) before the rows commit. Counts against the quota.
+   */
+  async copyMessages(srcMailboxId: number, uids: UidSet, dst: number | string): Promise<CopyResult> {
+    this.checkOpen();
+    const dstMb = this.xmailbox(typeof dst === 'string' ? normalizeMailboxName(dst) : dst);
+    this.xmailbox(srcMailboxId);
+    const msgs = this.listMessages(srcMailboxId, { uids, full: true });
+    const total = msgs.reduce((s, m) => s + m.size, 0);
+    if (msgs.length === 0) return { uidValidity: dstMb.uidValidity, mailboxId: dstMb.id, srcUids: [], dstUids: [], modseq: null };
+    this.reserveQuota(total);
+    const ids = msgs.map(() => this.nextId++);
+    const work = (async () => {
+      const linked: number[] = [];
+      try {
+        await Promise.all(
+          msgs.map(async (m, i) => {
+            const target = this.messageFilePath(ids[i]!);
+            await this.ctx.dirs.ensure(join(target, '..'));
+            await linkOrCopy(this.messageFilePath(m.id), target);
+            linked.push(ids[i]!);
+          }),
+        );
+        await Promise.all([...new Set(ids.map((id) => join(this.messageFilePath(id), '..')))].map((d) => this.ctx.syncer.sync(d)));
+      } catch (err) {
+        this.reserved -= total;
+        this.removeFiles(linked);
+        throw err;
+      }
+      const res: CopyResult = { uidValidity: dstMb.uidValidity, mailboxId: dstMb.id, srcUids: [], dstUids: [], modseq: null };
+      try {
+        const tx = this.db.transaction(() => {
+          const modseq = this.takeModseq();
+          const first = this.st.takeUids.get(msgs.length, dstMb.id, msgs.length) as number | undefined;
+          if (first === undefined) throw new MailboxNotFoundError(dstMb.id);
+          if (first + msgs.length - 1 > MAX_UID) throw new StoreError('invalid', 'mailbox uids exhausted');
+          let unseen = 0;
+          let deleted = 0;
+          const kwAll = new Set<string>();
+          msgs.forEach((m, i) => {
+            const uid = first + i;
+            const b = flagsToBits(m.flags);
+            if (!(b & SEEN)) unseen++;
+            if (b & DELETED) deleted++;
+            m.keywords.forEach((k) => kwAll.add(k));
+            this.st.insertMessage.run(
+              ids[i], dstMb.id, uid, modseq, modseq, b, JSON.stringify(m.keywords), m.receivedAt.getTime(), m.size,
+              m.messageId, m.subject, m.parsed === undefined ? null : JSON.stringify(m.parsed), m.mailFrom, m.rcptTo,
+              m.remoteIp, m.meta === undefined ? null : JSON.stringify(m.meta),
+            );
+            res.srcUids.push(m.uid);
+            res.dstUids.push(uid);
+          });
+          this.st.mailboxCounts.run(msgs.length, unseen, deleted, total, modseq, dstMb.id);
+          if (kwAll.size) this.addMailboxKeywords(dstMb.id, [...kwAll]);
+          this.st.setCounters.run(modseq, this.nextId, total);
+          res.modseq = modseq;
+        });
+        tx.immediate();
+      } catch (err) {
+        this.reserved -= total;
+        this.removeFiles(ids);
+        throw err;
+      }
+      this.reserved -= total;
+      this.quotaUsed += total;
+      this.publish([{ account: this.name, kind: 'add', modseq: res.modseq!, mailboxId: dstMb.id, uids: res.dstUids, ids }]);
+      return res;
+    })();
+    this.inflight.add(work);
+    const done = () => this.inflight.delete(work);
+    work.then(done, done);
+    return work;
+  }
+
+  /**
+   * Move messages (IMAP MOVE, RFC 6851): the rows keep their id and file and get new uids in the
+   * target; tombstones (new ids) record the expunge in the source for QRESYNC.
+   */
+  moveMessages(srcMailboxId: number, uids: UidSet, dst: number | string): CopyResult {
+    this.checkOpen();
+    const dstMb = this.xmailbox(typeof dst === 'string' ? normalizeMailboxName(dst) : dst);
+    const res: CopyResult = { uidValidity: dstMb.uidValidity, mailboxId: dstMb.id, srcUids: [], dstUids: [], modseq: null };
+    if (dstMb.id === srcMailboxId) throw new StoreError('invalid', 'source and destination mailbox are the same');
+    const ids: number[] = [];
+    const tx = this.db.transaction(() => {
+      this.xmailbox(srcMailboxId);
+      const msgs = this.listMessages(srcMailboxId, { uids });
+      if (!msgs.length) return;
+      const modseq = this.takeModseq();
+      const first = this.st.takeUids.get(msgs.length, dstMb.id, msgs.length) as number;
+      if (first + msgs.length - 1 > MAX_UID) throw new StoreError('invalid', 'mailbox uids exhausted');
+      let unseen = 0;
+      let deleted = 0;
+      let size = 0;
+      const kwAll = new Set<string>();
+      msgs.forEach((m, i) => {
+        const uid = first + i;
+        const b = flagsToBits(m.flags);
+        if (!(b & SEEN)) unseen++;
+        if (b & DELETED) deleted++;
+        size += m.size;
+        m.keywords.forEach((k) => kwAll.add(k));
+        this.st.moveMessage.run(dstMb.id, uid, modseq, m.id);
+        this.st.insertTombstone.run(this.nextId++, srcMailboxId, m.uid, modseq, m.createSeq, m.receivedAt.getTime());
+        res.srcUids.push(m.uid);
+        res.dstUids.push(uid);
+        ids.push(m.id);
+      });
+      this.st.mailboxCounts.run(-msgs.length, -unseen, -deleted, -size, modseq, srcMailboxId);
+      this.st.mailboxCounts.run(msgs.length, unseen, deleted, size, modseq, dstMb.id);
+      if (kwAll.size) this.addMailboxKeywords(dstMb.id, [...kwAll]);
+      this.st.setCounters.run(modseq, this.nextId, 0);
+      res.modseq = modseq;
+    });
+    tx.immediate();
+    if (res.modseq !== null) {
+      this.publish([
+        { account: this.name, kind: 'remove', modseq: res.modseq, mailboxId: srcMailboxId, uids: res.srcUids },
+        { account: this.name, kind: 'add', modseq: res.modseq, mailboxId: dstMb.id, uids: res.dstUids, ids },
+      ]);
+    }
+    return res;
+  }
+
+  /**
+   * Expunge messages: by default those with \Deleted (IMAP EXPUNGE); with `uids` only those
+   * (UID EXPUNGE, RFC 4315), and with deletedOnly=false regardless of \Deleted (webapi delete).
+   * Rows become tombstones; files are removed after the commit.
+   */
+  expunge(mailboxId: number, opts: { uids?: UidSet; deletedOnly?: boolean } = {}): ExpungeResult {
+    this.checkOpen();
+    const deletedOnly = opts.deletedOnly ?? true;
+    const res: ExpungeResult = { uids: [], modseq: null };
+    const ids: number[] = [];
+    const tx = this.db.transaction(() => {
+      this.xmailbox(mailboxId);
+      const msgs = this.listMessages(mailboxId, opts.uids ? { uids: opts.uids } : {}).filter(
+        (m) => !deletedOnly || m.flags.deleted,
+      );
+      if (!msgs.length) return;
+      const modseq = this.takeModseq();
+      let unseen = 0;
+      let deleted = 0;
+      let size = 0;
+      for (const m of msgs) {
+        if (!m.flags.seen) unseen++;
+        if (m.flags.deleted) deleted++;
+        size += m.size;
+        this.st.expungeMessage.run(modseq, m.id);
+        this.st.deleteText.run(m.id);
+        res.uids.push(m.uid);
+        ids.push(m.id);
+      }
+      this.st.mailboxCounts.run(-msgs.length, -unseen, -deleted, -size, modseq, mailboxId);
+      this.st.setCounters.run(modseq, 0, -size);
+      this.quotaUsed -= size;
+      res.modseq = modseq;
+    });
+    tx.immediate();
+    if (res.modseq !== null) {
+      this.publish([{ account: this.name, kind: 'remove', modseq: res.modseq, mailboxId, uids: res.uids }]);
+      this.removeFiles(ids);
+    }
+    return res;
+  }
+
+  /** QRESYNC (RFC 7162 §3.2.5): what changed in a mailbox after `modseq`. */
+  changesSince(mailboxId: number, modseq: number): Changes {
+    const mb = this.xmailbox(mailboxId);
+    const out: Changes = { highestModseq: mb.highestModseq, changed: [], vanished: [] };
+    for (const r of this.st.changesSince.iterate(mailboxId, modseq) as IterableIterator<MessageRow>) {
+      if (r.expunged) out.vanished.push(r.uid);
+      else out.changed.push(rowToMessage(r));
+    }
+    return out;
+  }
+
+  /** Highest modseq of the account. */
+  highestModseq(): number {
+    return this.st.getModseq.get() as number;
+  }
+
+  /** Quota: bytes used by live messages (committed) and the limit (0: unlimited). */
+  quota(): { used: number; limit: number } {
+    return { used: this.quotaUsed, limit: this.ctx.quotaLimit(this.name) ?? 0 };
+  }
+
+  // ---------------------------------------------------------------- full-text index hook
+
+  /** Add a message's text to the FTS5 index (call off the delivery path). */
+  indexText(id: number, text: string): void {
+    this.checkOpen();
+    const tx = this.db.transaction(() => {
+      this.st.deleteText.run(id);
+      this.st.insertText.run(id, text);
+    });
+    tx.immediate();
+  }
+
+  /** Message ids matching an FTS5 query (raw FTS5 syntax; the IMAP layer builds it). */
+  searchText(query: string): number[] {
+    return this.st.searchText.all(query) as number[];
+  }
+
+  // ---------------------------------------------------------------- password
+
+  /** Store the password record (JSON of auth/password.ts PasswordRecord). */
+  setPassword(record: object): void {
+    this.checkOpen();
+    this.st.setPassword.run(JSON.stringify(record), this.ctx.clock().getTime());
+  }
+
+  getPassword<T = unknown>(): T | undefined {
+    const s = this.st.getPassword.get() as string | undefined;
+    return s === undefined ? undefined : (JSON.parse(s) as T);
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  /** Remove message files after a commit; failures are logged (the startup sweep retries). */
+  private removeFiles(ids: number[]): void {
+    for (const id of ids) {
+      fsp.rm(this.messageFilePath(id), { force: true }).catch((err: unknown) => {
+        this.ctx.log.warn({ err, account: this.name, id }, 'removing message file');
+      });
+    }
+  }
+}

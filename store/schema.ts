@@ -1,0 +1,68 @@
+/** Numbered migrations of an account's index.db (see store/README.md for the table layout). */
+import type { Migration } from './db.js';
+
+export const ACCOUNT_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    sql: `
+CREATE TABLE account (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  modseq INTEGER NOT NULL,            -- last modseq handed out; every change bumps it (RFC 7162)
+  uidValidityNext INTEGER NOT NULL,   -- next UIDVALIDITY for a new mailbox (account-wide, never reused)
+  nextMessageId INTEGER NOT NULL,     -- message ids below this were handed out
+  quotaUsed INTEGER NOT NULL,         -- sum of sizes of non-expunged messages
+  createdAt INTEGER NOT NULL          -- unix ms
+);
+
+CREATE TABLE password (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  record TEXT NOT NULL,               -- JSON of auth/password.ts PasswordRecord
+  updatedAt INTEGER NOT NULL
+);
+
+CREATE TABLE mailbox (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  specialUse TEXT,
+  uidValidity INTEGER NOT NULL,
+  uidNext INTEGER NOT NULL DEFAULT 1,
+  total INTEGER NOT NULL DEFAULT 0,
+  unseen INTEGER NOT NULL DEFAULT 0,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  size INTEGER NOT NULL DEFAULT 0,
+  highestModseq INTEGER NOT NULL,
+  createSeq INTEGER NOT NULL,
+  keywords TEXT NOT NULL DEFAULT '[]'
+);
+
+-- IMAP subscriptions may name mailboxes that do not exist (RFC 9051 §6.3.7).
+CREATE TABLE subscription (name TEXT PRIMARY KEY);
+
+CREATE TABLE message (
+  id INTEGER PRIMARY KEY,             -- also names the file msg/<dir>/<id>
+  mailboxId INTEGER NOT NULL REFERENCES mailbox(id),
+  uid INTEGER NOT NULL,
+  modseq INTEGER NOT NULL,
+  createSeq INTEGER NOT NULL,
+  flags INTEGER NOT NULL DEFAULT 0,   -- bitmask: 1 seen, 2 answered, 4 flagged, 8 deleted, 16 draft
+  keywords TEXT NOT NULL DEFAULT '[]',-- JSON array of lower-cased keywords
+  receivedAt INTEGER NOT NULL,        -- internal date, unix ms
+  size INTEGER NOT NULL,
+  messageId TEXT NOT NULL DEFAULT '',
+  subject TEXT NOT NULL DEFAULT '',
+  parsed TEXT,                        -- JSON of message/ Part tree (opaque to store/)
+  mailFrom TEXT NOT NULL DEFAULT '',
+  rcptTo TEXT NOT NULL DEFAULT '',
+  remoteIp TEXT NOT NULL DEFAULT '',
+  meta TEXT,                          -- JSON, e.g. auth verdicts (opaque to store/)
+  expunged INTEGER NOT NULL DEFAULT 0 -- 1: tombstone for QRESYNC VANISHED, no file
+);
+CREATE UNIQUE INDEX message_mailbox_uid ON message(mailboxId, uid);
+CREATE INDEX message_mailbox_modseq ON message(mailboxId, modseq);
+
+-- Full-text index (contentless; rowid = message.id). Filled off the delivery path via
+-- Account.indexText(); searched by IMAP SEARCH TEXT/BODY later.
+CREATE VIRTUAL TABLE message_text USING fts5(text, content='', contentless_delete=1);
+`,
+  },
+];
