@@ -3,15 +3,15 @@
 
 import type { Address } from './address.js';
 import type { Envelope } from './envelope.js';
-import { type FormatOptions, formatImapValue, type ImapValue } from './imapvalue.js';
+import { concat, type FormatOptions, formatImapValue, type ImapValue } from './imapvalue.js';
 import type { Part } from './part.js';
 
-export { atom, literal, formatImapValue, formatImapValueBytes, type ImapValue, type ImapAtom, type ImapLiteral, type FormatOptions } from './imapvalue.js';
+export { atom, literal, concat, formatImapValue, formatImapValueBytes, type ImapValue, type ImapAtom, type ImapLiteral, type ImapConcat, type FormatOptions } from './imapvalue.js';
 
 function addressList(l: Address[] | null): ImapValue {
   if (!l || l.length === 0) return null;
   // rfc9051:9 address = "(" addr-name SP addr-adl SP addr-mailbox SP addr-host ")"
-  return l.map((a) => [a.name, a.adl, a.mailbox, a.host]);
+  return [concat(l.map((a) => [a.name, a.adl, a.mailbox, a.host]))];
 }
 
 /** ENVELOPE as an IMAP value (rfc9051:7.5.2 ENVELOPE). A missing envelope gives all NIL. */
@@ -53,8 +53,8 @@ function extTail(p: Part): ImapValue[] {
  */
 export function bodyStructure(p: Part, extensible = true): ImapValue {
   if (p.mediaType === 'MULTIPART' && p.parts.length > 0) {
-    // body-type-mpart = 1*body SP media-subtype [SP body-ext-mpart]
-    const l: ImapValue[] = p.parts.map((c) => bodyStructure(c, extensible));
+    // body-type-mpart = 1*body SP media-subtype [SP body-ext-mpart]; the bodies have no separator.
+    const l: ImapValue[] = [concat(p.parts.map((c) => bodyStructure(c, extensible)))];
     l.push(p.mediaSubType);
     if (extensible) l.push(params(p.contentTypeParams), ...extTail(p));
     return l;

@@ -2,10 +2,12 @@
 // section-spec and part numbering), transfer decoding (rfc2045:6), charset decoding (rfc2046:4.1.2)
 // and rfc2047 encoded words in header values.
 
-import { TextDecoder } from 'node:util';
 import libmime from 'libmime';
 import type { Part } from './part.js';
+import { decodeCharset } from './charset.js';
 import { decodeTransfer } from './transfer.js';
+
+export { decodeCharset } from './charset.js';
 
 export { decodeTransfer, decodeBase64, decodeQuotedPrintable, QPDecoder, Base64Counter } from './transfer.js';
 
@@ -75,43 +77,6 @@ export function sectionRange(root: Part, section: string): ByteRange | null {
 /** Transfer-decoded body of a part, given the whole message bytes. */
 export function partBody(message: Buffer, p: Part): Buffer {
   return decodeTransfer(p.contentTransferEncoding, message.subarray(p.bodyOffset, p.endOffset));
-}
-
-const decoders = new Map<string, TextDecoder | null>();
-
-function decoderFor(charset: string): TextDecoder | null {
-  const key = charset.trim().toLowerCase();
-  let d = decoders.get(key);
-  if (d === undefined) {
-    try {
-      d = new TextDecoder(key === 'utf8' ? 'utf-8' : key, { fatal: false });
-    } catch {
-      d = null;
-    }
-    if (decoders.size < 100) decoders.set(key, d);
-  }
-  return d;
-}
-
-/**
- * Decodes bytes in a charset (WHATWG labels via ICU: iso-8859-*, windows-125x, koi8-r, shift_jis,
- * gb18030, big5, ...). Unknown or absent charset: UTF-8 if valid, else latin1 (best effort).
- */
-export function decodeCharset(bytes: Buffer, charset: string | null | undefined): string {
-  if (charset) {
-    const cs = charset.trim().toLowerCase();
-    // us-ascii labels map to windows-1252 in WHATWG; mail in "us-ascii" with 8-bit bytes is
-    // usually UTF-8, so treat it like an unknown charset.
-    if (cs !== 'us-ascii' && cs !== 'ascii' && cs !== 'unknown-8bit') {
-      const d = decoderFor(cs);
-      if (d) return d.decode(bytes);
-    }
-  }
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    return bytes.toString('latin1');
-  }
 }
 
 /** Text of a (transfer-decoded) body using the part's charset parameter (rfc2046:4.1.2). */

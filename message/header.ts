@@ -131,3 +131,130 @@ export function parseHeader(buf: Buffer): Header {
   }
   return new Header(fields);
 }
+
+/** A structured header value like Content-Type or Content-Disposition: value plus parameters. */
+export interface ParamValue {
+  value: string;
+  /** Lower-case names; rfc2231 continuations joined and charset-decoded. */
+  params: Record<string, string>;
+}
+
+/** Removes rfc5322:3.2.2 comments outside quoted strings. */
+function stripComments(s: string): string {
+  if (s.indexOf('(') < 0) return s;
+  let out = '';
+  let depth = 0;
+  let inQ = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === '\\' && i + 1 < s.length && (inQ || depth)) {
+      if (!depth) out += c + s[i + 1];
+      i++;
+    } else if (inQ) {
+      out += c;
+      if (c === '"') inQ = false;
+    } else if (c === '(') depth++;
+    else if (c === ')' && depth) depth--;
+    else if (!depth) {
+      if (c === '"') inQ = true;
+      out += c;
+    }
+  }
+  return out;
+}
+
+function pctDecode(s: string): Buffer {
+  const out: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 37 && /^[0-9a-fA-F]{2}$/.test(s.slice(i + 1, i + 3))) {
+      out.push(parseInt(s.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else if (c < 0x80) out.push(c);
+    else for (const b of Buffer.from(s[i]!, 'utf8')) out.push(b);
+  }
+  return Buffer.from(out);
+}
+
+/**
+ * Parses "value; name=token; name="quoted"; name*=utf-8''%E2%82%AC; name*0*=...; name*1=..."
+ * (rfc2045:5.1 parameters, rfc2231:3-4 continuations and charsets). Lenient: parameters without
+ * "=" are skipped, unterminated quotes run to the end. `decode` turns bytes in a charset into text.
+ */
+export function parseParamValue(input: string, decode: (b: Buffer, charset: string | null) => string): ParamValue {
+  const s = stripComments(input);
+  const semi = s.indexOf(';');
+  const value = (semi < 0 ? s : s.slice(0, semi)).trim();
+  const raw = new Map<string, string>(); // name as written (lower-case, with * parts) -> value
+  let i = semi < 0 ? s.length : semi + 1;
+  const n = s.length;
+  while (i < n) {
+    while (i < n && (s[i] === ';' || s[i] === ' ' || s[i] === '\t')) i++;
+    const eq = s.indexOf('=', i);
+    const nextSemi = s.indexOf(';', i);
+    if (eq < 0 || (nextSemi >= 0 && nextSemi < eq)) {
+      i = nextSemi < 0 ? n : nextSemi + 1;
+      continue;
+    }
+    const name = s.slice(i, eq).trim().toLowerCase();
+    i = eq + 1;
+    while (i < n && (s[i] === ' ' || s[i] === '\t')) i++;
+    let v = '';
+    if (s[i] === '"') {
+      i++;
+      while (i < n && s[i] !== '"') {
+        if (s[i] === '\\' && i + 1 < n) i++;
+        v += s[i];
+        i++;
+      }
+      i++;
+      const ns = s.indexOf(';', i);
+      i = ns < 0 ? n : ns + 1;
+    } else {
+      const ns = s.indexOf(';', i);
+      v = (ns < 0 ? s.slice(i) : s.slice(i, ns)).trim();
+      i = ns < 0 ? n : ns + 1;
+    }
+    if (name && !raw.has(name)) raw.set(name, v);
+  }
+  // rfc2231:3 continuations (name*0, name*1*, ...) and rfc2231:4 extended values (name*).
+  const params: Record<string, string> = {};
+  const ext = new Map<string, { idx: number; enc: boolean; v: string }[]>();
+  for (const [name, v] of raw) {
+    const m = /^(.+?)\*(?:(\d+)(\*)?)?$/.exec(name);
+    if (!m) {
+      params[name] = v;
+      continue;
+    }
+    const base = m[1]!;
+    const idx = m[2] === undefined ? 0 : Number(m[2]);
+    const enc = m[2] === undefined ? true : m[3] === '*';
+    const l = ext.get(base) ?? [];
+    l.push({ idx, enc, v });
+    ext.set(base, l);
+  }
+  for (const [base, segs] of ext) {
+    segs.sort((a, b) => a.idx - b.idx);
+    let charset: string | null = null;
+    const bufs: Buffer[] = [];
+    segs.forEach((seg, k) => {
+      let v = seg.v;
+      if (seg.enc && k === 0) {
+        // charset'language'value
+        const q1 = v.indexOf("'");
+        const q2 = q1 < 0 ? -1 : v.indexOf("'", q1 + 1);
+        if (q2 >= 0) {
+          charset = v.slice(0, q1) || null;
+          v = v.slice(q2 + 1);
+        }
+      }
+      bufs.push(seg.enc ? pctDecode(v) : Buffer.from(v, 'utf8'));
+    });
+    try {
+      params[base] = decode(Buffer.concat(bufs), charset);
+    } catch {
+      params[base] = Buffer.concat(bufs).toString('latin1');
+    }
+  }
+  return { value, params };
+}

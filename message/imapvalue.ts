@@ -9,14 +9,22 @@ export interface ImapLiteral {
   readonly kind: 'literal';
   readonly value: string | Buffer;
 }
+/** Values written one after another without separator, e.g. "1*body" in body-type-mpart. */
+export interface ImapConcat {
+  readonly kind: 'concat';
+  readonly values: readonly ImapValue[];
+}
 /** null is NIL; strings are emitted quoted, or as literal when they must be; arrays are lists. */
-export type ImapValue = null | number | string | ImapAtom | ImapLiteral | readonly ImapValue[];
+export type ImapValue = null | number | string | ImapAtom | ImapLiteral | ImapConcat | readonly ImapValue[];
 
 export function atom(value: string): ImapAtom {
   return { kind: 'atom', value };
 }
 export function literal(value: string | Buffer): ImapLiteral {
   return { kind: 'literal', value };
+}
+export function concat(values: readonly ImapValue[]): ImapConcat {
+  return { kind: 'concat', values };
 }
 
 export interface FormatOptions {
@@ -61,8 +69,9 @@ function emit(v: ImapValue, opts: FormatOptions, out: (string | Buffer)[]): void
     }
     out.push(')');
   } else {
-    const o = v as ImapAtom | ImapLiteral;
+    const o = v as ImapAtom | ImapLiteral | ImapConcat;
     if (o.kind === 'atom') out.push(o.value);
+    else if (o.kind === 'concat') for (const x of o.values) emit(x, opts, out);
     else {
       const len = typeof o.value === 'string' ? Buffer.byteLength(o.value) : o.value.length;
       out.push(`{${len}}\r\n`, o.value);

@@ -8,9 +8,9 @@
 // results. Malformed input never throws.
 
 import { createReadStream } from 'node:fs';
-import libmime from 'libmime';
+import { decodeCharset } from './charset.js';
 import { type Envelope, envelopeFromHeader } from './envelope.js';
-import { has8bit, type Header, parseHeader } from './header.js';
+import { has8bit, type Header, parseHeader, parseParamValue } from './header.js';
 import { Base64Counter, QPDecoder } from './transfer.js';
 
 /** A header block larger than this is not kept in memory: it is still skipped to its end (offsets
@@ -153,12 +153,7 @@ const CRLF_BYTES = Buffer.from('\r\n');
 
 function parseValue(v: string): { value: string; params: Record<string, string> } | null {
   try {
-    const r = libmime.parseHeaderValue(v);
-    const params: Record<string, string> = {};
-    for (const [k, val] of Object.entries(r.params ?? {})) {
-      if (typeof val === 'string') params[k.toLowerCase()] = val;
-    }
-    return { value: String(r.value ?? '').trim(), params };
+    return parseParamValue(v, decodeCharset);
   } catch {
     return null;
   }
