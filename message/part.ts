@@ -235,7 +235,11 @@ export class PartParser {
   private bareCR = false;
   private done: Part | null = null;
 
-  constructor() {
+  private readonly fragment: number;
+
+  /** opts.lineFragment: fragment size (tests use small values to exercise long-line handling). */
+  constructor(opts: { lineFragment?: number } = {}) {
+    this.fragment = Math.max(4, Math.floor(opts.lineFragment ?? LINE_FRAGMENT));
     this.root = newPart(0);
     this.frames.push(this.newFrame(this.root, 0, true, false));
   }
@@ -269,9 +273,9 @@ export class PartParser {
     while (pos < n) {
       if (nl !== -1 && nl < pos) nl = buf.indexOf(10, pos);
       const end = nl < 0 ? n : nl + 1;
-      const room = LINE_FRAGMENT - this.lineLen;
+      const room = this.fragment - this.lineLen;
       if (end - pos > room) {
-        // The current line is too long: emit a fragment of exactly LINE_FRAGMENT bytes (one less if
+        // The current line is too long: emit a fragment of exactly `fragment` bytes (one less if
         // it would end in CR, so a CRLF is never split between fragments).
         let piece = buf.subarray(pos, pos + room);
         if (this.pendingLen) piece = Buffer.concat([...this.pending, piece]);
@@ -481,8 +485,12 @@ export class PartParser {
   /** Ends frame f at offset end (a delimiter line or end of input). */
   private endFrame(f: Frame, end: number, linesBefore: number, atDelimiter: boolean): void {
     const p = f.part;
+    // rfc2046:5.1.1: the line break before a delimiter is part of the delimiter (when the previous
+    // line belongs to this part, i.e. the part is not empty).
+    const trim = atDelimiter && end > (f.inHeader ? p.headerOffset : p.bodyOffset);
+    const e = trim ? end - this.prevEolLen : end;
     if (f.inHeader) {
-      this.finishHeader(f, end, true);
+      this.finishHeader(f, e, true);
       f.bodyStartLine = linesBefore;
       // finishHeader may have pushed an embedded message frame; end it too, empty.
       if (f.kind === Kind.Message) {
@@ -491,14 +499,9 @@ export class PartParser {
       }
     }
     if (f.kind === Kind.Multi) this.multiCount--;
-    let e = end;
     let lines = linesBefore - f.bodyStartLine;
-    if (atDelimiter && end > p.bodyOffset) {
-      // rfc2046:5.1.1: the line break before a delimiter is part of the delimiter.
-      e = end - this.prevEolLen;
-      if (this.prevLineEmpty) lines--;
-      f.heldEol = 0;
-    }
+    if (trim && lines > 0 && this.prevLineEmpty) lines--;
+    if (trim) f.heldEol = 0;
     p.endOffset = e;
     p.rawLineCount = lines;
     if (f.b64 || f.qp) {
