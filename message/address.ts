@@ -98,20 +98,18 @@ function tokenize(s: string): Tok[] {
   return toks;
 }
 
-/** Joins phrase tokens into a display name: words separated by one space, "." glued on. */
+/** Joins phrase tokens into a display name: words separated by one space, "." (rfc5322:4.1
+ * obs-phrase) glued to the word before it. */
 function phrase(toks: Tok[]): string | null {
   let out = '';
-  let glue = false;
   for (const t of toks) {
     if (t.t === 'sp' && t.v !== '.') continue;
     if (t.t === 'sp') {
       out += '.';
-      glue = true;
       continue;
     }
-    if (out && !glue) out += ' ';
+    if (out) out += ' ';
     out += t.v;
-    glue = false;
   }
   // A quoted empty string ("" <a@b>) is no name.
   return out === '' ? null : out;

@@ -14,7 +14,7 @@ export function htmlToText(html: string): string {
   return html
     .replace(/<!--[\s\S]*?-->/g, ' ')
     .replace(/<(script|style|head)\b[\s\S]*?<\/\1\s*>/gi, ' ')
-    .replace(/<(br|p|div|tr|li|h[1-6])\b[^>]*>/gi, '\n')
+    .replace(/<\/?(br|p|div|tr|li|h[1-6])\b[^>]*>/gi, '\n')
     .replace(/<[^>]*>/g, ' ')
     .replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, (m, e: string) => {
       const l = e.toLowerCase();
