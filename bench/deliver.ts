@@ -41,6 +41,7 @@ export async function run(args: string[]): Promise<void> {
     let next = 0;
     // Warm up (creates directories, prepares statements).
     await accounts[0]!.deliver({ mailbox: 'Inbox', data: body });
+    const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     const worker = async (w: number): Promise<void> => {
       for (;;) {
@@ -55,6 +56,7 @@ export async function run(args: string[]): Promise<void> {
     };
     await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
     const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpu = process.cpuUsage(cpu0);
     lat.sort((a, b) => a - b);
     const line = [
       `deliver: n=${n} size=${size} concurrency=${concurrency} accounts=${naccounts}`,
@@ -62,6 +64,7 @@ export async function run(args: string[]): Promise<void> {
       `p50 ${pct(lat, 50).toFixed(2)} ms`,
       `p99 ${pct(lat, 99).toFixed(2)} ms`,
       `max ${lat[lat.length - 1]!.toFixed(2)} ms`,
+      `cpu ${((cpu.user + cpu.system) / 1000 / n).toFixed(3)} ms/msg (user ${(cpu.user / 1e6).toFixed(2)} s, sys ${(cpu.system / 1e6).toFixed(2)} s)`,
       `(${secs.toFixed(2)} s, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 'default 4'})`,
     ].join('  ');
     console.log(line);

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import type { Logger } from '../log/logger.js';
 import { openDb, type Db } from './db.js';
 import { ACCOUNT_MIGRATIONS } from './schema.js';
-import { accountDbPath, accountDir, messagePath, messagesDir, messageDirName, MSG_DIR_SHIFT, tmpDir } from './paths.js';
+import { accountDbPath, accountDir, messagePath, messagesDir, messageDirName, MSG_DIR_SHIFT } from './paths.js';
 import { installMessageFile, linkOrCopy, readRange, type DirMaker, type DirSyncer } from './msgfile.js';
 import type { Change, ChangeBus } from './changes.js';
 import {
@@ -649,7 +649,6 @@ export class Account {
     const id = this.nextId++;
     try {
       await installMessageFile({
-        tmpDir: tmpDir(this.ctx.dataDir),
         target: messagePath(this.ctx.dataDir, this.name, id),
         data: o.data,
         syncer: this.ctx.syncer,

@@ -18,4 +18,4 @@ export { ChangeBus, type Change, type ChangeListener } from './changes.js';
 export * from './types.js';
 export { openDb, migrate, type Db, type Migration, type OpenDbOptions } from './db.js';
 export * as paths from './paths.js';
-export { readRange, tempFilePath, writeFileSynced, syncDir, sweepTmp } from './msgfile.js';
+export { readRange, tempFilePath, writeTempFile, writeFileSynced, syncDir, sweepTmp } from './msgfile.js';

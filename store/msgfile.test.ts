@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, readFileSync, writeFileSync, existsSync, readdirSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DirMaker, DirSyncer, installMessageFile, readRange, sweepTmp } from './msgfile.js';
+import { DirMaker, DirSyncer, installMessageFile, readRange, sweepTmp, writeTempFile } from './msgfile.js';
 import { messageDirName, messageRelPath } from './paths.js';
 
 function tmp(): string {
@@ -19,13 +19,12 @@ test('install from bytes and from a caller temp file; ranged reads', async () =>
     mkdirSync(tmpDir);
     const data = Buffer.from('Subject: hi\r\n\r\nhello world\r\n');
     const t1 = join(dir, 'msg', 'a', '1');
-    await installMessageFile({ tmpDir, target: t1, data, syncer, dirs });
+    await installMessageFile({ target: t1, data, syncer, dirs });
     assert.deepEqual(readFileSync(t1), data);
     assert.deepEqual(readdirSync(tmpDir), []);
-    const src = join(tmpDir, 'spool');
-    writeFileSync(src, data);
+    const src = await writeTempFile(tmpDir, data);
     const t2 = join(dir, 'msg', 'a', '2');
-    await installMessageFile({ tmpDir, target: t2, data: { tempPath: src }, syncer, dirs });
+    await installMessageFile({ target: t2, data: { tempPath: src }, syncer, dirs });
     assert.deepEqual(readFileSync(t2), data);
     assert.ok(existsSync(src)); // caller's file stays; caller removes it
     assert.equal((await readRange(t1, 0, 7)).toString(), 'Subject');
@@ -46,7 +45,7 @@ test('failed install leaves nothing behind', async () => {
     mkdirSync(tmpDir);
     writeFileSync(join(dir, 'file'), 'x');
     // Target directory cannot be created: its parent is a file.
-    await assert.rejects(installMessageFile({ tmpDir, target: join(dir, 'file', 'sub', '1'), data: Buffer.from('x'), syncer, dirs }));
+    await assert.rejects(installMessageFile({ target: join(dir, 'file', 'sub', '1'), data: Buffer.from('x'), syncer, dirs }));
     assert.deepEqual(readdirSync(tmpDir), []);
   } finally {
     rmSync(dir, { recursive: true, force: true });
