@@ -51,11 +51,13 @@ export {
   parseDynamic,
   dynamicPathFor,
   DYNAMIC_FILE_NAME,
+  sourceOf,
   type LoadedConfig,
 } from './load.js';
 export { parseAddress, normalizeAddress, normalizeDomain, isValidLocalpart, type ParsedAddress } from './address.js';
 export {
   lookupDestination,
+  lookupRecipient,
   accountAddresses,
   accountCatchalls,
   accountForAddress,
@@ -65,6 +67,7 @@ export {
   type LookupResult,
   type AccountDestinationResult,
   type AliasResult,
+  type PostmasterResult,
 } from './lookup.js';
 export {
   editDomainsFile,

@@ -181,11 +181,15 @@ test('wrong type names file, line and key path', () => {
 
 test('unknown keys are refused, with their own line', () => {
   const text = STATIC.replace('    SMTP:\n      Enabled: true', '    SMTP:\n      Enabled: true\n      Prot: 26');
-  assertIssue(() => stat(text), '/etc/moxts/mox.conf', lineOf(text, 'Prot: 26'), 'Listeners.public.SMTP.Prot', /^unknown key$/);
+  assertIssue(() => stat(text), '/etc/moxts/mox.conf', lineOf(text, 'Prot: 26'), 'Listeners.public.SMTP.Prot', /^unknown key \(did you mean Port\?\)$/);
   const t2 = DYNAMIC + 'Acounts: {}\n';
-  assertIssue(() => dyn(t2), '/etc/moxts/domains.conf', lineOf(t2, 'Acounts'), 'Acounts', /^unknown key$/);
+  assertIssue(() => dyn(t2), '/etc/moxts/domains.conf', lineOf(t2, 'Acounts'), 'Acounts', /^unknown key \(did you mean Accounts\?\)$/);
   const t3 = DYNAMIC.replace('      other@example.com:\n        Mailbox: Other', '      other@example.com:\n        Mailbox: Other\n        Mailbx: x');
-  assertIssue(() => dyn(t3), '/etc/moxts/domains.conf', lineOf(t3, 'Mailbx'), 'Accounts.other.Destinations.other@example.com.Mailbx', /^unknown key$/);
+  assertIssue(() => dyn(t3), '/etc/moxts/domains.conf', lineOf(t3, 'Mailbx'), 'Accounts.other.Destinations.other@example.com.Mailbx', /^unknown key \(did you mean Mailbox\?\)$/);
+  const t4 = STATIC + 'Wibble: 1\n';
+  assertIssue(() => stat(t4), '/etc/moxts/mox.conf', lineOf(t4, 'Wibble'), 'Wibble', /^unknown key$/);
+  const t5 = STATIC.replace('    SMTP:\n      Enabled: true', '    smtp:\n      Enabled: true');
+  assertIssue(() => stat(t5), '/etc/moxts/mox.conf', lineOf(t5, 'smtp:'), 'Listeners.public.smtp', /^unknown key \(did you mean SMTP\?\)$/);
 });
 
 test('missing required keys point at the parent', () => {
@@ -214,6 +218,9 @@ test('static cross-checks', () => {
   // Transport must have exactly one kind.
   const t5 = STATIC + '  two:\n    SMTP:\n      Host: a.example\n    Direct: {}\n';
   assertIssue(() => stat(t5), F, lineOf(t5, '  two:'), 'Transports.two', /exactly one of .* got SMTP, Direct/);
+  // Unquoted "::" is a YAML mapping; the message says so.
+  const t4b = STATIC.replace('IPs: [0.0.0.0]', 'IPs:\n      - ::');
+  assertIssue(() => stat(t4b), F, lineOf(t4b, '- ::'), 'Listeners.public.IPs[0]', /expected string, got mapping \(write "::" in quotes/);
   // Hostname.
   const t6 = STATIC.replace('Hostname: mail.example.com', 'Hostname: "mail example"');
   assertIssue(() => stat(t6), F, 2, 'Hostname', /not a valid hostname/);
@@ -271,6 +278,9 @@ test('dynamic cross-checks', () => {
   // Alias address may not collide with an account address.
   const t13 = DYNAMIC.replace('  example.org: {}', '  example.org: {}\n  example.net:\n    Aliases:\n      x: {Addresses: [mjl@example.com]}').replace('Destinations:\n      other@example.com:', 'Destinations:\n      x@example.net: {}\n      other@example.com:');
   assertIssue(() => dyn(t13), F, lineOf(t13, '      x: {'), 'Domains.example.net.Aliases.x', /already configured at Accounts\.other/);
+  // A report address may not collide with an account address.
+  const t13b = DYNAMIC.replace('  example.org: {}', '  example.org:\n    TLSRPT: {Localpart: Other, Domain: example.com, Account: mjl, Mailbox: TLSRPT}');
+  assertIssue(() => dyn(t13b), F, lineOf(t13b, 'TLSRPT:'), 'Domains.example.org.TLSRPT.Localpart', /report address other@example\.com is already configured at Accounts\.other/);
   // Rulesets need a matcher and a valid regexp.
   const t14 = DYNAMIC.replace('        Mailbox: Other', '        Mailbox: Other\n        Rulesets:\n          - Mailbox: Lists\n          - MsgFromRegexp: "([a-z"\n            Mailbox: Lists');
   assertIssue(() => dyn(t14), F, lineOf(t14, '- Mailbox: Lists'), 'Accounts.other.Destinations.other@example.com.Rulesets[0]', /at least one of/);

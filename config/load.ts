@@ -36,20 +36,81 @@ function describeValue(v: unknown): string {
 
 const EXPECTED_NAMES: Record<string, string> = { object: 'mapping', array: 'list', record: 'mapping' };
 
-function zodIssues(src: SourceDoc, issues: readonly z.core.$ZodIssue[]): ConfigIssue[] {
+type AnyDef = { type: string; [k: string]: unknown };
+const defOf = (s: z.ZodType): AnyDef => (s as unknown as { def: AnyDef }).def;
+
+function unwrapSchema(s: z.ZodType): z.ZodType {
+  for (;;) {
+    const d = defOf(s);
+    if (d.type === 'optional' || d.type === 'nullable' || d.type === 'default') s = d.innerType as z.ZodType;
+    else if (d.type === 'pipe') s = d.in as z.ZodType;
+    else return s;
+  }
+}
+
+/** The keys allowed in the mapping at `path` of `schema`, if it is an object. */
+function allowedKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  let s = unwrapSchema(schema);
+  for (const seg of path) {
+    const d = defOf(s);
+    if (d.type === 'object') {
+      const next = (d.shape as Record<string, z.ZodType>)[String(seg)];
+      if (!next) return [];
+      s = unwrapSchema(next);
+    } else if (d.type === 'record') s = unwrapSchema(d.valueType as z.ZodType);
+    else if (d.type === 'array') s = unwrapSchema(d.element as z.ZodType);
+    else return [];
+  }
+  const d = defOf(s);
+  return d.type === 'object' ? Object.keys(d.shape as object) : [];
+}
+
+function editDistance(a: string, b: string): number {
+  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = dp[0]!;
+    dp[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = dp[j]!;
+      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return dp[b.length]!;
+}
+
+/** "unknown key", with a suggestion when a known key is spelled alike. */
+function unknownKeyMessage(schema: z.ZodType, parent: readonly PropertyKey[], key: string): string {
+  const allowed = allowedKeysAt(schema, parent);
+  const lower = key.toLowerCase();
+  const match =
+    allowed.find((k) => k.toLowerCase() === lower) ??
+    allowed
+      .map((k) => ({ k, d: editDistance(k.toLowerCase(), lower) }))
+      .filter((x) => x.d <= (key.length >= 4 ? 2 : 1))
+      .sort((a, b) => a.d - b.d)[0]?.k;
+  return match ? `unknown key (did you mean ${match}?)` : 'unknown key';
+}
+
+function zodIssues(src: SourceDoc, issues: readonly z.core.$ZodIssue[], schema: z.ZodType): ConfigIssue[] {
   const out: ConfigIssue[] = [];
   for (const i of issues) {
     const path = i.path;
     switch (i.code) {
       case 'unrecognized_keys':
-        for (const k of i.keys) out.push(issueAt(src, src.file, [...path, k], 'unknown key'));
+        for (const k of i.keys) out.push(issueAt(src, src.file, [...path, k], unknownKeyMessage(schema, path, k)));
         break;
       case 'invalid_type': {
         const expected = EXPECTED_NAMES[i.expected] ?? i.expected;
         if (!('input' in i) || i.input === undefined) {
           out.push(issueAt(src, src.file, path, `missing required key (expected ${expected})`));
         } else {
-          out.push(issueAt(src, src.file, path, `expected ${expected}, got ${describeValue(i.input)}`));
+          const v = i.input as Record<string, unknown> | null;
+          const hint =
+            v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 1 && Object.hasOwn(v, ':')
+              ? ' (write "::" in quotes: unquoted it is a YAML mapping)'
+              : '';
+          out.push(issueAt(src, src.file, path, `expected ${expected}, got ${describeValue(i.input)}${hint}`));
         }
         break;
       }
@@ -201,7 +262,7 @@ function checkStatic(cfg: z.output<typeof StaticConfigSchema>, src: SourceDoc): 
 export function parseStatic(text: string, file: string): StaticConfig {
   const { src, value } = parseSource(text, file);
   const r = StaticConfigSchema.safeParse(value, { reportInput: true });
-  if (!r.success) throw new ConfigError(zodIssues(src, r.error.issues));
+  if (!r.success) throw new ConfigError(zodIssues(src, r.error.issues, StaticConfigSchema));
   const cfg = r.data;
   const issues = checkStatic(cfg, src);
   if (issues.length) throw new ConfigError(issues);
@@ -366,7 +427,14 @@ function checkDynamic(cfg: z.output<typeof DynamicConfigSchema>, src: SourceDoc,
       if (!r) continue;
       if (!Object.hasOwn(cfg.Accounts, r.Account)) add([...base, rep, 'Account'], `unknown account ${JSON.stringify(r.Account)}`);
       if (!isValidLocalpart(r.Localpart)) add([...base, rep, 'Localpart'], `not a valid localpart: ${JSON.stringify(r.Localpart)}`);
-      if (r.Domain !== undefined && !domainOf(r.Domain)) add([...base, rep, 'Domain'], `unknown domain ${JSON.stringify(r.Domain)} (not in Domains)`);
+      const rd = r.Domain === undefined ? (n === undefined ? undefined : domains.get(n)) : domainOf(r.Domain);
+      if (r.Domain !== undefined && !rd) add([...base, rep, 'Domain'], `unknown domain ${JSON.stringify(r.Domain)} (not in Domains)`);
+      if (rd && isValidLocalpart(r.Localpart)) {
+        const canon = `${canonicalLocalpart(r.Localpart, rd.dom)}@${normalizeDomain(rd.key)}`;
+        const prev = addrOwner.get(canon);
+        if (prev) add([...base, rep, 'Localpart'], `report address ${canon} is already configured at ${prev}`);
+        else addrOwner.set(canon, `Domains.${key}.${rep}`);
+      }
     }
     if (!n) continue;
     for (const [lp, alias] of Object.entries(dom.Aliases ?? {})) {
@@ -414,7 +482,7 @@ function checkDynamic(cfg: z.output<typeof DynamicConfigSchema>, src: SourceDoc,
 export function parseDynamic(text: string, file: string, stat: StaticConfig): DynamicConfig {
   const { src, value } = parseSource(text, file);
   const r = DynamicConfigSchema.safeParse(value, { reportInput: true });
-  if (!r.success) throw new ConfigError(zodIssues(src, r.error.issues));
+  if (!r.success) throw new ConfigError(zodIssues(src, r.error.issues, DynamicConfigSchema));
   const cfg = r.data;
   const issues = checkDynamic(cfg, src, stat);
   if (issues.length) throw new ConfigError(issues);

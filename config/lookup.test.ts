@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseStatic, parseDynamic } from './load.js';
-import { lookupDestination, accountAddresses, accountCatchalls, findDomain, accountForAddress, canonicalLocalpart } from './lookup.js';
+import { lookupDestination, lookupRecipient, accountAddresses, accountCatchalls, findDomain, accountForAddress, canonicalLocalpart } from './lookup.js';
 import { parseAddress, normalizeDomain, normalizeAddress, isValidLocalpart } from './address.js';
 
 const stat = parseStatic(
@@ -20,6 +20,8 @@ const dyn = parseDynamic(
   `Domains:
   example.com:
     LocalpartCatchallSeparators: ["+", "-"]
+    DMARC: {Localpart: dmarc-reports, Account: other, Mailbox: DMARC}
+    TLSRPT: {Localpart: tlsreports, Domain: example.org, Account: mjl, Mailbox: TLSRPT}
     Aliases:
       Team:
         Addresses: [mjl@example.com, other@example.org]
@@ -135,4 +137,29 @@ test('accountAddresses, findDomain, accountForAddress', () => {
   assert.equal(findDomain(dyn, 'nope.example'), undefined);
   assert.equal(accountForAddress(dyn, 'other@example.org'), 'other');
   assert.equal(accountForAddress(dyn, 'team@example.com'), undefined);
+});
+
+test('lookupDestination: DMARC and TLSRPT report addresses are implicit destinations', () => {
+  const d = acc('DMARC-Reports@example.com');
+  assert.equal(d.account, 'other');
+  assert.equal(d.mailbox, 'DMARC');
+  assert.equal(d.report, 'dmarc');
+  assert.equal(d.destinationKey, 'dmarc-reports@example.com');
+  const t = acc('tlsreports@example.org');
+  assert.equal(t.account, 'mjl');
+  assert.equal(t.mailbox, 'TLSRPT');
+  assert.equal(t.report, 'tlsrpt');
+  assert.equal(acc('mjl@example.com').report, undefined);
+  assert.equal(lookupDestination(dyn, 'tlsreports@example.com'), undefined);
+});
+
+test('lookupRecipient: postmaster fallback for configured domains and the hostname', () => {
+  const p = lookupRecipient(stat, dyn, 'PostMaster@example.org');
+  assert.deepEqual(p, { kind: 'postmaster', canonicalAddress: 'postmaster@example.org', account: 'mjl', mailbox: 'Inbox' });
+  assert.equal(lookupRecipient(stat, dyn, 'postmaster@mail.example.com')?.kind, 'postmaster');
+  assert.equal(lookupRecipient(stat, dyn, 'postmaster@elsewhere.example'), undefined);
+  // A catchall does not take postmaster@; an explicit address does.
+  assert.equal(lookupRecipient(stat, dyn, 'postmaster@catchall.example')?.kind, 'postmaster');
+  assert.equal(lookupRecipient(stat, dyn, 'x@catchall.example')?.kind, 'account');
+  assert.equal(lookupRecipient(stat, dyn, 'mjl@example.com')?.kind, 'account');
 });

@@ -3,6 +3,7 @@
  * the addresses of an account, finding a domain by any spelling.
  */
 import type { Account, Alias, Destination, Domain, DynamicConfig } from './dynamic-schema.js';
+import type { StaticConfig } from './static-schema.js';
 import { normalizeDomain, parseAddress } from './address.js';
 
 /** Catchall separators of a domain (LocalpartCatchallSeparator or LocalpartCatchallSeparators), possibly empty. */
@@ -30,6 +31,8 @@ export function canonicalLocalpart(localpart: string, domain: Domain): string {
 interface DestRef {
   account: string;
   destinationKey: string;
+  /** For DMARC/TLSRPT report addresses: the implicit destination. */
+  report?: { kind: 'dmarc' | 'tlsrpt'; destination: Destination };
 }
 interface AliasRef {
   domainKey: string;
@@ -71,6 +74,20 @@ function buildIndex(cfg: DynamicConfig): Index {
   for (const [domainKey, dom] of Object.entries(cfg.Domains)) {
     const d = normalizeDomain(domainKey);
     if (!d) continue;
+    // Report addresses are implicit destinations of their account (as in mox).
+    for (const [kind, r] of [
+      ['dmarc', dom.DMARC],
+      ['tlsrpt', dom.TLSRPT],
+    ] as const) {
+      if (!r || !Object.hasOwn(cfg.Accounts, r.Account)) continue;
+      const rd = r.Domain === undefined ? d : normalizeDomain(r.Domain);
+      const rdKey = rd === undefined ? undefined : ix.domains.get(rd);
+      if (rdKey === undefined) continue;
+      const canon = `${canonicalLocalpart(r.Localpart, cfg.Domains[rdKey]!)}@${rd}`;
+      if (ix.addresses.has(canon)) continue;
+      const destination: Destination = Object.freeze({ Mailbox: r.Mailbox });
+      ix.addresses.set(canon, { account: r.Account, destinationKey: `${r.Localpart}@${rd}`, report: { kind, destination } });
+    }
     for (const aliasKey of Object.keys(dom.Aliases ?? {})) {
       const canon = `${canonicalLocalpart(aliasKey, dom)}@${d}`;
       if (!ix.aliases.has(canon)) ix.aliases.set(canon, { domainKey, aliasKey });
@@ -118,6 +135,11 @@ export interface AccountDestinationResult extends LookupCommon {
   mailbox: string;
   /** Matched through the "@domain" catchall destination. */
   catchall: boolean;
+  /**
+   * Set for a domain's DMARC or TLSRPT report address: an implicit destination (not in the
+   * account's Destinations) delivering to the configured Mailbox; the reports are to be parsed.
+   */
+  report?: 'dmarc' | 'tlsrpt';
 }
 
 export interface AliasResult extends LookupCommon {
@@ -148,8 +170,8 @@ export function lookupDestination(cfg: DynamicConfig, address: string): LookupRe
   const common = { canonicalAddress, domainKey, domain, disabled: domain.Disabled };
   const accountResult = (ref: DestRef, catchall: boolean): AccountDestinationResult => {
     const accountConfig = cfg.Accounts[ref.account]!;
-    const destination = accountConfig.Destinations[ref.destinationKey]!;
-    return {
+    const destination = ref.report?.destination ?? accountConfig.Destinations[ref.destinationKey]!;
+    const r: AccountDestinationResult = {
       kind: 'account',
       ...common,
       account: ref.account,
@@ -159,6 +181,8 @@ export function lookupDestination(cfg: DynamicConfig, address: string): LookupRe
       mailbox: destination.Mailbox,
       catchall,
     };
+    if (ref.report) r.report = ref.report.kind;
+    return r;
   };
   const dest = ix.addresses.get(canonicalAddress);
   if (dest) return accountResult(dest, false);
@@ -170,6 +194,39 @@ export function lookupDestination(cfg: DynamicConfig, address: string): LookupRe
   const ca = ix.catchalls.get(a.domain);
   if (ca) return accountResult(ca, true);
   return undefined;
+}
+
+export interface PostmasterResult {
+  kind: 'postmaster';
+  /** "postmaster@<ascii domain>" */
+  canonicalAddress: string;
+  /** Postmaster.Account and Postmaster.Mailbox from mox.conf. */
+  account: string;
+  mailbox: string;
+}
+
+/**
+ * lookupDestination plus mox's postmaster fallback: postmaster@ (any case) of a configured domain
+ * without its own postmaster address, or of the server's hostname (global or of a listener),
+ * goes to mox.conf Postmaster.Account / Mailbox.
+ */
+export function lookupRecipient(
+  stat: StaticConfig,
+  cfg: DynamicConfig,
+  address: string,
+): LookupResult | PostmasterResult | undefined {
+  const r = lookupDestination(cfg, address);
+  if (r && !(r.kind === 'account' && r.catchall)) return r;
+  const a = parseAddress(address);
+  if (a && a.localpart.toLowerCase() === 'postmaster') {
+    const hostnames = [stat.Hostname, ...Object.values(stat.Listeners).map((l) => l.Hostname)]
+      .filter((h): h is string => h !== undefined)
+      .map((h) => normalizeDomain(h));
+    if (findDomain(cfg, a.domain) || hostnames.includes(a.domain)) {
+      return { kind: 'postmaster', canonicalAddress: `postmaster@${a.domain}`, account: stat.Postmaster.Account, mailbox: stat.Postmaster.Mailbox };
+    }
+  }
+  return r;
 }
 
 /** The full addresses of an account (Destinations keys that are not "@domain" catchalls), as written. */

@@ -110,3 +110,19 @@ test('reload: a missing file is an error, the old config stays', async (t) => {
   assert.match(err.message, /ENOENT/);
   assert.equal(w.current(), first);
 });
+
+test('reload: a change made between loading and watching is picked up', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'moxts-reload-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  copyFileSync(join(repoRoot, 'mox.conf.example'), join(dir, 'mox.conf'));
+  copyFileSync(join(repoRoot, 'domains.conf.example'), join(dir, 'domains.conf'));
+  const cfg = await loadConfig(join(dir, 'mox.conf'));
+  writeFileSync(cfg.dynamicPath, readFileSync(cfg.dynamicPath, 'utf8').replace('FullName: Mechiel', 'FullName: Changed'));
+  const { nullLogger } = await import('../log/logger.js');
+  const w = await watchDynamic({ path: cfg.dynamicPath, static: cfg.static, log: nullLogger(), initial: cfg.dynamic });
+  w.close();
+  assert.equal(w.current(), cfg.dynamic);
+  const r = await w.reload();
+  assert.equal(r.status, 'changed');
+  assert.equal(w.current().Accounts.mjl!.FullName, 'Changed');
+});

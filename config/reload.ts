@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from '../log/logger.js';
 import type { StaticConfig } from './static-schema.js';
 import type { DynamicConfig } from './dynamic-schema.js';
-import { parseDynamic } from './load.js';
+import { parseDynamic, sourceOf } from './load.js';
 
 /** Editors and tools write files in several steps; wait this long after the last event before reading. */
 export const DEFAULT_RELOAD_DEBOUNCE_MS = 150;
@@ -53,7 +53,8 @@ export async function watchDynamic(opts: WatchDynamicOptions): Promise<DynamicWa
   const debounceMs = opts.debounceMs ?? DEFAULT_RELOAD_DEBOUNCE_MS;
   const text = await readFile(path, 'utf8');
   let current = opts.initial ?? parseDynamic(text, path, opts.static);
-  let currentHash = sha256(text);
+  // Hash what the current config was loaded from, so a change made since is still picked up.
+  let currentHash = sha256((opts.initial && sourceOf(opts.initial)?.text) ?? text);
   let failedHash: string | undefined;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
