@@ -26,6 +26,9 @@ type DomainInput = DynamicConfigInput['Domains'] extends infer R ? (R extends Re
 type AliasInput = NonNullable<DomainInput['Aliases']>[string];
 type SelectorInput = NonNullable<DomainInput['DKIM']>['Selectors'] extends infer R ? (R extends Record<string, infer S> ? S : never) : never;
 
+/** Retries of an edit when the file changed underneath it. */
+const MAX_EDIT_ATTEMPTS = 3;
+
 const locks = new Map<string, Promise<unknown>>();
 
 /** Run edits of one file one after another. */
@@ -63,14 +66,23 @@ export function editDomainsFile(
   mutate: (doc: Document, current: DynamicConfig) => void,
 ): Promise<DynamicConfig> {
   return serialised(f.path, async () => {
-    const text = await readFile(f.path, 'utf8');
-    const current = parseDynamic(text, f.path, f.static);
-    const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
-    mutate(doc, current);
-    const out = doc.toString({ lineWidth: 0 });
-    const next = parseDynamic(out, f.path, f.static);
-    if (out !== text) await writeFileAtomic(f.path, out);
-    return next;
+    // Another process (or a person) may write the file while we work: if it changed between
+    // our read and our write, start over from the new content.
+    for (let attempt = 1; ; attempt++) {
+      const text = await readFile(f.path, 'utf8');
+      const current = parseDynamic(text, f.path, f.static);
+      const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+      mutate(doc, current);
+      const out = doc.toString({ lineWidth: 0 });
+      const next = parseDynamic(out, f.path, f.static);
+      if (out === text) return next;
+      if ((await readFile(f.path, 'utf8')) !== text) {
+        if (attempt < MAX_EDIT_ATTEMPTS) continue;
+        throw new ConfigError([{ file: f.path, path: '', message: 'file keeps changing while editing it; try again' }]);
+      }
+      await writeFileAtomic(f.path, out);
+      return next;
+    }
   });
 }
 
