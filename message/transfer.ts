@@ -42,6 +42,10 @@ function hexVal(b: number): number {
   return -1;
 }
 
+/** Bytes the quoted-printable fast path must not copy blindly: "=", SP, TAB, CR, LF. */
+const QP_SPECIAL = new Uint8Array(256);
+for (const b of [61, 32, 9, 13, 10]) QP_SPECIAL[b] = 1;
+
 const enum QP {
   Normal,
   CR, // saw CR
@@ -85,77 +89,117 @@ export class QPDecoder {
   }
 
   write(buf: Uint8Array, start = 0, end = buf.length): void {
-    for (let i = start; i < end; i++) {
-      const b = buf[i]!;
-      switch (this.state) {
-        case QP.Normal:
-          this.normal(b);
-          break;
-        case QP.CR:
-          if (b === 10) {
-            this.dropWs();
-            this.emit(13);
-            this.emit(10);
-            this.state = QP.Normal;
-          } else {
-            this.flushWs();
-            this.emit(13);
-            this.state = QP.Normal;
-            this.normal(b);
-          }
-          break;
-        case QP.Eq: {
-          if (hexVal(b) >= 0) {
-            this.h1 = b;
-            this.state = QP.Eq1;
-          } else if (b === 10) this.state = QP.Normal; // soft break (bare LF)
-          else if (b === 13) this.state = QP.EqCR;
-          else if (b === 32 || b === 9) {
-            this.eqWs = 1;
-            this.state = QP.EqWs;
-          } else {
-            this.emit(61);
-            this.state = QP.Normal;
-            this.normal(b);
-          }
-          break;
-        }
-        case QP.Eq1: {
-          const v = hexVal(b);
-          if (v >= 0) {
-            this.emit(hexVal(this.h1) * 16 + v);
-            this.state = QP.Normal;
-          } else {
-            this.emit(61);
-            this.emit(this.h1);
-            this.state = QP.Normal;
-            this.normal(b);
-          }
-          break;
-        }
-        case QP.EqWs:
-          if (b === 32 || b === 9) this.eqWs++;
-          else if (b === 10) this.state = QP.Normal;
-          else if (b === 13) this.state = QP.EqCR;
-          else {
-            this.emit(61);
-            for (let k = 0; k < this.eqWs; k++) this.emit(32);
-            this.state = QP.Normal;
-            this.normal(b);
-          }
-          break;
-        case QP.EqCR:
-          if (b === 10) this.state = QP.Normal;
-          else {
-            // "=" CR without LF: keep the "=" and the CR as data.
-            this.emit(61);
-            this.emit(13);
-            this.state = QP.Normal;
-            this.normal(b);
-          }
-          break;
+    const out = this.out;
+    let i = start;
+    while (i < end) {
+      if (this.state !== QP.Normal || this.ws.length !== 0 || this.wsExtra !== 0) {
+        this.step(buf[i]!);
+        i++;
+        continue;
       }
+      // Fast path: copy/count ordinary bytes without going through the state machine.
+      let n = this.n;
+      while (i < end) {
+        const b = buf[i]!;
+        if (QP_SPECIAL[b]) break;
+        if (out) out[n] = b;
+        n++;
+        i++;
+      }
+      this.n = n;
+      if (i >= end) break;
+      const b = buf[i]!;
+      if (b === 32 || b === 9) {
+        // A run of whitespace: dropped before a line break (rule 3), else kept.
+        let j = i + 1;
+        while (j < end && (buf[j] === 32 || buf[j] === 9)) j++;
+        const c = j < end ? buf[j]! : -1;
+        if (c === 10 || (c === 13 && j + 1 < end && buf[j + 1] === 10)) {
+          i = j;
+        } else if (c >= 0 && c !== 13) {
+          for (let k = i; k < j; k++) this.emit(buf[k]!);
+          i = j;
+        } else {
+          // At the end of this piece or before a lone CR: decide later, byte by byte.
+          for (; i < j; i++) this.step(buf[i]!);
+        }
+        continue;
+      }
+      this.step(b);
+      i++;
     }
+  }
+
+  private step(b: number): void {
+    switch (this.state) {
+      case QP.Normal:
+        this.normal(b);
+        break;
+      case QP.CR:
+        if (b === 10) {
+          this.dropWs();
+          this.emit(13);
+          this.emit(10);
+          this.state = QP.Normal;
+        } else {
+          this.flushWs();
+          this.emit(13);
+          this.state = QP.Normal;
+          this.normal(b);
+        }
+        break;
+      case QP.Eq: {
+        if (hexVal(b) >= 0) {
+          this.h1 = b;
+          this.state = QP.Eq1;
+        } else if (b === 10) this.state = QP.Normal; // soft break (bare LF)
+        else if (b === 13) this.state = QP.EqCR;
+        else if (b === 32 || b === 9) {
+          this.eqWs = 1;
+          this.state = QP.EqWs;
+        } else {
+          this.emit(61);
+          this.state = QP.Normal;
+          this.normal(b);
+        }
+        break;
+      }
+      case QP.Eq1: {
+        const v = hexVal(b);
+        if (v >= 0) {
+          this.emit(hexVal(this.h1) * 16 + v);
+          this.state = QP.Normal;
+        } else {
+          this.emit(61);
+          this.emit(this.h1);
+          this.state = QP.Normal;
+          this.normal(b);
+        }
+        break;
+      }
+      case QP.EqWs:
+        if (b === 32 || b === 9) this.eqWs++;
+        else if (b === 10) this.state = QP.Normal;
+        else if (b === 13) this.state = QP.EqCR;
+        else {
+          this.emit(61);
+          for (let k = 0; k < this.eqWs; k++) this.emit(32);
+          this.state = QP.Normal;
+          this.normal(b);
+        }
+        break;
+      case QP.EqCR:
+        if (b === 10) this.state = QP.Normal;
+        else {
+          // "=" CR without LF: keep the "=" and the CR as data.
+          this.emit(61);
+          this.emit(13);
+          this.state = QP.Normal;
+          this.normal(b);
+        }
+        break;
+    }
+
   }
 
   private normal(b: number): void {
