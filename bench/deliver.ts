@@ -1,7 +1,9 @@
 /**
  * Benchmark of Account.deliver(): throughput and latency of durable deliveries with group commit.
  *
- *   node dist/bench/main.js deliver [--n 5000] [--concurrency 50] [--size 4096] [--accounts 1] [--keep]
+ *   node dist/bench/main.js deliver [--n 5000] [--concurrency 50] [--size 4096] [--accounts 1] [--inline BYTES] [--keep]
+ *
+ * --inline sets StoreOptions.inlineMaxSize (messages up to BYTES stored in index.db, no file).
  *
  * Each of `concurrency` workers delivers messages of `size` bytes one after another into a fresh
  * temp data dir until `n` are done; latency is measured per delivery (call to resolve).
@@ -16,7 +18,7 @@ function arg(args: string[], name: string, def: number): number {
   const i = args.indexOf(`--${name}`);
   if (i < 0) return def;
   const v = Number(args[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`bad value for --${name}`);
+  if (!Number.isFinite(v) || v < 0) throw new Error(`bad value for --${name}`);
   return v;
 }
 
@@ -30,9 +32,10 @@ export async function run(args: string[]): Promise<void> {
   const concurrency = arg(args, 'concurrency', 50);
   const size = arg(args, 'size', 4096);
   const naccounts = arg(args, 'accounts', 1);
+  const inline = arg(args, 'inline', 0);
   const keep = args.includes('--keep');
   const dataDir = await mkdtemp(join(tmpdir(), 'moxts-bench-deliver-'));
-  const store = await Store.open({ dataDir });
+  const store = await Store.open({ dataDir, inlineMaxSize: inline });
   try {
     const accounts = Array.from({ length: naccounts }, (_, i) => store.account(`bench${i}`));
     // A header-ish prefix and random body so files are not all identical.
@@ -59,7 +62,7 @@ export async function run(args: string[]): Promise<void> {
     const cpu = process.cpuUsage(cpu0);
     lat.sort((a, b) => a - b);
     const line = [
-      `deliver: n=${n} size=${size} concurrency=${concurrency} accounts=${naccounts}`,
+      `deliver: n=${n} size=${size} concurrency=${concurrency} accounts=${naccounts} inline<=${inline}`,
       `${(n / secs).toFixed(0)} msg/s`,
       `p50 ${pct(lat, 50).toFixed(2)} ms`,
       `p99 ${pct(lat, 99).toFixed(2)} ms`,

@@ -397,3 +397,41 @@ test('closed store rejects use', async () => {
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test('inline messages (inlineMaxSize): no file, ranged reads, copy/move/expunge/delete, reopen', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'moxts-store-'));
+  try {
+    let s = await Store.open({ dataDir, inlineMaxSize: 1024 });
+    let a = s.account('a');
+    const small = await a.deliver({ mailbox: 'Inbox', data: msg('small') });
+    const big = await a.deliver({ mailbox: 'Inbox', data: Buffer.alloc(2000, 'x') });
+    assert.equal(a.isInline(small.id), true);
+    assert.equal(existsSync(a.messageFilePath(small.id)), false);
+    assert.equal(a.isInline(big.id), false);
+    assert.equal(existsSync(a.messageFilePath(big.id)), true);
+    assert.deepEqual(await a.readMessage(small.id), msg('small'));
+    assert.equal((await a.readMessage(small.id, 0, 7)).toString(), 'Subject');
+    assert.equal((await a.readMessage(small.id, 9, 13)).toString(), 'test');
+    assert.equal((await a.readMessage(small.id, 5000)).length, 0);
+    const inbox = a.mailbox('Inbox')!.id;
+    const c = await a.copyMessages(inbox, [[1, 2]], 'Archive');
+    const copy = a.getMessageByUid(a.mailbox('Archive')!.id, c.dstUids[0]!)!;
+    assert.equal(a.isInline(copy.id), true);
+    assert.deepEqual(await a.readMessage(copy.id), msg('small'));
+    a.moveMessages(inbox, [1], 'Trash');
+    assert.deepEqual(await a.readMessage(small.id), msg('small'));
+    a.expunge(a.mailbox('Trash')!.id, { deletedOnly: false });
+    assert.equal(a.isInline(small.id), false);
+    assert.deepEqual(await a.readMessage(copy.id), msg('small'));
+    await s.close();
+    s = await Store.open({ dataDir, inlineMaxSize: 1024 });
+    a = s.account('a');
+    assert.deepEqual(await a.readMessage(copy.id), msg('small'));
+    a.deleteMailbox('Archive');
+    assert.equal(a.isInline(copy.id), false);
+    assert.equal(a.quota().used, 2000);
+    await s.close();
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

@@ -132,6 +132,8 @@ export interface AccountContext {
   dirs: DirMaker;
   /** Quota in bytes for the account's messages; 0 or undefined: unlimited. */
   quotaLimit: (account: string) => number | undefined;
+  /** Messages given as bytes up to this size are stored in index.db, not as files (0: never). */
+  inlineMaxSize: number;
   scheduleFlush: (account: Account) => void;
 }
 
@@ -142,6 +144,8 @@ interface PendingDelivery {
   size: number;
   bits: number;
   keywords: string[];
+  /** Bytes to store inline in message_blob, or null if the message is a file. */
+  inline: Uint8Array | null;
   resolve: (d: Delivered) => void;
   reject: (e: unknown) => void;
 }
@@ -377,6 +381,12 @@ export class Account {
       deleteText: db.prepare('DELETE FROM message_text WHERE rowid = ?'),
       insertText: db.prepare('INSERT INTO message_text (rowid, text) VALUES (?, ?)'),
       searchText: db.prepare('SELECT rowid FROM message_text WHERE message_text MATCH ? ORDER BY rowid').pluck(),
+      insertBlob: db.prepare('INSERT INTO message_blob (id, data) VALUES (?, ?)'),
+      copyBlob: db.prepare('INSERT INTO message_blob (id, data) SELECT ?, data FROM message_blob WHERE id = ?'),
+      hasBlob: db.prepare('SELECT 1 FROM message_blob WHERE id = ?').pluck(),
+      deleteBlob: db.prepare('DELETE FROM message_blob WHERE id = ?'),
+      readBlob: db.prepare('SELECT substr(data, ?, ?) FROM message_blob WHERE id = ?').pluck(),
+      blobSize: db.prepare('SELECT length(data) FROM message_blob WHERE id = ?').pluck(),
       getPassword: db.prepare('SELECT record FROM password WHERE id = 1').pluck(),
       setPassword: db.prepare(
         'INSERT INTO password (id, record, updatedAt) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET record = excluded.record, updatedAt = excluded.updatedAt',
@@ -562,6 +572,7 @@ export class Account {
     this.checkOpen();
     const changes: Change[] = [];
     let files: number[] = [];
+    const inlined = new Set<number>();
     const tx = this.db.transaction(() => {
       const mb = this.xmailbox(idOrName);
       if (mb.name === 'Inbox') throw new StoreError('notallowed', 'Inbox cannot be deleted');
@@ -569,7 +580,10 @@ export class Account {
       if (kid) throw new StoreError('haschildren', `mailbox ${mb.name} has children`);
       const modseq = this.takeModseq();
       files = this.db.prepare('SELECT id FROM message WHERE mailboxId = ? AND expunged = 0').pluck().all(mb.id) as number[];
-      for (const id of files) this.st.deleteText.run(id);
+      for (const id of files) {
+        this.st.deleteText.run(id);
+        if (this.st.deleteBlob.run(id).changes) inlined.add(id);
+      }
       this.db.prepare('DELETE FROM message WHERE mailboxId = ?').run(mb.id);
       this.db.prepare('DELETE FROM mailbox WHERE id = ?').run(mb.id);
       this.st.setCounters.run(modseq, 0, -mb.size);
@@ -578,7 +592,7 @@ export class Account {
     });
     tx.immediate();
     this.publish(changes);
-    this.removeFiles(files);
+    this.removeFiles(files.filter((id) => !inlined.has(id)));
   }
 
   /** Subscribe or unsubscribe a name (which need not exist as a mailbox). */
@@ -647,6 +661,13 @@ export class Account {
     this.checkOpen();
     this.reserveQuota(size);
     const id = this.nextId++;
+    const inline = o.data instanceof Uint8Array && size <= this.ctx.inlineMaxSize ? o.data : null;
+    if (inline) {
+      return new Promise<Delivered>((resolve, reject) => {
+        this.pending.push({ id, mailboxId, o, size, bits, keywords, inline, resolve, reject });
+        this.ctx.scheduleFlush(this);
+      });
+    }
     try {
       await installMessageFile({
         target: messagePath(this.ctx.dataDir, this.name, id),
@@ -659,7 +680,7 @@ export class Account {
       throw err;
     }
     return new Promise<Delivered>((resolve, reject) => {
-      this.pending.push({ id, mailboxId, o, size, bits, keywords, resolve, reject });
+      this.pending.push({ id, mailboxId, o, size, bits, keywords, inline: null, resolve, reject });
       this.ctx.scheduleFlush(this);
     });
   }
@@ -707,6 +728,7 @@ export class Account {
       o.remoteIp ?? '',
       o.meta === undefined ? null : JSON.stringify(o.meta),
     );
+    if (p.inline) this.st.insertBlob.run(p.id, p.inline);
     return uid;
   }
 
@@ -760,7 +782,7 @@ export class Account {
       const r = results[i]!;
       this.reserved -= batch[i]!.size;
       if (r instanceof Error) {
-        failed.push(batch[i]!.id);
+        if (!batch[i]!.inline) failed.push(batch[i]!.id);
         continue;
       }
       const last = changes[changes.length - 1];
@@ -773,8 +795,8 @@ export class Account {
       }
     }
     this.publish(changes);
-    if (failed.length) {
-      this.ctx.log.error({ account: this.name, failed: failed.length }, 'deliveries failed at commit');
+    if (results.some((r) => r instanceof Error)) {
+      this.ctx.log.error({ account: this.name, failed: results.filter((r) => r instanceof Error).length }, 'deliveries failed at commit');
       this.removeFiles(failed);
     }
     for (let i = 0; i < batch.length; i++) {
@@ -791,9 +813,24 @@ export class Account {
     return messagePath(this.ctx.dataDir, this.name, id);
   }
 
-  /** Bytes [start, end) of a message file (whole file by default). */
+  /**
+   * Bytes [start, end) of a message (whole message by default), from its file or inline BLOB.
+   * IMAP FETCH and webapi must read through this, not through messageFilePath.
+   */
   readMessage(id: number, start = 0, end?: number): Promise<Buffer> {
+    if (this.st.hasBlob.get(id) !== undefined) {
+      const size = this.st.blobSize.get(id) as number;
+      const stop = Math.min(end ?? size, size);
+      const from = Math.max(0, Math.min(start, stop));
+      const b = this.st.readBlob.get(from + 1, stop - from, id) as Buffer | null;
+      return Promise.resolve(b ? Buffer.from(b) : Buffer.alloc(0));
+    }
     return readRange(this.messageFilePath(id), start, end);
+  }
+
+  /** Whether a message's bytes are stored inline in index.db (no file). */
+  isInline(id: number): boolean {
+    return this.st.hasBlob.get(id) !== undefined;
   }
 
   getMessage(id: number): Message | undefined {
@@ -908,18 +945,21 @@ export class Account {
     if (msgs.length === 0) return { uidValidity: dstMb.uidValidity, mailboxId: dstMb.id, srcUids: [], dstUids: [], modseq: null };
     this.reserveQuota(total);
     const ids = msgs.map(() => this.nextId++);
+    const inline = msgs.map((m) => this.isInline(m.id));
+    const fileIds = ids.filter((_, i) => !inline[i]);
     const work = (async () => {
       const linked: number[] = [];
       try {
         await Promise.all(
           msgs.map(async (m, i) => {
+            if (inline[i]) return;
             const target = this.messageFilePath(ids[i]!);
             await this.ctx.dirs.ensure(join(target, '..'));
             await linkOrCopy(this.messageFilePath(m.id), target);
             linked.push(ids[i]!);
           }),
         );
-        await Promise.all([...new Set(ids.map((id) => join(this.messageFilePath(id), '..')))].map((d) => this.ctx.syncer.sync(d)));
+        await Promise.all([...new Set(fileIds.map((id) => join(this.messageFilePath(id), '..')))].map((d) => this.ctx.syncer.sync(d)));
       } catch (err) {
         this.reserved -= total;
         this.removeFiles(linked);
@@ -946,6 +986,9 @@ export class Account {
               m.messageId, m.subject, m.parsed === undefined ? null : JSON.stringify(m.parsed), m.mailFrom, m.rcptTo,
               m.remoteIp, m.meta === undefined ? null : JSON.stringify(m.meta),
             );
+            if (inline[i] && this.st.copyBlob.run(ids[i], m.id).changes !== 1) {
+              throw new StoreError('notfound', `message ${m.id} vanished during copy`);
+            }
             res.srcUids.push(m.uid);
             res.dstUids.push(uid);
           });
@@ -957,7 +1000,7 @@ export class Account {
         tx.immediate();
       } catch (err) {
         this.reserved -= total;
-        this.removeFiles(ids);
+        this.removeFiles(fileIds);
         throw err;
       }
       this.reserved -= total;
@@ -1048,7 +1091,7 @@ export class Account {
         this.st.expungeMessage.run(modseq, m.id);
         this.st.deleteText.run(m.id);
         res.uids.push(m.uid);
-        ids.push(m.id);
+        if (this.st.deleteBlob.run(m.id).changes === 0) ids.push(m.id);
       }
       this.st.mailboxCounts.run(-msgs.length, -unseen, -deleted, -size, modseq, mailboxId);
       this.st.setCounters.run(modseq, 0, -size);

@@ -65,4 +65,15 @@ CREATE INDEX message_mailbox_modseq ON message(mailboxId, modseq);
 CREATE VIRTUAL TABLE message_text USING fts5(text, content='', contentless_delete=1);
 `,
   },
+  {
+    version: 2,
+    sql: `
+-- Messages up to StoreOptions.inlineMaxSize bytes kept inside index.db instead of a file: the
+-- batch commit's WAL fsync makes them durable, no per-message file fsync (see README).
+CREATE TABLE message_blob (
+  id INTEGER PRIMARY KEY REFERENCES message(id),
+  data BLOB NOT NULL
+);
+`,
+  },
 ];

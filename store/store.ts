@@ -29,6 +29,12 @@ export interface StoreOptions {
   quotaMessageSize?: (account: string) => number | undefined;
   /** Override MAX_BATCH (tests, tuning). */
   maxBatch?: number;
+  /**
+   * Store messages given as bytes up to this size inside index.db (table message_blob) instead
+   * of as files: no per-message fsync, the batch's WAL fsync covers them. 0 (default): always
+   * files, as DESIGN §4 says. See README "inline messages".
+   */
+  inlineMaxSize?: number;
 }
 
 export class Store {
@@ -56,6 +62,7 @@ export class Store {
       syncer,
       dirs: new DirMaker(syncer),
       quotaLimit: opts.quotaMessageSize ?? (() => undefined),
+      inlineMaxSize: opts.inlineMaxSize ?? 0,
       scheduleFlush: (a) => this.scheduleFlush(a),
     };
   }

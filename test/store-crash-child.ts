@@ -3,16 +3,16 @@
  * the given data dir, printing "ack <id> <uid> <sha256>" as each delivery resolves and "done" once
  * all have; then keeps delivering (unacknowledged) until it is killed.
  *
- *   node dist/test/store-crash-child.js <dataDir> <n>
+ *   node dist/test/store-crash-child.js <dataDir> <n> [inlineMaxSize]
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Store } from '../store/store.js';
 
 async function main(): Promise<void> {
-  const [dataDir, nArg] = process.argv.slice(2);
+  const [dataDir, nArg, inlineArg] = process.argv.slice(2);
   if (!dataDir) throw new Error('usage: store-crash-child <dataDir> <n>');
   const n = Number(nArg ?? 1000);
-  const store = await Store.open({ dataDir });
+  const store = await Store.open({ dataDir, inlineMaxSize: Number(inlineArg ?? 0) });
   const acct = store.account('crash');
   const make = (i: number): Buffer => {
     const body = randomBytes(200 + ((i * 7919) % 8000)).toString('base64');

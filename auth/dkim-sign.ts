@@ -1,0 +1,172 @@
+/**
+ * DKIM signing of outgoing messages (rfc6376, rfc8463 for ed25519-sha256), one signature per
+ * configured selector, like mox's dkim.Sign.
+ *
+ * Built from mailauth's own pieces (body canonicalization + hash, header canonicalization and the
+ * DKIM-Signature formatting), the same ones its `dkimSign()` uses, so mailauth's verifier and ours
+ * agree byte for byte. We don't call `dkimSign()` itself because it can only list header fields
+ * that are present in the message in `h=`: it cannot oversign (rfc6376:5.4.2 / 8.15: naming a field
+ * one more time than it occurs, so that adding another instance later breaks the signature). mox
+ * oversigns; we always oversign From, and all listed fields with `oversign: 'all'`.
+ */
+import { createHash, sign as cryptoSign } from 'node:crypto';
+import tools from 'mailauth/lib/tools.js';
+import bodyMod from 'mailauth/lib/dkim/body/index.js';
+import headerMod from 'mailauth/lib/dkim/header/index.js';
+import type { ParsedHeaderLine } from 'mailauth/lib/tools.js';
+
+/**
+ * Header fields signed by default, the list mox uses (config DKIM Selector Headers default):
+ * the fields a recipient sees or that change how the message is shown or threaded.
+ */
+export const DEFAULT_SIGNED_HEADERS: readonly string[] = [
+  'From',
+  'To',
+  'Cc',
+  'Bcc',
+  'Reply-To',
+  'References',
+  'In-Reply-To',
+  'Subject',
+  'Date',
+  'Message-ID',
+  'Content-Type',
+  'Content-Transfer-Encoding',
+  'MIME-Version',
+  'List-Id',
+  'List-Help',
+  'List-Unsubscribe',
+  'List-Unsubscribe-Post',
+  'List-Subscribe',
+  'List-Post',
+  'List-Owner',
+  'List-Archive',
+];
+
+export interface DkimSelectorConfig {
+  /** The selector (s=): the key is published at `<selector>._domainkey.<domain>`. */
+  selector: string;
+  /** PKCS#8 (or PKCS#1 for RSA) PEM private key; RSA or Ed25519 (auth/dkim-keys.ts). */
+  privateKeyPem: string;
+  /** Hash algorithm; only sha256 (rfc8301:3.1 forbids signing with sha1). */
+  hash?: 'sha256';
+  /** Header canonicalization relaxed (default) or simple (rfc6376:3.4). */
+  headerRelaxed?: boolean;
+  /** Body canonicalization relaxed (default) or simple (rfc6376:3.4). */
+  bodyRelaxed?: boolean;
+  /** Header fields to sign, default DEFAULT_SIGNED_HEADERS. From is always signed (rfc6376:5.4). */
+  headers?: string[];
+  /**
+   * 'from' (default): From is listed once more than it occurs. 'all': every listed field is listed
+   * once more than it occurs, also when absent (mox's default, "sealing" the header).
+   */
+  oversign?: 'from' | 'all';
+  /** Signature lifetime in seconds: adds x= (rfc6376:3.5). */
+  expirationSeconds?: number;
+}
+
+export interface DkimSignOptions {
+  /** Signing domain (d=), ASCII or unicode (converted to A-labels). */
+  domain: string;
+  selectors: DkimSelectorConfig[];
+  /** Time source for t= and x= (ms since epoch); default Date. */
+  clock?: { now(): number };
+}
+
+/** Split a message into its header section (with final CRLF) and body. */
+function splitMessage(message: Buffer): { header: Buffer; body: Buffer } {
+  // The header ends at the first empty line (rfc5322:2.1); accept bare LF as mailauth's parser does.
+  for (let i = 0; i < message.length; i++) {
+    if (message[i] !== 0x0a) continue;
+    if (i === 0) return { header: Buffer.alloc(0), body: message.subarray(1) };
+    if (message[i + 1] === 0x0a) return { header: message.subarray(0, i + 1), body: message.subarray(i + 2) };
+    if (message[i + 1] === 0x0d && message[i + 2] === 0x0a) {
+      return { header: message.subarray(0, i + 1), body: message.subarray(i + 3) };
+    }
+  }
+  if (message[0] === 0x0d && message[1] === 0x0a) return { header: Buffer.alloc(0), body: message.subarray(2) };
+  return { header: message, body: Buffer.alloc(0) };
+}
+
+/**
+ * The fields to sign, in h= order: for each configured name, every instance present, bottom-up
+ * (rfc6376:5.4.2), plus one extra listing for oversigned names.
+ */
+export function selectSignedHeaders(
+  parsed: ParsedHeaderLine[],
+  names: readonly string[],
+  oversign: 'from' | 'all',
+): { keys: string; headers: ParsedHeaderLine[] } {
+  const keys: string[] = [];
+  const headers: ParsedHeaderLine[] = [];
+  const seen = new Set<string>();
+  const list = names.some((n) => n.toLowerCase() === 'from') ? names : ['From', ...names];
+  for (const name of list) {
+    const lower = name.toLowerCase();
+    if (seen.has(lower)) continue;
+    seen.add(lower);
+    const present = parsed.filter((h) => h.key === lower).reverse();
+    for (const h of present) {
+      keys.push(name);
+      headers.push(h);
+    }
+    if (oversign === 'all' || lower === 'from') keys.push(name);
+  }
+  return { keys: keys.join(': '), headers };
+}
+
+/**
+ * DKIM-Signature header fields for `message` (one per selector), each CRLF-terminated and folded,
+ * to prepend to the message. Throws if a key can't be used.
+ */
+export async function dkimSign(message: Buffer, opts: DkimSignOptions): Promise<string> {
+  if (!opts.selectors.length) return '';
+  const clock = opts.clock ?? Date;
+  const { header, body } = splitMessage(message);
+  const parsed = tools.parseHeaders(header).parsed.filter((h) => h.key);
+  const signTime = new Date(Math.floor(clock.now() / 1000) * 1000);
+
+  const bodyHashes = new Map<string, string>();
+  const out: string[] = [];
+  for (const sel of opts.selectors) {
+    const key = tools.getPrivateKey(sel.privateKeyPem);
+    const keyType = key.asymmetricKeyType;
+    if (keyType !== 'rsa' && keyType !== 'ed25519') {
+      throw new Error(`dkim selector ${sel.selector}: unsupported key type ${keyType ?? 'unknown'}`);
+    }
+    const hash = sel.hash ?? 'sha256';
+    if (hash !== 'sha256') throw new Error(`dkim selector ${sel.selector}: unsupported hash ${String(hash)}`);
+    const algorithm = `${keyType}-${hash}`;
+    const hc = sel.headerRelaxed === false ? 'simple' : 'relaxed';
+    const bc = sel.bodyRelaxed === false ? 'simple' : 'relaxed';
+    let bodyHash = bodyHashes.get(bc);
+    if (bodyHash === undefined) {
+      const hasher = bodyMod.dkimBody(bc, hash, false);
+      hasher.update(body);
+      bodyHash = hasher.digest('base64');
+      bodyHashes.set(bc, bodyHash);
+    }
+    const signing = selectSignedHeaders(parsed, sel.headers ?? DEFAULT_SIGNED_HEADERS, sel.oversign ?? 'from');
+    const expires =
+      sel.expirationSeconds !== undefined && sel.expirationSeconds > 0
+        ? new Date(signTime.getTime() + sel.expirationSeconds * 1000)
+        : undefined;
+    const { canonicalizedHeader, dkimHeaderOpts } = headerMod.generateCanonicalizedHeader('DKIM', signing, {
+      signingDomain: opts.domain,
+      selector: sel.selector,
+      algorithm,
+      canonicalization: `${hc}/${bc}`,
+      bodyHash,
+      signTime,
+      expires,
+    });
+    // rfc6376:3.7 (RSA signs the canonicalized data with SHA-256); rfc8463:3 (Ed25519 signs the SHA-256 hash).
+    const signature =
+      keyType === 'rsa'
+        ? cryptoSign('rsa-sha256', canonicalizedHeader, key)
+        : cryptoSign(null, createHash('sha256').update(canonicalizedHeader).digest(), key);
+    const line = tools.formatSignatureHeaderLine('DKIM', { ...dkimHeaderOpts, b: signature.toString('base64') }, true);
+    out.push(line.replace(/\r?\n/g, '\r\n') + '\r\n');
+  }
+  return out.join('');
+}
