@@ -37,7 +37,7 @@ const message = Buffer.from(
 
 async function verify(signed: Buffer) {
   const res = await dkimVerify(signed, { resolver: (n, t) => dns.resolver.resolve(n, t) as never });
-  return res.results.map((r) => ({ d: r.signingDomain, s: r.selector, result: r.status.result, comment: r.status.comment, algo: r.algorithm }));
+  return res.results.map((r) => ({ d: r.signingDomain, s: r.selector, result: r.status.result, comment: r.status.comment, algo: (r as { algo?: string }).algo }));
 }
 
 for (const [name, pem, algo] of [
