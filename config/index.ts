@@ -89,3 +89,4 @@ export {
 export { writeFileAtomic } from './atomic.js';
 export { watchDynamic, DEFAULT_RELOAD_DEBOUNCE_MS, type DynamicWatcher, type ReloadResult, type WatchDynamicOptions } from './reload.js';
 export { describeStatic, describeDomains, describeSchema } from './describe.js';
+export { testConfig, type TestConfigOptions } from './testconfig.js';

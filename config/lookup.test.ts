@@ -163,3 +163,13 @@ test('lookupRecipient: postmaster fallback for configured domains and the hostna
   assert.equal(lookupRecipient(stat, dyn, 'x@catchall.example')?.kind, 'account');
   assert.equal(lookupRecipient(stat, dyn, 'mjl@example.com')?.kind, 'account');
 });
+
+test('testConfig builds a valid in-memory config for other modules', async () => {
+  const { testConfig } = await import('./testconfig.js');
+  const c = testConfig({ dataDir: '/tmp/x', accounts: { a: ['a@one.example', 'a2@two.example'], b: ['b@one.example'] } });
+  assert.equal(c.static.Postmaster.Account, 'a');
+  assert.equal(c.static.DataDir, '/tmp/x');
+  assert.equal(lookupDestination(c.dynamic, 'A2+x@two.example')?.kind, 'account');
+  assert.equal(lookupDestination(c.dynamic, 'b@one.example')?.kind === 'account' && (lookupDestination(c.dynamic, 'b@one.example') as { account: string }).account, 'b');
+  assert.deepEqual(Object.keys(c.dynamic.Domains).sort(), ['one.example', 'two.example']);
+});
