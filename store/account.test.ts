@@ -179,7 +179,7 @@ test('a failing message in a batch does not fail the others', async () => {
     const rej = rs[1] as PromiseRejectedResult;
     assert.ok(rej.reason instanceof MailboxNotFoundError);
     const id2 = (rs[0] as PromiseFulfilledResult<{ id: number }>).value.id + 1;
-    await new Promise((r) => setTimeout(r, 30));
+    await a.settle();
     assert.equal(existsSync(a.messageFilePath(id2)), false);
   });
 });
@@ -253,7 +253,7 @@ test('copy, move and expunge with tombstones; changesSince for QRESYNC', async (
     a.setFlags(inbox.id, [4], { mode: 'add', flags: ['deleted'] });
     const ex = a.expunge(inbox.id);
     assert.deepEqual(ex.uids, [4]);
-    await new Promise((r) => setTimeout(r, 20));
+    await a.settle();
     assert.equal(existsSync(a.messageFilePath(ds[3]!.id)), false);
     const ex2 = a.expunge(inbox.id, { uids: [1], deletedOnly: false });
     assert.deepEqual(ex2.uids, [1]);
@@ -299,7 +299,7 @@ test('mailboxes: create with parents, rename with children, delete, subscribe', 
     assert.throws(() => a.renameMailbox('Old', 'Old/Sub'), StoreError);
     assert.throws(() => a.deleteMailbox('Old/Work'), (e: unknown) => e instanceof StoreError && e.code === 'haschildren');
     a.deleteMailbox('Old/Work/Projects/X');
-    await new Promise((r) => setTimeout(r, 20));
+    await a.settle();
     assert.equal(existsSync(a.messageFilePath(d.id)), false);
     assert.equal(a.quota().used, 0);
     assert.throws(() => a.deleteMailbox('Inbox'), StoreError);

@@ -533,7 +533,6 @@ export class Account {
       const mb = this.xmailbox(from);
       if (mb.name === 'Inbox') throw new StoreError('notallowed', 'renaming Inbox is not supported');
       if (to === mb.name) return;
-      if (to === 'Inbox' || to.startsWith('Inbox/') && mb.name === 'Inbox') throw new StoreError('notallowed', 'cannot rename to Inbox');
       if (to.startsWith(mb.name + '/')) throw new StoreError('invalid', 'cannot rename a mailbox into itself');
       if (this.st.mailboxIdByName.get(to) !== undefined) throw new StoreError('exists', `mailbox ${to} exists`);
       const modseq = this.takeModseq();
@@ -1029,7 +1028,8 @@ export class Account {
       const msgs = this.listMessages(srcMailboxId, { uids });
       if (!msgs.length) return;
       const modseq = this.takeModseq();
-      const first = this.st.takeUids.get(msgs.length, dstMb.id, msgs.length) as number;
+      const first = this.st.takeUids.get(msgs.length, dstMb.id, msgs.length) as number | undefined;
+      if (first === undefined) throw new MailboxNotFoundError(dstMb.id);
       if (first + msgs.length - 1 > MAX_UID) throw new StoreError('invalid', 'mailbox uids exhausted');
       let unseen = 0;
       let deleted = 0;
@@ -1162,9 +1162,16 @@ export class Account {
   /** Remove message files after a commit; failures are logged (the startup sweep retries). */
   private removeFiles(ids: number[]): void {
     for (const id of ids) {
-      fsp.rm(this.messageFilePath(id), { force: true }).catch((err: unknown) => {
+      const p = fsp.rm(this.messageFilePath(id), { force: true }).catch((err: unknown) => {
         this.ctx.log.warn({ err, account: this.name, id }, 'removing message file');
       });
+      this.inflight.add(p);
+      p.finally(() => this.inflight.delete(p));
     }
+  }
+
+  /** Resolves when all work started so far (deliveries, copies, file removals) has finished. */
+  async settle(): Promise<void> {
+    while (this.inflight.size) await Promise.allSettled([...this.inflight]);
   }
 }
