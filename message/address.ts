@@ -131,7 +131,7 @@ function addrSpec(toks: Tok[], name: string | null, adl: string | null): Address
   const mailbox = local.map((t) => t.v).join('');
   const host = dom.map((t) => t.v).join('');
   if (!mailbox && !host && !name) return null;
-  return { name, adl, mailbox: mailbox || (at < 0 && !name ? null : mailbox), host };
+  return { name, adl, mailbox, host };
 }
 
 /** Parses one mailbox from its tokens (name-addr or addr-spec, rfc5322:3.4). */

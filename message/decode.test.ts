@@ -138,6 +138,10 @@ describe('sections (rfc9051:6.4.5)', () => {
     assert.equal(get('2.3'), null);
     assert.equal(get('0'), null);
     assert.equal(get('1.2'), null);
+    assert.equal(get('1.'), null);
+    assert.equal(get('.TEXT'), null);
+    assert.equal(get('2.TEXT.MIME'), null);
+    assert.equal(get('text'), get('TEXT'));
     assert.equal(get('HEADER.FIELDS'), get('HEADER'));
     assert.equal(get('2.HEADER.FIELDS.NOT'), get('2.HEADER'));
   });

@@ -53,10 +53,10 @@ export function partByPath(root: Part, path: readonly number[]): Part | null {
  */
 export function sectionRange(root: Part, section: string): ByteRange | null {
   const s = section.trim().toUpperCase();
-  const m = /^((?:[1-9][0-9]*)(?:\.[1-9][0-9]*)*)?(?:^|\.|$)(HEADER|HEADER\.FIELDS|HEADER\.FIELDS\.NOT|TEXT|MIME)?$/.exec(s);
+  const m = /^(?:([1-9][0-9]*(?:\.[1-9][0-9]*)*)(?:\.(HEADER|HEADER\.FIELDS|HEADER\.FIELDS\.NOT|TEXT|MIME))?|(HEADER|HEADER\.FIELDS|HEADER\.FIELDS\.NOT|TEXT)?)$/.exec(s);
   if (!m) return null;
   const nums = m[1] ? m[1].split('.').map(Number) : [];
-  const spec = m[2] ?? '';
+  const spec = m[2] ?? m[3] ?? '';
   if (nums.length === 0) {
     if (spec === '') return { start: root.headerOffset, end: root.endOffset };
     if (spec === 'TEXT') return { start: root.bodyOffset, end: root.endOffset };

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatBodyStructure } from './bodystructure.js';
-import { MAX_DEPTH, MAX_HEADER_SIZE, LINE_FRAGMENT, PartParser, parseBuffer, type Part } from './part.js';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { MAX_DEPTH, MAX_HEADER_SIZE, MAX_PARTS, LINE_FRAGMENT, PartParser, PartWritable, parseBuffer, type Part } from './part.js';
 
 const crlf = (...l: string[]) => Buffer.from(l.join('\r\n'));
 
@@ -120,6 +122,27 @@ describe('PartParser specifics', () => {
     assert.equal(b.subarray(p.parts[2]!.bodyOffset, p.parts[2]!.endOffset).toString(), 'after close');
   });
 
+  it('outer delimiter right after an empty part: parents still contain children', () => {
+    // Inner text part has an empty body (its header's blank line is followed by the delimiter).
+    const a = crlf('Content-Type: multipart/mixed; boundary=o', '', '--o', 'Content-Type: multipart/mixed; boundary=i', '', '--i', 'Content-Type: text/plain', '', '--o--');
+    const pa = parseBuffer(a);
+    const inner = pa.parts[0]!;
+    const leaf = inner.parts[0]!;
+    assert.equal(leaf.bodyOffset, leaf.endOffset);
+    assert.equal(inner.endOffset, leaf.endOffset);
+    assert.equal(inner.missingClosingBoundary, true);
+    // A delimiter directly after a delimiter: the new part is empty.
+    const b = crlf('Content-Type: multipart/mixed; boundary=o', '', '--o', 'Content-Type: multipart/mixed; boundary=i', '', '--i', '--o--');
+    const pb = parseBuffer(b);
+    assert.equal(pb.parts[0]!.parts[0]!.headerOffset, pb.parts[0]!.parts[0]!.endOffset);
+    assert.ok(pb.parts[0]!.endOffset >= pb.parts[0]!.parts[0]!.endOffset);
+    // Embedded message with empty body right before a delimiter.
+    const c = crlf('Content-Type: multipart/mixed; boundary=o', '', '--o', 'Content-Type: message/rfc822', '', 'Subject: x', '', '--o--');
+    const pc = parseBuffer(c);
+    assert.equal(pc.parts[0]!.endOffset, pc.parts[0]!.message!.endOffset);
+    assert.equal(pc.parts[0]!.message!.envelope!.subject, 'x');
+  });
+
   it('wrong boundary parameter: one text part', () => {
     const p = parseBuffer(crlf('Content-Type: multipart/mixed; boundary=nothere', '', '--other', 'x', '--other--'));
     assert.equal(p.mediaType, 'TEXT');
@@ -132,6 +155,21 @@ describe('PartParser specifics', () => {
     assert.equal(p.mediaType, 'TEXT');
     assert.equal(p.mediaSubType, 'PLAIN');
     assert.equal(p.badContentType, true);
+  });
+
+  it('caps the number of parts at MAX_PARTS', () => {
+    const b = Buffer.from('Content-Type: multipart/mixed; boundary=m\r\n\r\n' + '--m\r\n\r\nx\r\n'.repeat(MAX_PARTS + 10) + '--m--\r\n');
+    const p = parseBuffer(b);
+    assert.equal(p.parts.length, MAX_PARTS - 1); // the root counts as a part too
+    assert.equal(p.partsLimited, true);
+    assert.equal(p.endOffset, b.length);
+  });
+
+  it('PartWritable parses a piped stream', async () => {
+    const b = crlf('Subject: s', 'Content-Type: multipart/mixed; boundary=w', '', '--w', '', 'a', '--w--', '');
+    const w = new PartWritable();
+    await pipeline(Readable.from([b.subarray(0, 7), b.subarray(7, 30), b.subarray(30)]), w);
+    assert.deepEqual(w.part, parseBuffer(b));
   });
 
   it('write after end throws, end is idempotent', () => {

@@ -8,6 +8,7 @@
 // results. Malformed input never throws.
 
 import { createReadStream } from 'node:fs';
+import { Writable } from 'node:stream';
 import { decodeCharset } from './charset.js';
 import { type Envelope, envelopeFromHeader } from './envelope.js';
 import { has8bit, type Header, parseHeader, parseParamValue } from './header.js';
@@ -328,7 +329,7 @@ export class PartParser {
     while (this.frames.length) {
       const f = this.frames.pop()!;
       if (f.kind === Kind.Multi && f.phase !== Phase.Epilogue && f.part.parts.length) f.part.missingClosingBoundary = true;
-      this.endFrame(f, this.offset, linesBefore, false);
+      this.endFrame(f, this.offset, linesBefore, false, -1);
     }
     if (this.bareLF) this.root.bareLF = true;
     if (this.bareCR) this.root.bareCR = true;
@@ -420,11 +421,12 @@ export class PartParser {
         f.part.partsLimited = true;
         return false;
       }
-      // Close everything inside the matching multipart.
+      // Close everything inside the matching multipart, innermost first.
+      let childEnd = -1;
       while (this.frames.length - 1 > i) {
         const inner = this.frames.pop()!;
         if (inner.kind === Kind.Multi && inner.phase !== Phase.Epilogue && inner.part.parts.length) inner.part.missingClosingBoundary = true;
-        this.endFrame(inner, off, linesBefore, true);
+        childEnd = this.endFrame(inner, off, linesBefore, true, childEnd);
       }
       if (close) {
         f.phase = Phase.Epilogue;
@@ -482,12 +484,16 @@ export class PartParser {
     }
   }
 
-  /** Ends frame f at offset end (a delimiter line or end of input). */
-  private endFrame(f: Frame, end: number, linesBefore: number, atDelimiter: boolean): void {
+  /**
+   * Ends frame f at offset end (a delimiter line or end of input) and returns its endOffset.
+   * childEnd: endOffset of the frame just ended inside f at the same delimiter (-1 if none).
+   */
+  private endFrame(f: Frame, end: number, linesBefore: number, atDelimiter: boolean, childEnd: number): number {
     const p = f.part;
-    // rfc2046:5.1.1: the line break before a delimiter is part of the delimiter (when the previous
-    // line belongs to this part, i.e. the part is not empty).
-    const trim = atDelimiter && end > (f.inHeader ? p.headerOffset : p.bodyOffset);
+    // rfc2046:5.1.1: the line break before a delimiter is part of the delimiter. It is left in the
+    // part when the part is empty (the line break ended its header, or precedes it), and when a
+    // part inside it kept it, so parents always contain their children.
+    const trim = atDelimiter && end > (f.inHeader ? p.headerOffset : p.bodyOffset) && childEnd !== end;
     const e = trim ? end - this.prevEolLen : end;
     if (f.inHeader) {
       this.finishHeader(f, e, true);
@@ -495,7 +501,7 @@ export class PartParser {
       // finishHeader may have pushed an embedded message frame; end it too, empty.
       if (f.kind === Kind.Message) {
         const m = this.frames.pop()!;
-        this.endFrame(m, end, linesBefore, atDelimiter);
+        this.endFrame(m, end, linesBefore, atDelimiter, -1);
       }
     }
     if (f.kind === Kind.Multi) this.multiCount--;
@@ -517,6 +523,7 @@ export class PartParser {
       p.mediaType = 'TEXT';
       p.mediaSubType = 'PLAIN';
     }
+    return e;
   }
 }
 
@@ -533,4 +540,23 @@ export async function parseFile(path: string): Promise<Part> {
   const stream = createReadStream(path, { highWaterMark: 64 * 1024 });
   for await (const chunk of stream) p.write(chunk as Buffer);
   return p.end();
+}
+
+/**
+ * A Writable that parses what is written to it, e.g. piped alongside SMTP DATA going to disk.
+ * `part` is set once the stream has finished.
+ */
+export class PartWritable extends Writable {
+  private readonly parser = new PartParser();
+  part: Part | undefined;
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.parser.write(chunk);
+    cb();
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.part = this.parser.end();
+    cb();
+  }
 }
