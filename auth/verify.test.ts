@@ -1,0 +1,327 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { authenticate } from 'mailauth';
+import { generateDkimKey, dkimTxtRecord } from './dkim-keys.js';
+import { dkimSign } from './dkim-sign.js';
+import { verifyMessage, dmarcRejects, dmarcQuarantines, mailauthResolver, type VerifyInput } from './verify.js';
+import { startTestDns, type TestDns } from '../dns/testserver.js';
+
+const GOOD_IP = '192.0.2.10';
+const BAD_IP = '198.51.100.7';
+const HOST = 'mx.moxts.example';
+const key = generateDkimKey('ed25519');
+let dns: TestDns;
+
+before(async () => {
+  dns = await startTestDns({
+    'example.org': { TXT: [`v=spf1 ip4:${GOOD_IP} -all`] },
+    'sub.example.org': { TXT: [`v=spf1 ip4:${GOOD_IP} -all`] },
+    'soft.example': { TXT: [`v=spf1 ip4:${GOOD_IP} ~all`] },
+    'nospf.example': { A: ['192.0.2.1'] },
+    'other.example': { TXT: [`v=spf1 ip4:${GOOD_IP} -all`] },
+    'mail.helo.example': { TXT: [`v=spf1 ip4:${GOOD_IP} -all`] },
+    'broken.example': { servfail: true },
+    'sel._domainkey.example.org': { TXT: [dkimTxtRecord(key)] },
+    'sel._domainkey.sub.example.org': { TXT: [dkimTxtRecord(key)] },
+    'sel._domainkey.other.example': { TXT: [dkimTxtRecord(key)] },
+  });
+});
+after(() => dns.close());
+
+function msg(from: string, body = 'Hello.\r\n'): Buffer {
+  return Buffer.from(
+    `From: <${from}>\r\nTo: <bob@moxts.example>\r\nSubject: test\r\nDate: Sat, 21 Nov 2026 12:00:00 +0000\r\nMessage-ID: <x@example>\r\n\r\n${body}`,
+  );
+}
+
+async function signed(from: string, domain: string, opts: { body?: string; expirationSeconds?: number; now?: number } = {}) {
+  const m = msg(from, opts.body);
+  const sig = await dkimSign(m, {
+    domain,
+    selectors: [{ selector: 'sel', privateKeyPem: key, expirationSeconds: opts.expirationSeconds }],
+    clock: opts.now !== undefined ? { now: () => opts.now! } : undefined,
+  });
+  return Buffer.concat([Buffer.from(sig), m]);
+}
+
+function verify(p: Partial<VerifyInput> & { message: VerifyInput['message'] }) {
+  return verifyMessage({ ip: GOOD_IP, helo: 'mail.helo.example', mailFrom: '', hostname: HOST, resolver: dns.resolver, ...p });
+}
+
+function dmarcRecord(name: string, txt: string | null) {
+  dns.set(`_dmarc.${name}`, txt === null ? null : { TXT: [txt] });
+}
+
+test('spf: pass, fail, softfail, none for the MAIL FROM domain', async () => {
+  const m = msg('alice@example.org');
+  let v = await verify({ message: m, mailFrom: 'bounce@example.org' });
+  assert.deepEqual([v.spf.result, v.spf.domain, v.spf.identity], ['pass', 'example.org', 'mailfrom']);
+  assert.match(v.authResultsHeader, /spf=pass smtp\.mailfrom=bounce@example\.org/);
+  assert.match(v.receivedSpfHeader, /^Received-SPF: pass \(.*\)\r\n\tclient-ip=192\.0\.2\.10;\r\n\tenvelope-from="bounce@example\.org";/);
+  assert.match(v.receivedSpfHeader, /identity=mailfrom\r\n$/);
+
+  v = await verify({ message: m, mailFrom: 'bounce@example.org', ip: BAD_IP });
+  assert.equal(v.spf.result, 'fail');
+  assert.ok(v.spf.explanation?.includes('does not designate'));
+  v = await verify({ message: m, mailFrom: 'x@soft.example', ip: BAD_IP });
+  assert.equal(v.spf.result, 'softfail');
+  v = await verify({ message: m, mailFrom: 'x@nospf.example' });
+  assert.equal(v.spf.result, 'none');
+  v = await verify({ message: m, mailFrom: 'x@nonexistent.example' });
+  assert.equal(v.spf.result, 'none');
+  v = await verify({ message: m, mailFrom: 'x@broken.example' });
+  assert.equal(v.spf.result, 'temperror');
+});
+
+test('spf: null MAIL FROM uses the HELO identity', async () => {
+  const m = msg('alice@example.org');
+  let v = await verify({ message: m, mailFrom: '', helo: 'mail.helo.example' });
+  assert.deepEqual([v.spf.result, v.spf.domain, v.spf.identity], ['pass', 'mail.helo.example', 'helo']);
+  assert.match(v.authResultsHeader, /spf=pass smtp\.helo=mail\.helo\.example/);
+  assert.match(v.receivedSpfHeader, /envelope-from="postmaster@mail\.helo\.example"/);
+  assert.match(v.receivedSpfHeader, /identity=helo/);
+  v = await verify({ message: m, mailFrom: '', helo: 'mail.helo.example', ip: BAD_IP });
+  assert.equal(v.spf.result, 'fail');
+  // An address literal as HELO has no SPF record.
+  v = await verify({ message: m, mailFrom: '', helo: GOOD_IP });
+  assert.equal(v.spf.result, 'none');
+});
+
+test('dkim: pass, fail after body change, key missing; unsigned is dkim=none', async () => {
+  dmarcRecord('example.org', null);
+  const s = await signed('alice@example.org', 'example.org');
+  let v = await verify({ message: s, mailFrom: 'bounce@other.example' });
+  assert.equal(v.dkim.length, 1);
+  assert.deepEqual(v.dkim[0], { result: 'pass', domain: 'example.org', selector: 'sel', algorithm: 'ed25519-sha256', aligned: true });
+  assert.deepEqual(v.dkimVerifiedDomains, ['example.org']);
+  assert.match(v.authResultsHeader, /\tdkim=pass header\.d=example\.org header\.s=sel header\.a=ed25519-sha256 header\.b=/);
+
+  const tampered = Buffer.from(s.toString().replace('Hello.', 'Hullo.'));
+  v = await verify({ message: tampered });
+  assert.equal(v.dkim[0]!.result, 'fail');
+  assert.equal(v.dkim[0]!.comment, 'body hash did not verify');
+  assert.deepEqual(v.dkimVerifiedDomains, []);
+  assert.match(v.authResultsHeader, /dkim=fail \(body hash did not verify\) header\.d=example\.org/);
+
+  const nokey = Buffer.from(s.toString().replace('s=sel;', 's=gone;'));
+  v = await verify({ message: nokey });
+  assert.equal(v.dkim[0]!.result, 'permerror');
+  assert.equal(v.dkim[0]!.selector, 'gone');
+
+  v = await verify({ message: msg('alice@example.org') });
+  assert.deepEqual(v.dkim, []);
+  assert.match(v.authResultsHeader, /\tdkim=none;/);
+});
+
+test('dkim: signature expiry is checked against the injected clock', async () => {
+  const t0 = Date.UTC(2020, 0, 1);
+  const s = await signed('alice@example.org', 'example.org', { expirationSeconds: 3600, now: t0 });
+  let v = await verify({ message: s, clock: { now: () => t0 + 60_000 } });
+  assert.equal(v.dkim[0]!.result, 'pass');
+  v = await verify({ message: s, clock: { now: () => t0 + 7200_000 } });
+  assert.notEqual(v.dkim[0]!.result, 'pass');
+  assert.match(v.dkim[0]!.comment ?? '', /expired/);
+});
+
+test('dmarc: pass via SPF alignment, via DKIM alignment; fail with p=reject rejects', async () => {
+  dmarcRecord('example.org', 'v=DMARC1; p=reject');
+  // SPF only (no signature), MAIL FROM in the From domain.
+  let v = await verify({ message: msg('alice@example.org'), mailFrom: 'bounce@example.org' });
+  assert.equal(v.dmarc.result, 'pass');
+  assert.deepEqual(v.dmarc.alignment, { spf: true, dkim: false });
+  assert.equal(v.dmarc.policy, 'reject');
+  assert.equal(v.fromDomain, 'example.org');
+  assert.equal(dmarcRejects(v), false);
+  assert.match(v.authResultsHeader, /\tdmarc=pass \(p=reject\) header\.from=example\.org;/);
+
+  // DKIM only: SPF passes for another domain, which doesn't align.
+  v = await verify({ message: await signed('alice@example.org', 'example.org'), mailFrom: 'bounce@other.example' });
+  assert.equal(v.spf.result, 'pass');
+  assert.equal(v.dmarc.result, 'pass');
+  assert.deepEqual(v.dmarc.alignment, { spf: false, dkim: true });
+
+  // Neither aligned: signed by another domain, SPF for another domain.
+  v = await verify({ message: await signed('alice@example.org', 'other.example'), mailFrom: 'bounce@other.example' });
+  assert.equal(v.dkim[0]!.result, 'pass');
+  assert.equal(v.dkim[0]!.aligned, false);
+  assert.equal(v.dmarc.result, 'fail');
+  assert.equal(dmarcRejects(v), true);
+  assert.match(v.authResultsHeader, /\tdmarc=fail \(p=reject\) header\.from=example\.org;/);
+
+  // SPF fails in the From domain itself: still a DMARC failure.
+  v = await verify({ message: msg('alice@example.org'), mailFrom: 'bounce@example.org', ip: BAD_IP });
+  assert.equal(v.dmarc.result, 'fail');
+  assert.equal(dmarcRejects(v), true);
+});
+
+test('dmarc: p=none and p=quarantine do not reject; no record is dmarc=none', async () => {
+  const m = msg('alice@example.org');
+  dmarcRecord('example.org', 'v=DMARC1; p=none');
+  let v = await verify({ message: m, mailFrom: 'bounce@other.example' });
+  assert.equal(v.dmarc.result, 'fail');
+  assert.equal(v.dmarc.policy, 'none');
+  assert.equal(dmarcRejects(v), false);
+  assert.equal(dmarcQuarantines(v), false);
+
+  dmarcRecord('example.org', 'v=DMARC1;p=QUARANTINE');
+  v = await verify({ message: m, mailFrom: 'bounce@other.example' });
+  assert.equal(v.dmarc.policy, 'quarantine');
+  assert.equal(dmarcRejects(v), false);
+  assert.equal(dmarcQuarantines(v), true);
+
+  dmarcRecord('example.org', null);
+  v = await verify({ message: m, mailFrom: 'bounce@other.example' });
+  assert.equal(v.dmarc.result, 'none');
+  assert.equal(dmarcRejects(v), false);
+  assert.match(v.authResultsHeader, /\tdmarc=none header\.from=example\.org;/);
+
+  dmarcRecord('example.org', null);
+  dns.set('_dmarc.example.org', { servfail: true });
+  v = await verify({ message: m, mailFrom: 'bounce@other.example' });
+  assert.equal(v.dmarc.result, 'temperror');
+  assert.equal(dmarcRejects(v), false);
+  dmarcRecord('example.org', null);
+});
+
+test('dmarc: subdomain uses sp= from the organizational domain record', async () => {
+  const m = msg('alice@sub.example.org');
+  dmarcRecord('sub.example.org', null);
+  dmarcRecord('example.org', 'v=DMARC1; p=none; sp=reject');
+  let v = await verify({ message: m, mailFrom: 'bounce@other.example' });
+  assert.equal(v.dmarc.domain, 'sub.example.org');
+  assert.equal(v.dmarc.recordDomain, 'example.org');
+  assert.equal(v.dmarc.policy, 'reject');
+  assert.equal(dmarcRejects(v), true);
+
+  dmarcRecord('example.org', 'v=DMARC1; p=reject; sp=none');
+  v = await verify({ message: m, mailFrom: 'bounce@other.example' });
+  assert.equal(v.dmarc.policy, 'none');
+  assert.equal(dmarcRejects(v), false);
+  // The organizational domain itself gets p=.
+  v = await verify({ message: msg('alice@example.org'), mailFrom: 'bounce@other.example' });
+  assert.equal(v.dmarc.policy, 'reject');
+  assert.equal(dmarcRejects(v), true);
+
+  // A record at the subdomain itself wins, with its p=.
+  dmarcRecord('sub.example.org', 'v=DMARC1; p=quarantine; sp=reject');
+  v = await verify({ message: m, mailFrom: 'bounce@other.example' });
+  assert.equal(v.dmarc.recordDomain, 'sub.example.org');
+  assert.equal(v.dmarc.policy, 'quarantine');
+  dmarcRecord('sub.example.org', null);
+  dmarcRecord('example.org', null);
+});
+
+test('dmarc: strict DKIM alignment (adkim=s) is enforced, unlike mailauth 4.13.3', async () => {
+  // Signed by d=sub.example.org, From example.org, SPF for an unrelated domain.
+  const s = await signed('alice@example.org', 'sub.example.org');
+  dmarcRecord('example.org', 'v=DMARC1; p=reject; adkim=s');
+  let v = await verify({ message: s, mailFrom: 'bounce@other.example' });
+  assert.equal(v.dkim[0]!.result, 'pass');
+  assert.equal(v.dkim[0]!.aligned, false);
+  assert.equal(v.dmarc.result, 'fail');
+  assert.deepEqual(v.dmarc.strict, { adkim: true, aspf: false });
+  assert.equal(dmarcRejects(v), true);
+  assert.match(v.authResultsHeader, /\tdmarc=fail \(p=reject adkim=s\) header\.from=example\.org;/);
+  assert.doesNotMatch(v.authResultsHeader, /dmarc=pass/);
+
+  // mailauth's own verdict for the same message is (wrongly) pass; if this starts failing, the
+  // upstream bug is fixed and auth/alignment.ts could defer to mailauth again.
+  const ma = await authenticate(s, {
+    ip: GOOD_IP, helo: 'mail.helo.example', sender: 'bounce@other.example', mta: HOST,
+    resolver: mailauthResolver(dns.resolver), disableBimi: true,
+  });
+  assert.equal(ma.dmarc && ma.dmarc.status.result, 'pass');
+
+  // Spaces and upper case in the tag are valid too.
+  dmarcRecord('example.org', 'v=DMARC1; p=reject; adkim = S');
+  v = await verify({ message: s, mailFrom: 'bounce@other.example' });
+  assert.equal(v.dmarc.result, 'fail');
+
+  // Relaxed (explicit or default): same organizational domain aligns.
+  dmarcRecord('example.org', 'v=DMARC1; p=reject; adkim=r');
+  v = await verify({ message: s, mailFrom: 'bounce@other.example' });
+  assert.equal(v.dmarc.result, 'pass');
+  assert.equal(v.dkim[0]!.aligned, true);
+  dmarcRecord('example.org', 'v=DMARC1; p=reject');
+  v = await verify({ message: s, mailFrom: 'bounce@other.example' });
+  assert.equal(v.dmarc.result, 'pass');
+  assert.match(v.authResultsHeader, /\tdmarc=pass \(p=reject\)/);
+  dmarcRecord('example.org', null);
+});
+
+test('dmarc: strict SPF alignment (aspf=s) is enforced', async () => {
+  const m = msg('alice@example.org');
+  dmarcRecord('example.org', 'v=DMARC1; p=reject; aspf=s');
+  let v = await verify({ message: m, mailFrom: 'bounce@sub.example.org' });
+  assert.equal(v.spf.result, 'pass');
+  assert.equal(v.spf.domain, 'sub.example.org');
+  assert.equal(v.dmarc.result, 'fail');
+  assert.deepEqual(v.dmarc.alignment, { spf: false, dkim: false });
+  assert.equal(dmarcRejects(v), true);
+  assert.match(v.authResultsHeader, /dmarc=fail \(p=reject aspf=s\)/);
+  // Exact match passes under strict.
+  v = await verify({ message: m, mailFrom: 'bounce@example.org' });
+  assert.equal(v.dmarc.result, 'pass');
+
+  dmarcRecord('example.org', 'v=DMARC1; p=reject');
+  v = await verify({ message: m, mailFrom: 'bounce@sub.example.org' });
+  assert.equal(v.dmarc.result, 'pass');
+  assert.deepEqual(v.dmarc.alignment, { spf: true, dkim: false });
+  dmarcRecord('example.org', null);
+});
+
+test('dmarc: pct= samples which failing messages get the policy', async () => {
+  const m = msg('alice@example.org');
+  dmarcRecord('example.org', 'v=DMARC1; p=reject; pct=20');
+  let v = await verify({ message: m, mailFrom: 'bounce@other.example', random: () => 0.5 });
+  assert.equal(v.dmarc.pct, 20);
+  assert.equal(v.dmarc.pctApplied, false);
+  assert.equal(dmarcRejects(v), false);
+  assert.equal(dmarcQuarantines(v), true, 'next less strict policy');
+  v = await verify({ message: m, mailFrom: 'bounce@other.example', random: () => 0.1 });
+  assert.equal(dmarcRejects(v), true);
+  dmarcRecord('example.org', null);
+});
+
+test('arc: a message without ARC headers is arc=none', async () => {
+  const v = await verify({ message: msg('alice@example.org'), mailFrom: 'bounce@example.org' });
+  assert.deepEqual(v.arc, { result: 'none' });
+  assert.match(v.authResultsHeader, /\tarc=none\r\n$/);
+  assert.match(v.authResultsHeader, new RegExp(`^Authentication-Results: ${HOST.replace(/\./g, '\\.')};\r\n\t`));
+});
+
+test('input: file path and stream give the same verdict; result is JSON-serialisable', async () => {
+  dmarcRecord('example.org', 'v=DMARC1; p=reject');
+  const s = await signed('alice@example.org', 'example.org');
+  const dir = mkdtempSync(join(tmpdir(), 'moxts-verify-'));
+  try {
+    const path = join(dir, 'msg.eml');
+    writeFileSync(path, s);
+    const a = await verify({ message: s, mailFrom: 'bounce@example.org' });
+    const b = await verify({ message: path, mailFrom: 'bounce@example.org' });
+    const c = await verify({ message: Readable.from([s.subarray(0, 50), s.subarray(50)]), mailFrom: 'bounce@example.org' });
+    assert.deepEqual(b, a);
+    assert.deepEqual(c, a);
+    assert.deepEqual(JSON.parse(JSON.stringify(a)), a);
+    assert.equal(a.dmarc.result, 'pass');
+    assert.deepEqual(a.dmarc.alignment, { spf: true, dkim: true });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    dmarcRecord('example.org', null);
+  }
+});
+
+test('from: missing or multiple From domains', async () => {
+  const noFrom = Buffer.from('To: <bob@moxts.example>\r\nSubject: x\r\n\r\nbody\r\n');
+  let v = await verify({ message: noFrom, mailFrom: 'bounce@example.org' });
+  assert.equal(v.fromDomain, '');
+  assert.equal(v.dmarc.result, 'none');
+  const two = Buffer.from('From: a@example.org, b@other.example\r\nTo: <bob@moxts.example>\r\n\r\nbody\r\n');
+  v = await verify({ message: two, mailFrom: 'bounce@example.org' });
+  assert.equal(v.dmarc.result, 'permerror');
+  assert.equal(dmarcRejects(v), false);
+});

@@ -1,0 +1,360 @@
+/**
+ * Sender authentication of incoming mail: SPF (rfc7208), DKIM (rfc6376, rfc8463), ARC (rfc8617)
+ * through mailauth 4.13.3, and DMARC (rfc7489) evaluated by auth/alignment.ts. Produces a plain,
+ * JSON-serialisable verdict stored with each message (webapi MessageGet Meta, incoming webhook)
+ * and the Authentication-Results (rfc8601) and Received-SPF (rfc7208:9.1) header fields to prepend.
+ *
+ * We run the same mailauth steps as its `authenticate()` (dkimVerify → spf → arc; DMARC replaced)
+ * rather than `authenticate()` itself, because:
+ * - `authenticate()` doesn't pass a clock to the DKIM verifier, so t=/x= checks would use the wall
+ *   clock while our signer and tests use an injected one;
+ * - its DMARC verdict is wrong for strict alignment in 4.13.3 (see auth/alignment.ts), and its
+ *   Authentication-Results header would then carry the wrong dmarc= result, so we build the header
+ *   ourselves anyway;
+ * - DKIM (which reads the message) and SPF (DNS only) can run concurrently.
+ */
+import { createReadStream } from 'node:fs';
+import { isIP } from 'node:net';
+import type { Readable } from 'node:stream';
+import { dkimVerify, spf as spfVerify, arc as arcVerify, type DNSResolver } from 'mailauth';
+import type { Resolver } from '../dns/resolver.js';
+import {
+  evaluateDmarc,
+  isAligned,
+  lookupDmarc,
+  normalizeDomain,
+  type DmarcLookup,
+  type DmarcPolicy,
+} from './alignment.js';
+
+export type SpfResult = 'pass' | 'fail' | 'softfail' | 'neutral' | 'none' | 'temperror' | 'permerror';
+export type DkimResult = 'pass' | 'fail' | 'neutral' | 'policy' | 'temperror' | 'permerror';
+export type DmarcResult = 'pass' | 'fail' | 'none' | 'temperror' | 'permerror';
+export type ArcResult = 'pass' | 'fail' | 'none';
+
+export interface SpfVerdict {
+  result: SpfResult;
+  /** The checked domain: MAIL FROM domain, or the HELO name for a null reverse-path (rfc7208:2.4). */
+  domain: string;
+  /** Which identity was checked (rfc7208:2.3, 2.4). */
+  identity: 'mailfrom' | 'helo';
+  /** Human-readable reason (mailauth's comment; mailauth does not fetch exp= explanations). */
+  explanation?: string;
+}
+
+export interface DkimVerdict {
+  result: DkimResult;
+  /** d= */
+  domain: string;
+  /** s= */
+  selector: string;
+  /** a=, e.g. 'ed25519-sha256' */
+  algorithm: string;
+  /** d= aligned with the From domain, under the DMARC record's adkim mode (relaxed without a record). */
+  aligned: boolean;
+  /** Reason for a non-pass result, e.g. "body hash did not verify", "no key". */
+  comment?: string;
+}
+
+export interface DmarcVerdict {
+  result: DmarcResult;
+  /** Requested policy: p=, or sp= for a subdomain covered by its organizational domain's record. */
+  policy: DmarcPolicy;
+  /** The From domain. */
+  domain: string;
+  /** Domain whose _dmarc record was used, if any. */
+  recordDomain?: string;
+  /** rfc7489:6.3 pct= (100 when absent). */
+  pct: number;
+  /**
+   * Whether this message fell within the pct= sample (rfc7489:6.6.4). When false, a failing
+   * message gets the next less strict policy (reject → quarantine, quarantine → none).
+   */
+  pctApplied: boolean;
+  alignment: { spf: boolean; dkim: boolean };
+  strict: { adkim: boolean; aspf: boolean };
+  /** Human-readable reason for none/temperror/permerror. */
+  comment?: string;
+}
+
+export interface AuthVerdicts {
+  spf: SpfVerdict;
+  /** One entry per DKIM-Signature; empty when the message is not signed. */
+  dkim: DkimVerdict[];
+  /** d= of the signatures that passed, lowercase, without duplicates. */
+  dkimVerifiedDomains: string[];
+  dmarc: DmarcVerdict;
+  arc: { result: ArcResult; comment?: string };
+  /** Domain of the (single) From address, lowercase A-labels; '' when absent or ambiguous. */
+  fromDomain: string;
+  /** Authentication-Results header field (folded, CRLF-terminated) to prepend; authserv-id = hostname. */
+  authResultsHeader: string;
+  /** Received-SPF header field (folded, CRLF-terminated) to prepend. */
+  receivedSpfHeader: string;
+}
+
+export interface VerifyInput {
+  /** The message as received: a Buffer, a stream, or the path of a file holding it. */
+  message: Buffer | Readable | string;
+  /** Remote IP address of the SMTP client. */
+  ip: string;
+  /** EHLO/HELO argument as given by the client. */
+  helo: string;
+  /** MAIL FROM address without angle brackets; '' for the null reverse-path. */
+  mailFrom: string;
+  /** Our host name: the authserv-id of Authentication-Results (rfc8601:2.5) and SPF receiver. */
+  hostname: string;
+  /** Resolver to use (wrap it in dns/cache.ts cachingResolver in production). */
+  resolver: Resolver;
+  /** Time for DKIM t=/x= checks; default Date. */
+  clock?: { now(): number };
+  /** Random source in [0,1) for DMARC pct= sampling; default Math.random. */
+  random?: () => number;
+  /** Minimum RSA key size in bits for DKIM/ARC (rfc8301:3.2), default 1024. */
+  minBitLength?: number;
+}
+
+/** rfc8301:3.2: verifiers must accept RSA keys of 1024 bits and more. */
+export const DEFAULT_MIN_RSA_BITS = 1024;
+
+/** mailauth's resolver contract (name, rrtype) on top of our Resolver. */
+export function mailauthResolver(resolver: Resolver): DNSResolver {
+  return (name, rrtype) => resolver.resolve(name, rrtype) as ReturnType<DNSResolver>;
+}
+
+interface MailauthDkimRow {
+  signingDomain?: string;
+  selector?: string;
+  algo?: string;
+  status: { result: string; comment?: string };
+}
+
+/**
+ * mailauth reports several DKIM failures as "neutral". Map them to rfc8601:2.7.1 / rfc6376:6.1
+ * results like mox: a body hash mismatch is a failed verification ("fail"), a missing or unusable
+ * key record is unrecoverable ("permerror"; rfc6376:6.1.2 "no key for signature" is a PERMFAIL).
+ */
+function dkimResult(status: { result: string; comment?: string }): DkimResult {
+  const r = status.result === 'temperr' ? 'temperror' : status.result;
+  if (r === 'neutral') {
+    const c = status.comment ?? '';
+    if (c === 'body hash did not verify') return 'fail';
+    if (['no key', 'unknown key version', 'unknown key type', 'invalid public key'].includes(c)) return 'permerror';
+  }
+  if (['pass', 'fail', 'neutral', 'policy', 'temperror', 'permerror'].includes(r)) return r as DkimResult;
+  return 'neutral';
+}
+
+function spfResult(r: string): SpfResult {
+  return (['pass', 'fail', 'softfail', 'neutral', 'none', 'temperror', 'permerror'] as const).find((x) => x === r) ?? 'temperror';
+}
+
+/** The From domain for DMARC (rfc7489:6.6.1): one domain, else '' with a reason. */
+function fromDomainOf(headerFrom: string[] | undefined): { domain: string; problem?: DmarcResult; comment?: string } {
+  const domains = new Set(
+    (headerFrom ?? []).map((a) => normalizeDomain(a.slice(a.lastIndexOf('@') + 1))).filter((d) => d),
+  );
+  if (domains.size === 1) return { domain: [...domains][0]! };
+  if (domains.size === 0) return { domain: '', problem: 'none', comment: 'no From domain' };
+  return { domain: '', problem: 'permerror', comment: 'multiple From domains' };
+}
+
+/** Verify SPF, DKIM, ARC and DMARC for a received message. */
+export async function verifyMessage(input: VerifyInput): Promise<AuthVerdicts> {
+  const resolver = mailauthResolver(input.resolver);
+  const clock = input.clock ?? Date;
+  const minBitLength = input.minBitLength ?? DEFAULT_MIN_RSA_BITS;
+  const message = typeof input.message === 'string' ? createReadStream(input.message) : input.message;
+  const mailFrom = input.mailFrom.trim();
+  // An address literal as HELO is written in brackets (rfc5321:4.1.3), as authenticate() does.
+  const helo = isIP(input.helo) ? `[${input.helo}]` : input.helo;
+
+  const [dkimRes, spfRes] = await Promise.all([
+    dkimVerify(message, {
+      resolver,
+      sender: mailFrom || undefined,
+      minBitLength,
+      curTime: new Date(clock.now()),
+    } as Parameters<typeof dkimVerify>[1]),
+    spfVerify({ sender: mailFrom || undefined, ip: input.ip, helo, mta: input.hostname, resolver }),
+  ]);
+  const arcData = (dkimRes as { arc?: unknown }).arc ?? { chain: false };
+  const arcRes = await arcVerify(arcData as Parameters<typeof arcVerify>[0], { resolver, minBitLength });
+
+  // SPF.
+  const spf: SpfVerdict = {
+    result: spfResult(spfRes.status.result),
+    domain: spfRes.domain,
+    identity: mailFrom ? 'mailfrom' : 'helo',
+    ...(spfRes.status.comment ? { explanation: String(spfRes.status.comment) } : {}),
+  };
+
+  // DKIM; mailauth adds a "none" row for unsigned messages, we list signatures only.
+  const rows = (dkimRes.results as unknown as MailauthDkimRow[]).filter((r) => r.signingDomain || r.status.result !== 'none');
+  const from = fromDomainOf(dkimRes.headerFrom);
+  const dkimVerifiedDomains = [
+    ...new Set(rows.filter((r) => dkimResult(r.status) === 'pass').map((r) => normalizeDomain(r.signingDomain ?? ''))),
+  ].filter((d) => d);
+
+  // DMARC (rfc7489:6.6.2): identifiers are the From domain, passing DKIM d= and the SPF identity.
+  let lookup: DmarcLookup | undefined;
+  if (from.domain) lookup = await lookupDmarc(from.domain, input.resolver);
+  const ev = evaluateDmarc(
+    { fromDomain: from.domain, dkimDomains: dkimVerifiedDomains, spfDomain: spf.result === 'pass' ? spf.domain : undefined },
+    lookup ?? { status: 'none', domain: '' },
+  );
+  const random = input.random ?? Math.random;
+  const dmarc: DmarcVerdict = {
+    result: from.problem ?? ev.result,
+    policy: ev.policy,
+    domain: from.domain,
+    ...(ev.recordDomain ? { recordDomain: ev.recordDomain } : {}),
+    pct: ev.pct,
+    // rfc7489:6.6.4: apply the policy to pct% of failing messages.
+    pctApplied: ev.pct >= 100 || random() * 100 < ev.pct,
+    alignment: ev.alignment,
+    strict: ev.strict,
+    ...(from.comment ? { comment: from.comment } : lookup?.status === 'temperror' ? { comment: `dns: ${lookup.error}` } : {}),
+  };
+
+  const adkim = ev.strict.adkim ? 's' : 'r';
+  const dkim: DkimVerdict[] = rows.map((r) => {
+    const result = dkimResult(r.status);
+    const domain = normalizeDomain(r.signingDomain ?? '');
+    return {
+      result,
+      domain,
+      selector: r.selector ?? '',
+      algorithm: r.algo ?? '',
+      aligned: !!from.domain && !!domain && isAligned(from.domain, domain, adkim),
+      ...(result !== 'pass' && r.status.comment ? { comment: String(r.status.comment) } : {}),
+    };
+  });
+
+  const arcStatus = arcRes.status as { result: string; comment?: string };
+  const arc: AuthVerdicts['arc'] = {
+    result: (['pass', 'fail'].includes(arcStatus.result) ? arcStatus.result : 'none') as ArcResult,
+    ...(arcStatus.comment ? { comment: String(arcStatus.comment) } : {}),
+  };
+
+  const partial = { spf, dkim, dkimVerifiedDomains, dmarc, arc, fromDomain: from.domain };
+  const signatures = (dkimRes.results as unknown as { signature?: string; signingDomain?: string; status: { result: string } }[])
+    .filter((r) => r.signingDomain || r.status.result !== 'none')
+    .map((r) => r.signature ?? '');
+  return {
+    ...partial,
+    authResultsHeader: authResultsHeader(input.hostname, partial, { mailFrom, helo: input.helo, signatures }),
+    receivedSpfHeader: receivedSpfHeader(input.hostname, spf, { ip: input.ip, mailFrom, helo: input.helo }),
+  };
+}
+
+/**
+ * True when the message fails DMARC and the domain asks to reject it, for the SMTP server to
+ * answer `550 5.7.1` (rfc7489:6.6.4, 7.1 "p=reject"; with pct= only for the sampled share).
+ */
+export function dmarcRejects(v: Pick<AuthVerdicts, 'dmarc'>): boolean {
+  return v.dmarc.result === 'fail' && v.dmarc.policy === 'reject' && v.dmarc.pctApplied;
+}
+
+/**
+ * True when the message fails DMARC and should be treated as suspicious (junk): p=quarantine, or
+ * p=reject for a message outside the pct= sample (rfc7489:6.6.4 "next less strict policy").
+ */
+export function dmarcQuarantines(v: Pick<AuthVerdicts, 'dmarc'>): boolean {
+  if (v.dmarc.result !== 'fail') return false;
+  if (v.dmarc.policy === 'quarantine') return v.dmarc.pctApplied;
+  return v.dmarc.policy === 'reject' && !v.dmarc.pctApplied;
+}
+
+// ---- header formatting ----
+
+/** Longest property value we copy from the message into a header (d=, s= are sender-controlled). */
+const MAX_VALUE = 200;
+
+/** rfc8601:2.2 value: a token (rfc2045:5.1), an addr-spec-like pvalue, else a quoted-string. */
+function pvalue(v: string): string {
+  const s = v.replace(/[\x00-\x1f\x7f]/g, '').slice(0, MAX_VALUE);
+  if (/^[A-Za-z0-9!#$%&'*+\-.^_`{|}~]+(@[A-Za-z0-9.\-]+)?$/.test(s) || /^@[A-Za-z0-9.\-]+$/.test(s)) return s;
+  return `"${s.replace(/["\\]/g, (c) => `\\${c}`)}"`;
+}
+
+/** An rfc5322:3.2.2 comment with the parentheses and backslashes in it escaped. */
+function comment(v: string): string {
+  return `(${v.replace(/[\x00-\x1f\x7f]/g, ' ').slice(0, MAX_VALUE).replace(/[()\\]/g, (c) => `\\${c}`)})`;
+}
+
+/**
+ * Authentication-Results (rfc8601:2.2) for our verdicts, one method per line:
+ *   Authentication-Results: mx.example.com;
+ *   	dkim=pass header.d=example.org header.s=sel header.a=ed25519-sha256 header.b="abcdefgh";
+ *   	spf=pass smtp.mailfrom=alice@example.org;
+ *   	dmarc=pass (p=reject) header.from=example.org;
+ *   	arc=none
+ */
+export function authResultsHeader(
+  hostname: string,
+  v: Omit<AuthVerdicts, 'authResultsHeader' | 'receivedSpfHeader'>,
+  ctx: { mailFrom: string; helo: string; signatures?: string[] },
+): string {
+  const rows: string[] = [];
+  if (!v.dkim.length) rows.push('dkim=none');
+  v.dkim.forEach((d, i) => {
+    const parts = [`dkim=${d.result}`];
+    if (d.comment) parts.push(comment(d.comment));
+    parts.push(`header.d=${pvalue(d.domain)}`);
+    if (d.selector) parts.push(`header.s=${pvalue(d.selector)}`);
+    if (d.algorithm) parts.push(`header.a=${pvalue(d.algorithm)}`);
+    // rfc6008:4: the first 8 characters of b= identify the signature.
+    const b = ctx.signatures?.[i]?.replace(/\s+/g, '').slice(0, 8);
+    if (b) parts.push(`header.b=${pvalue(b)}`);
+    rows.push(parts.join(' '));
+  });
+  {
+    const parts = [`spf=${v.spf.result}`];
+    // rfc8601:2.7.2: smtp.mailfrom for the MAIL FROM identity, smtp.helo for the HELO identity.
+    if (ctx.mailFrom) parts.push(`smtp.mailfrom=${pvalue(ctx.mailFrom)}`);
+    else parts.push(`smtp.helo=${pvalue(ctx.helo)}`);
+    rows.push(parts.join(' '));
+  }
+  {
+    const d = v.dmarc;
+    const parts = [`dmarc=${d.result}`];
+    if (d.recordDomain) {
+      const notes = [`p=${d.policy}`];
+      if (d.strict.adkim) notes.push('adkim=s');
+      if (d.strict.aspf) notes.push('aspf=s');
+      if (d.pct < 100) notes.push(`pct=${d.pct}`);
+      parts.push(comment(notes.join(' ')));
+    } else if (d.comment) {
+      parts.push(comment(d.comment));
+    }
+    if (d.domain) parts.push(`header.from=${pvalue(d.domain)}`);
+    rows.push(parts.join(' '));
+  }
+  rows.push(`arc=${v.arc.result}${v.arc.comment ? ' ' + comment(v.arc.comment) : ''}`);
+  return `Authentication-Results: ${hostname};\r\n\t${rows.join(';\r\n\t')}\r\n`;
+}
+
+/** Received-SPF (rfc7208:9.1), e.g. `Received-SPF: pass (reason) client-ip=…; envelope-from=…; helo=…; receiver=…; identity=mailfrom` */
+export function receivedSpfHeader(
+  hostname: string,
+  spf: SpfVerdict,
+  ctx: { ip: string; mailFrom: string; helo: string },
+): string {
+  // rfc7208:9.1: key "=" ( dot-atom / quoted-string ).
+  const val = (v: string) => {
+    const s = v.replace(/[\x00-\x1f\x7f]/g, '').slice(0, MAX_VALUE);
+    return /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*$/.test(s)
+      ? s
+      : `"${s.replace(/["\\]/g, (c) => `\\${c}`)}"`;
+  };
+  const kv = [
+    `client-ip=${val(ctx.ip)}`,
+    `envelope-from=${val(ctx.mailFrom || `postmaster@${ctx.helo}`)}`,
+    `helo=${val(ctx.helo)}`,
+    `receiver=${val(hostname)}`,
+    `identity=${spf.identity}`,
+  ];
+  const head = `Received-SPF: ${spf.result}${spf.explanation ? ' ' + comment(spf.explanation) : ''}`;
+  return `${head}\r\n\t${kv.join(';\r\n\t')}\r\n`;
+}
