@@ -165,6 +165,13 @@ describe('extractText', () => {
     assert.equal(extractText(msg, root), 'Grüße\ninner plain\nsingle body\nHello world');
     assert.equal(extractText(msg, root, 8), 'Grüße\nin');
   });
+  it('htmlToText is linear on hostile input', () => {
+    const t = Date.now();
+    htmlToText('<script>'.repeat(100000));
+    htmlToText('<!--'.repeat(100000));
+    htmlToText('<a '.repeat(100000));
+    assert.ok(Date.now() - t < 1000);
+  });
   it('htmlToText', () => {
     assert.equal(htmlToText('<html><head><title>t</title></head><body><p>a &lt; b</p><script>x()</script>c&#233;&#x41;</body></html>'), 'a < b\ncéA');
   });

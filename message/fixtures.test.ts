@@ -7,6 +7,7 @@ import { formatBodyStructure, formatEnvelope } from './bodystructure.js';
 import { decodeHeaderValue, partBody, sectionRange } from './decode.js';
 import { parseAddressList, isGroup } from './address.js';
 import { type Part, PartParser, parseBuffer, parseFile } from './part.js';
+import { extractText } from './text.js';
 
 const dir = new URL('../../testdata/message/', import.meta.url).pathname;
 interface Expect {
@@ -18,6 +19,7 @@ interface Expect {
   partEnvelopes?: Record<string, string>;
   decodedSubject?: string;
   decodedNames?: string[];
+  text?: string;
 }
 const expected = JSON.parse(readFileSync(dir + 'expected.json', 'utf8')) as Record<string, Expect>;
 
@@ -104,6 +106,7 @@ describe('fixture corpus', () => {
           assert.deepEqual(names, exp.decodedNames);
         });
       }
+      if (exp.text !== undefined) it('extracted text', () => assert.equal(extractText(buf, root), exp.text));
       it('parseFile and 1-byte chunks give the same Part', async () => {
         assert.deepEqual(await parseFile(dir + f), root);
         const pp = new PartParser();

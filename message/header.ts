@@ -215,7 +215,8 @@ export function parseParamValue(input: string, decode: (b: Buffer, charset: stri
       v = (ns < 0 ? s.slice(i) : s.slice(i, ns)).trim();
       i = ns < 0 ? n : ns + 1;
     }
-    if (name && !raw.has(name)) raw.set(name, v);
+    // "__proto__" would not become an own property of the params object; skip it.
+    if (name && name !== '__proto__' && !raw.has(name)) raw.set(name, v);
   }
   // rfc2231:3 continuations (name*0, name*1*, ...) and rfc2231:4 extended values (name*).
   const params: Record<string, string> = {};

@@ -9,23 +9,57 @@ import type { Part } from './part.js';
  * and index size for huge text bodies. */
 export const MAX_TEXT_LENGTH = 1024 * 1024;
 
-/** Reduces HTML to text: drops script/style/comments and tags, decodes common entities. */
+const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
+const BLOCK_TAGS = new Set(['br', 'p', 'div', 'tr', 'li', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'table', 'blockquote']);
+
+/**
+ * Reduces HTML to text: drops comments, script/style/head contents and tags, turns block tags into
+ * line breaks, decodes common entities. A single linear scan (no backtracking regexes), so hostile
+ * HTML cannot make it slow.
+ */
 export function htmlToText(html: string): string {
-  return html
-    .replace(/<!--[\s\S]*?-->/g, ' ')
-    .replace(/<(script|style|head)\b[\s\S]*?<\/\1\s*>/gi, ' ')
-    .replace(/<\/?(br|p|div|tr|li|h[1-6])\b[^>]*>/gi, '\n')
-    .replace(/<[^>]*>/g, ' ')
-    .replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, (m, e: string) => {
+  const lower = html.toLowerCase();
+  let out = '';
+  let i = 0;
+  const n = html.length;
+  while (i < n) {
+    const lt = html.indexOf('<', i);
+    out += lt < 0 ? html.slice(i) : html.slice(i, lt);
+    if (lt < 0) break;
+    if (html.startsWith('<!--', lt)) {
+      const e = html.indexOf('-->', lt + 4);
+      if (e < 0) break;
+      i = e + 3;
+      out += ' ';
+      continue;
+    }
+    const gt = html.indexOf('>', lt + 1);
+    if (gt < 0) break;
+    const m = /^<\/?([a-z0-9]+)/.exec(lower.slice(lt, Math.min(gt, lt + 20)));
+    const name = m ? m[1]! : '';
+    i = gt + 1;
+    if ((name === 'script' || name === 'style' || name === 'head') && lower[lt + 1] !== '/') {
+      const close = lower.indexOf('</' + name, i);
+      if (close < 0) break;
+      const cgt = html.indexOf('>', close);
+      if (cgt < 0) break;
+      i = cgt + 1;
+      out += ' ';
+      continue;
+    }
+    out += BLOCK_TAGS.has(name) ? '\n' : ' ';
+  }
+  return out
+    .replace(/&(#x[0-9a-f]{1,6}|#[0-9]{1,7}|[a-z]{2,8});/gi, (ent, e: string) => {
       const l = e.toLowerCase();
       if (l[0] === '#') {
         const cp = l[1] === 'x' ? parseInt(l.slice(2), 16) : parseInt(l.slice(1), 10);
         return cp > 0 && cp <= 0x10ffff ? String.fromCodePoint(cp) : ' ';
       }
-      return ({ amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' } as Record<string, string>)[l] ?? m;
+      return ENTITIES[l] ?? ent;
     })
-    .replace(/[ \t]+/g, ' ')
-    .replace(/\s*\n\s*/g, '\n')
+    .replace(/[ \t\u00a0]+/g, ' ')
+    .replace(/ ?\n[\s]*/g, '\n')
     .trim();
 }
 
