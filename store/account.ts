@@ -16,8 +16,8 @@
  * - Expunged messages stay as tombstone rows (expunged=1, parsed/meta cleared, file removed) so
  *   QRESYNC can report VANISHED uids.
  */
-import { promises as fsp, readdirSync, statSync, rmSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { promises as fsp, readdirSync, statSync, rmSync, mkdirSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Logger } from '../log/logger.js';
 import { openDb, type Db } from './db.js';
 import { ACCOUNT_MIGRATIONS } from './schema.js';
@@ -270,6 +270,15 @@ function uidRanges(uids: UidSet): Array<[number, number]> {
   });
 }
 
+function syncDirSync(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 const SEEN = FLAG_BITS.seen;
 const DELETED = FLAG_BITS.deleted;
 
@@ -289,7 +298,12 @@ export class Account {
     private readonly ctx: AccountContext,
   ) {
     const dir = accountDir(ctx.dataDir, name);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const created = mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (created !== undefined) {
+      // Make the new account directory (and any new parents) durable before anything is
+      // acknowledged from it.
+      for (let d = dir; d.length >= created.length; d = dirname(d)) syncDirSync(dirname(d));
+    }
     this.db = openDb(accountDbPath(ctx.dataDir, name), ACCOUNT_MIGRATIONS);
     try {
       this.initAccount();
