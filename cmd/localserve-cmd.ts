@@ -132,7 +132,6 @@ export function registerLocalserve(program: Command): void {
         if (/already running/.test((e as Error).message)) throw new UserError(`a localserve is already running with ${dir}`);
         throw e;
       }
-      process.stdout.write(localserveBanner(dir, loaded.static.Listeners.local?.IPs ?? ips, server));
-      await runUntilStopped(server);
+      await runUntilStopped(server, () => process.stdout.write(localserveBanner(dir, loaded.static.Listeners.local?.IPs ?? ips, server)));
     });
 }

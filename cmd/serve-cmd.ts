@@ -7,14 +7,18 @@ import { globalOptions, parseLogLevel, UserError } from './context.js';
 import { startServer, ctlPath, type Server } from './server.js';
 import { ctlCall, CtlUnavailableError } from './ctl.js';
 
-/** Stop on SIGINT/SIGTERM, reload domains.conf on SIGHUP; resolves when the server stopped. */
-export async function runUntilStopped(server: Server): Promise<void> {
+/**
+ * Stop on SIGINT/SIGTERM, reload domains.conf on SIGHUP; resolves when the server stopped.
+ * `ready` runs once the handlers are installed, so whoever sees its announcement can signal us.
+ */
+export async function runUntilStopped(server: Server, ready: () => void = () => {}): Promise<void> {
   const onStop = () => void server.stop();
   const onHup = () => void ctlCall(server.ctlPath, 'reload').catch(() => {});
   process.on('SIGINT', onStop);
   process.on('SIGTERM', onStop);
   process.on('SIGHUP', onHup);
   try {
+    ready();
     await server.stopped;
   } finally {
     process.off('SIGINT', onStop);
@@ -43,8 +47,7 @@ export function registerServe(program: Command): void {
       const stat = await withConfigErrors(() => loadStatic(g.config));
       const log = createLogger({ level: parseLogLevel(g.loglevel) ?? stat.LogLevel });
       const server = await withConfigErrors(() => startServer({ configPath: g.config, log }));
-      log.info({ config: g.config, dataDir: server.loaded.static.DataDir }, 'moxts serving');
-      await runUntilStopped(server);
+      await runUntilStopped(server, () => log.info({ config: g.config, dataDir: server.loaded.static.DataDir }, 'moxts serving'));
     });
 
   program

@@ -13,6 +13,15 @@ import { Store } from '../store/index.js';
 import { hashPassword } from '../auth/password.js';
 import type { Logger } from '../log/logger.js';
 import { startCtl, type CtlServer } from './ctl.js';
+import { loadListenerTLS } from '../config/tls.js';
+import { createResolver, type Resolver } from '../dns/resolver.js';
+import { cachingResolver } from '../dns/cache.js';
+import { Metrics } from '../metrics/registry.js';
+import { RateLimiter, ConcurrencyLimiter } from '../auth/ratelimit.js';
+import { verifyMessage, dmarcRejects } from '../auth/verify.js';
+import { startSmtpListener, type SmtpListener } from '../smtp/server/listener.js';
+import { DeliveryPolicy, type Verifier } from '../smtp/server/delivery.js';
+import { tmpDir } from '../store/paths.js';
 
 export const CTL_SOCKET_NAME = 'ctl';
 
@@ -26,6 +35,9 @@ export interface Server {
   readonly ctlPath: string;
   /** Names of the network services running (smtp, submission, imap, http, ...), for the banner. */
   readonly services: readonly string[];
+  /** Bound addresses per service (ports chosen by the OS when configured as 0). */
+  readonly listeners: ReadonlyArray<{ service: string; ip: string; port: number }>;
+  readonly metrics: Metrics;
   /** The current dynamic config (domains.conf), replaced on successful reloads. */
   dynamic(): DynamicConfig;
   /** Resolves when the server has stopped, by stop() or a ctl "stop". */
@@ -37,7 +49,22 @@ export interface StartOptions {
   configPath: string;
   log: Logger;
   clock?: () => Date;
+  /** DNS resolver; default the system's servers (with a cache). Tests pass one for a dns2 server. */
+  resolver?: Resolver;
+  /** Delay before refusing unknown recipients (tests use 0). */
+  unknownRecipientDelayMs?: number;
 }
+
+/** Incoming connection and volume limits per IP class (mox §9.2). */
+export const SMTP_LIMITS = {
+  connectionsPerMinute: [300, 900, 2700],
+  concurrentConnections: [30, 90, 270],
+  messagesPerMinute: [500, 1500, 4500],
+  messagesPerDay: [10_000, 30_000, 90_000],
+  mibPerMinute: [1000, 3000, 9000],
+  mibPerDay: [3000, 9000, 27_000],
+} as const;
+
 
 export async function startServer(opts: StartOptions): Promise<Server> {
   const { log } = opts;
@@ -54,6 +81,10 @@ export async function startServer(opts: StartOptions): Promise<Server> {
   const store = await Store.open({ dataDir, log: log.child({ proto: 'store' }), clock: opts.clock, quotaMessageSize: quota });
 
   const cleanups: Array<() => Promise<void> | void> = [() => store.close()];
+  const services: string[] = [];
+  const listeners: Array<{ service: string; ip: string; port: number }> = [];
+  const metrics = new Metrics({ defaultMetrics: true });
+  const resolver = opts.resolver ?? cachingResolver(createResolver());
   let stopping: Promise<void> | undefined;
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
@@ -80,7 +111,7 @@ export async function startServer(opts: StartOptions): Promise<Server> {
       static: loaded.static,
       initial: loaded.dynamic,
       log: log.child({ proto: 'config' }),
-      onChange: (cfg) => {
+      onChange: (cfg: DynamicConfig) => {
         current = cfg;
         log.info('domains.conf reloaded');
       },
@@ -98,8 +129,9 @@ export async function startServer(opts: StartOptions): Promise<Server> {
           return 'stopping';
         },
         reload: async () => {
-          await watcher.reload();
-          return 'reloaded';
+          const r = await watcher.reload();
+          if (r.status === 'error') throw new Error(`domains.conf not reloaded, old config kept: ${r.error.message}`);
+          return r.status;
         },
         setaccountpassword: async (args) => {
           const account = String(args.account ?? '');
@@ -118,11 +150,75 @@ export async function startServer(opts: StartOptions): Promise<Server> {
       },
     });
     cleanups.push(() => ctl.close());
+
+    // SMTP delivery listeners (port 25).
+    const clockMs = () => (opts.clock ? opts.clock().getTime() : Date.now());
+    const connectionRate = new RateLimiter([{ windowMs: 60_000, max: SMTP_LIMITS.connectionsPerMinute }], clockMs);
+    const concurrency = new ConcurrencyLimiter(SMTP_LIMITS.concurrentConnections);
+    const mib = (xs: readonly number[]) => xs.map((x) => x * 1024 * 1024) as unknown as [number, number, number];
+    const messageLimiter = new RateLimiter(
+      [
+        { windowMs: 60_000, max: SMTP_LIMITS.messagesPerMinute },
+        { windowMs: 86_400_000, max: SMTP_LIMITS.messagesPerDay },
+      ],
+      clockMs,
+    );
+    const byteLimiter = new RateLimiter(
+      [
+        { windowMs: 60_000, max: mib(SMTP_LIMITS.mibPerMinute) },
+        { windowMs: 86_400_000, max: mib(SMTP_LIMITS.mibPerDay) },
+      ],
+      clockMs,
+    );
+    const hostname = loaded.static.Hostname;
+    const verify: Verifier = async (input) => {
+      const v = await verifyMessage({
+        message: input.message.buffer ?? input.message.path!,
+        ip: input.ip,
+        helo: input.helo,
+        mailFrom: input.mailFrom,
+        hostname,
+        resolver,
+      });
+      const { authResultsHeader, receivedSpfHeader, ...meta } = v;
+      return {
+        headers: authResultsHeader + receivedSpfHeader,
+        reject: dmarcRejects(v) ? `message rejected by the DMARC policy of ${v.fromDomain}` : undefined,
+        dmarcPass: v.dmarc.result === 'pass',
+        meta,
+      };
+    };
+    for (const [name, l] of Object.entries(loaded.static.Listeners)) {
+      if (!l.SMTP?.Enabled) continue;
+      const tls = await loadListenerTLS(l);
+      const policy = new DeliveryPolicy({
+        config: () => ({ static: loaded.static, dynamic: current }),
+        store,
+        verify,
+        resolver,
+        metrics,
+        messageLimiter,
+        byteLimiter,
+        tmpDir: tmpDir(dataDir),
+        maxMessageSize: l.SMTPMaxMessageSize,
+        requireTLS: l.SMTP.RequireSTARTTLS,
+        clock: opts.clock,
+        unknownRecipientDelayMs: opts.unknownRecipientDelayMs,
+      });
+      for (const ip of l.IPs) {
+        const sl: SmtpListener = await startSmtpListener(
+          { ip, port: l.SMTP.Port, hostname: l.Hostname ?? hostname, policy, tlsContext: l.SMTP.NoSTARTTLS ? undefined : tls?.context },
+          { log: log.child({ listener: name }), metrics, connectionRate, concurrency, tmpDir: tmpDir(dataDir) },
+        );
+        cleanups.push(() => sl.close());
+        listeners.push({ service: 'smtp', ...sl.address });
+      }
+      if (!services.includes('smtp')) services.push('smtp');
+    }
   } catch (err) {
     await stop();
     throw err;
   }
 
-  const services: string[] = [];
-  return { loaded, store, ctlPath: ctlPath(dataDir), services, dynamic: () => current, stopped, stop };
+  return { loaded, store, ctlPath: ctlPath(dataDir), services, listeners, metrics, dynamic: () => current, stopped, stop };
 }

@@ -1,0 +1,323 @@
+/**
+ * Policy for incoming delivery (the MX, port 25): which recipients we accept, sender
+ * verification verdicts, trace headers, and durable storage of each recipient's copy before 250.
+ *
+ * Refusals and their codes (all with enhanced codes, rfc3463):
+ *   unknown user 550 5.1.1 (after a short delay), domain we don't host 550 5.7.1 (no relaying),
+ *   disabled domain 450 4.2.1, message too big 552 5.3.4 (session), mailbox full 552 5.2.2,
+ *   per-IP message/byte rate 452 4.2.2, DMARC p=reject failure 550 5.7.1.
+ */
+import { promises as fsp, createReadStream } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { StaticConfig } from '../../config/static-schema.js';
+import type { DynamicConfig } from '../../config/dynamic-schema.js';
+import { lookupRecipient, findDomain } from '../../config/lookup.js';
+import type { Store } from '../../store/index.js';
+import { QuotaExceededError } from '../../store/index.js';
+import type { RateLimiter } from '../../auth/ratelimit.js';
+import type { Metrics } from '../../metrics/registry.js';
+import type { Resolver } from '../../dns/resolver.js';
+import { PartParser, parseBuffer, type Part } from '../../message/part.js';
+import { C, E, SmtpError } from '../codes.js';
+import { formatAddress, type SmtpAddress } from '../parse.js';
+import { receivedHeader, returnPathHeader } from './headers.js';
+import { newReceivedId, type Recipient, type SessionInfo, type SessionPolicy, type Transaction } from './session.js';
+import type { ReceivedMessage } from './sink.js';
+
+/** How long to wait before refusing an unknown recipient: slows down address harvesting. */
+export const UNKNOWN_RECIPIENT_DELAY_MS = 1000;
+/** Reverse DNS lookups for Received headers give up after this long. */
+const REVERSE_DNS_TIMEOUT_MS = 3000;
+
+/** What sender verification (SPF/DKIM/DMARC/ARC) tells the delivery path. Produced by auth/. */
+export interface VerifyResult {
+  /** Authentication-Results (and Received-SPF) header lines, CRLF-terminated, to prepend. */
+  headers: string;
+  /** Set when the message must be refused (DMARC p=reject failure): the reply text. */
+  reject?: string;
+  /** DMARC passed (aligned SPF or DKIM). */
+  dmarcPass: boolean;
+  /** JSON-serialisable verdicts stored with the message (webapi Meta, incoming webhook). */
+  meta: unknown;
+}
+
+export interface VerifyInput {
+  message: ReceivedMessage;
+  ip: string;
+  helo: string;
+  mailFrom: string;
+}
+
+export type Verifier = (input: VerifyInput) => Promise<VerifyResult>;
+
+export interface DeliveryDeps {
+  config: () => { static: StaticConfig; dynamic: DynamicConfig };
+  store: Store;
+  verify: Verifier;
+  resolver: Resolver;
+  metrics: Metrics;
+  /** Per-IP-class incoming message count and byte volume limits (mox §9.2). */
+  messageLimiter: RateLimiter;
+  byteLimiter: RateLimiter;
+  tmpDir: string;
+  maxMessageSize: number;
+  requireTLS: boolean;
+  clock?: () => Date;
+  unknownRecipientDelayMs?: number;
+}
+
+/** One local copy to make for a recipient. */
+interface Target {
+  account: string;
+  mailbox: string;
+  /** The recipient address as given in RCPT TO. */
+  rcptTo: string;
+}
+
+interface RcptInfo {
+  targets: Target[];
+  /** Only members may post (alias without PostPublic): the message must pass DMARC. */
+  membersOnly: boolean;
+}
+
+function refuse(code: number, detail: string, msg: string, userError = true): SmtpError {
+  return new SmtpError(code, detail, msg, { userError });
+}
+
+export class DeliveryPolicy implements SessionPolicy {
+  readonly service = 'smtp' as const;
+  readonly maxMessageSize: number;
+  readonly requireTLS: boolean;
+  private readonly reverse = new WeakMap<SessionInfo, Promise<string | undefined>>();
+
+  constructor(private readonly deps: DeliveryDeps) {
+    this.maxMessageSize = deps.maxMessageSize;
+    this.requireTLS = deps.requireTLS;
+  }
+
+  private now(): Date {
+    return this.deps.clock?.() ?? new Date();
+  }
+
+  mailFrom(s: SessionInfo, _tx: Transaction): void {
+    if (!this.deps.messageLimiter.canAdd(s.remoteIP)) {
+      this.deps.metrics.smtpMessages.inc({ service: this.service, result: 'ratelimit-messages' });
+      throw refuse(C.InsufficientStorage, E.MailboxFull, 'too many messages from your network, try again later');
+    }
+    // Start the reverse lookup for the Received header now, so it is done by the end of DATA.
+    if (!this.reverse.has(s)) this.reverse.set(s, this.reverseName(s.remoteIP));
+  }
+
+  async rcptTo(s: SessionInfo, tx: Transaction, rcpt: Recipient): Promise<RcptInfo> {
+    const { static: stat, dynamic } = this.deps.config();
+    const a = rcpt.address;
+    const rcptTo = a.domain ? formatAddress(a) : 'postmaster';
+    const lookupAddr = a.domain ? `${a.localpart}@${a.domain}` : `postmaster@${stat.Hostname}`;
+    const r = lookupRecipient(stat, dynamic, lookupAddr);
+    const count = (result: string) => this.deps.metrics.smtpRecipients.inc({ service: this.service, result });
+    if (!r) {
+      const domainHosted = a.domain !== '' && isHostedDomain(dynamic, stat, a.domain);
+      if (!domainHosted) {
+        count('relay-denied');
+        // rfc5321:3.6.2 we are not an open relay.
+        throw refuse(C.MailboxUnavailable, E.DeliveryNotAuthorized, 'relaying not permitted');
+      }
+      count('unknown-user');
+      const delay = this.deps.unknownRecipientDelayMs ?? UNKNOWN_RECIPIENT_DELAY_MS;
+      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+      throw refuse(C.MailboxUnavailable, E.BadDestMailbox, 'no such user');
+    }
+    if (r.kind !== 'postmaster' && r.disabled) {
+      count('domain-disabled');
+      throw refuse(C.MailboxUnavailableTemp, E.MailboxDisabled, 'domain is disabled, try again later');
+    }
+    let targets: Target[];
+    let membersOnly = false;
+    if (r.kind === 'alias') {
+      membersOnly = !r.alias.PostPublic;
+      if (membersOnly) {
+        const from = tx.mailFrom ? `${tx.mailFrom.localpart}@${tx.mailFrom.domain}`.toLowerCase() : '';
+        const members = r.addresses.map((m) => m.toLowerCase());
+        if (!members.includes(from)) {
+          count('alias-not-member');
+          throw refuse(C.MailboxUnavailable, E.DeliveryNotAuthorized, 'only members may send to this list');
+        }
+      }
+      targets = [];
+      for (const m of r.addresses) {
+        const t = lookupRecipient(stat, dynamic, m);
+        if (t?.kind === 'account' || t?.kind === 'postmaster') targets.push({ account: t.account, mailbox: t.mailbox, rcptTo });
+      }
+      if (!targets.length) throw refuse(C.MailboxUnavailable, E.BadDestMailbox, 'alias has no local members');
+    } else {
+      targets = [{ account: r.account, mailbox: r.mailbox, rcptTo }];
+    }
+    // Refuse early when a mailbox is already over quota (rfc5321:4.5.3.1.10 / rfc3463 x.2.2).
+    for (const t of targets) {
+      const q = this.deps.store.account(t.account).quota();
+      if (q.limit > 0 && q.used >= q.limit) {
+        count('quota');
+        throw refuse(C.ExceededStorage, E.MailboxFull, 'mailbox full');
+      }
+    }
+    count('accepted');
+    return { targets, membersOnly } satisfies RcptInfo;
+  }
+
+  async data(s: SessionInfo, tx: Transaction, msg: ReceivedMessage): Promise<string> {
+    const started = process.hrtime.bigint();
+    const d = this.deps;
+    const result = (r: string) => d.metrics.smtpMessages.inc({ service: this.service, result: r });
+    if (!d.byteLimiter.add(s.remoteIP, msg.size)) {
+      result('ratelimit-bytes');
+      throw refuse(C.InsufficientStorage, E.MailboxFull, 'too much data from your network, try again later');
+    }
+    d.messageLimiter.add(s.remoteIP);
+
+    const mailFrom = tx.mailFrom ? `${tx.mailFrom.localpart}@${tx.mailFrom.domain}` : '';
+    const verdict = await d.verify({ message: msg, ip: s.remoteIP, helo: s.helo ?? '', mailFrom });
+    if (verdict.reject) {
+      result('dmarc-reject');
+      throw refuse(C.MailboxUnavailable, E.DeliveryNotAuthorized, verdict.reject);
+    }
+    const infos = tx.recipients.map((r) => r.info as RcptInfo);
+    if (infos.some((i) => i.membersOnly) && !verdict.dmarcPass) {
+      result('alias-unverified');
+      throw refuse(C.MailboxUnavailable, E.DeliveryNotAuthorized, 'message to members-only list must pass DMARC');
+    }
+
+    const id = newReceivedId();
+    const now = this.now();
+    const remoteHost = await (this.reverse.get(s) ?? Promise.resolve(undefined));
+    const prefix = Buffer.from(
+      returnPathHeader(tx.mailFrom) +
+        verdict.headers +
+        receivedHeader({
+          helo: s.helo,
+          esmtp: s.esmtp,
+          remoteIP: s.remoteIP,
+          remoteHost,
+          hostname: s.hostname,
+          tls: s.tls,
+          authenticated: false,
+          smtputf8: tx.smtputf8,
+          id,
+          forAddress: tx.recipients.length === 1 ? tx.recipients[0]!.address : undefined,
+          date: now,
+        }),
+    );
+    const fullSize = prefix.length + msg.size;
+
+    // Deduplicate targets: the same account mailbox reached through several addresses gets one copy.
+    const targets = new Map<string, Target>();
+    for (const i of infos) for (const t of i.targets) if (!targets.has(`${t.account}\0${t.mailbox}`)) targets.set(`${t.account}\0${t.mailbox}`, t);
+    for (const t of targets.values()) {
+      const q = d.store.account(t.account).quota();
+      if (q.limit > 0 && q.used + fullSize > q.limit) {
+        result('quota');
+        throw refuse(C.ExceededStorage, E.MailboxFull, 'mailbox full');
+      }
+    }
+
+    const { parsed, data, cleanup } = await this.prepare(prefix, msg);
+    try {
+      const meta = {
+        receivedId: id,
+        mailFrom,
+        rcptTo: tx.recipients.map((r) => (r.address.domain ? formatAddress(r.address) : 'postmaster')),
+        remoteIP: s.remoteIP,
+        remoteHost,
+        helo: s.helo,
+        tls: s.tls,
+        smtputf8: tx.smtputf8,
+        envid: tx.envid,
+        auth: verdict.meta,
+      };
+      const env = parsed.envelope;
+      await Promise.all(
+        [...targets.values()].map((t) =>
+          d.store.account(t.account).deliver({
+            mailbox: t.mailbox,
+            data,
+            receivedAt: now,
+            parsed,
+            meta,
+            messageId: env?.messageId ?? undefined,
+            subject: env?.subject ?? undefined,
+            mailFrom,
+            rcptTo: t.rcptTo,
+            remoteIp: s.remoteIP,
+          }),
+        ),
+      );
+    } catch (e) {
+      if (e instanceof QuotaExceededError) {
+        result('quota');
+        throw refuse(C.ExceededStorage, E.MailboxFull, 'mailbox full');
+      }
+      throw e;
+    } finally {
+      await cleanup();
+    }
+    result('accepted');
+    d.metrics.smtpDeliveryDuration.observe({ service: this.service }, Number(process.hrtime.bigint() - started) / 1e9);
+    s.log.info({ id, mailFrom, rcpts: tx.recipients.length, size: fullSize }, 'delivered');
+    return `message delivered, id ${id}`;
+  }
+
+  /**
+   * The stored message is prefix + data. In memory for small messages; for spilled ones a new
+   * temp file is written (prefix, then the received data streamed in), which the store
+   * hard-links into each recipient's account, so a large message is copied once.
+   */
+  private async prepare(prefix: Buffer, msg: ReceivedMessage): Promise<{ parsed: Part; data: Buffer | { tempPath: string; size: number }; cleanup: () => Promise<void> }> {
+    if (msg.buffer) {
+      const data = Buffer.concat([prefix, msg.buffer]);
+      return { parsed: parseBuffer(data), data, cleanup: async () => {} };
+    }
+    const tempPath = join(this.deps.tmpDir, `deliver-${Date.now()}-${randomBytes(6).toString('hex')}`);
+    const fh = await fsp.open(tempPath, 'wx', 0o600);
+    const parser = new PartParser();
+    try {
+      await fh.write(prefix);
+      parser.write(prefix);
+      for await (const chunk of createReadStream(msg.path!, { highWaterMark: 256 * 1024 })) {
+        await fh.write(chunk as Buffer);
+        parser.write(chunk as Buffer);
+      }
+    } finally {
+      await fh.close();
+    }
+    return {
+      parsed: parser.end(),
+      data: { tempPath, size: prefix.length + msg.size },
+      cleanup: () => fsp.rm(tempPath, { force: true }),
+    };
+  }
+
+  private async reverseName(ip: string): Promise<string | undefined> {
+    if (ip === '127.0.0.1' || ip === '::1') return 'localhost';
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const names = await Promise.race([
+        this.deps.resolver.reverse(ip),
+        new Promise<string[]>((resolve) => {
+          timer = setTimeout(() => resolve([]), REVERSE_DNS_TIMEOUT_MS);
+        }),
+      ]);
+      return names[0];
+    } catch {
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Is this one of our domains (any spelling), or our host name? */
+function isHostedDomain(dynamic: DynamicConfig, stat: StaticConfig, domain: string): boolean {
+  return domain.toLowerCase() === stat.Hostname.toLowerCase() || findDomain(dynamic, domain) !== undefined;
+}
+
+export type { SmtpAddress };

@@ -1,0 +1,84 @@
+/**
+ * Start a real moxts server in-process for scenario tests: a temp dir with mox.conf and
+ * domains.conf (listeners on 127.0.0.1 port 0), a self-signed certificate, a dns2 DNS server on
+ * 127.0.0.1 as its resolver, and no unknown-recipient delay.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import type { StaticConfigInput } from '../../config/static-schema.js';
+import type { DynamicConfigInput } from '../../config/dynamic-schema.js';
+import { startServer, type Server } from '../../cmd/server.js';
+import { generateSelfSignedCert } from '../../cmd/tls-selfsigned.js';
+import { startTestDns, type TestDns, type TestDnsZone } from '../../dns/testserver.js';
+import { nullLogger, createLogger, type Logger } from '../../log/logger.js';
+
+type ListenerInput = StaticConfigInput['Listeners'][string];
+
+export interface TestServerOptions {
+  hostname?: string;
+  domains?: DynamicConfigInput['Domains'];
+  accounts?: DynamicConfigInput['Accounts'];
+  /** Overrides for the "local" listener. */
+  listener?: Partial<ListenerInput>;
+  static?: Partial<StaticConfigInput>;
+  zone?: TestDnsZone;
+  log?: Logger;
+}
+
+export interface TestServer {
+  server: Server;
+  dir: string;
+  dns: TestDns;
+  smtpPort: number;
+  certPem: string;
+  stop(): Promise<void>;
+}
+
+/** Default: domain example.com with catchall separator "+", account mjl with mjl@example.com. */
+export async function startTestServer(o: TestServerOptions = {}): Promise<TestServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'moxts-srv-'));
+  const hostname = o.hostname ?? 'mail.example.com';
+  const { certPem, keyPem } = await generateSelfSignedCert(['localhost', hostname, '127.0.0.1']);
+  await writeFile(join(dir, 'cert.pem'), certPem);
+  await writeFile(join(dir, 'key.pem'), keyPem);
+  await mkdir(join(dir, 'data'));
+  const stat: StaticConfigInput = {
+    DataDir: 'data',
+    Hostname: hostname,
+    Listeners: {
+      local: {
+        IPs: ['127.0.0.1'],
+        TLS: { KeyCerts: [{ CertFile: 'cert.pem', KeyFile: 'key.pem' }] },
+        SMTP: { Enabled: true, Port: 0 },
+        ...o.listener,
+      },
+    },
+    Postmaster: { Account: Object.keys(o.accounts ?? { mjl: 0 })[0]! },
+    ...o.static,
+  };
+  const dyn: DynamicConfigInput = {
+    Domains: o.domains ?? { 'example.com': { LocalpartCatchallSeparator: '+' } },
+    Accounts: o.accounts ?? { mjl: { Domain: 'example.com', Destinations: { 'mjl@example.com': {} } } },
+  };
+  await writeFile(join(dir, 'mox.conf'), stringify(stat));
+  await writeFile(join(dir, 'domains.conf'), stringify(dyn));
+  const dns = await startTestDns(o.zone ?? {});
+  const log = o.log ?? (process.env.MOXTS_TEST_LOG ? createLogger({ level: process.env.MOXTS_TEST_LOG as 'debug' }) : nullLogger());
+  const server = await startServer({ configPath: join(dir, 'mox.conf'), log, resolver: dns.resolver, unknownRecipientDelayMs: 0 });
+  const smtp = server.listeners.find((l) => l.service === 'smtp');
+  return {
+    server,
+    dir,
+    dns,
+    smtpPort: smtp?.port ?? 0,
+    certPem,
+    async stop() {
+      await server.stop();
+      await dns.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
