@@ -4,16 +4,17 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { authenticate } from 'mailauth';
+import { authenticate, sealMessage } from 'mailauth';
 import { generateDkimKey, dkimTxtRecord } from './dkim-keys.js';
 import { dkimSign } from './dkim-sign.js';
-import { verifyMessage, dmarcRejects, dmarcQuarantines, mailauthResolver, type VerifyInput } from './verify.js';
+import { verifyMessage, dmarcRejects, dmarcQuarantines, mailauthResolver, authResultsHeader, type VerifyInput } from './verify.js';
 import { startTestDns, type TestDns } from '../dns/testserver.js';
 
 const GOOD_IP = '192.0.2.10';
 const BAD_IP = '198.51.100.7';
 const HOST = 'mx.moxts.example';
 const key = generateDkimKey('ed25519');
+const arcKey = generateDkimKey('rsa'); // mailauth seals ARC with RSA only
 let dns: TestDns;
 
 before(async () => {
@@ -28,6 +29,7 @@ before(async () => {
     'sel._domainkey.example.org': { TXT: [dkimTxtRecord(key)] },
     'sel._domainkey.sub.example.org': { TXT: [dkimTxtRecord(key)] },
     'sel._domainkey.other.example': { TXT: [dkimTxtRecord(key)] },
+    'arc._domainkey.forwarder.example': { TXT: [dkimTxtRecord(arcKey)] },
   });
 });
 after(() => dns.close());
@@ -324,4 +326,43 @@ test('from: missing or multiple From domains', async () => {
   v = await verify({ message: two, mailFrom: 'bounce@example.org' });
   assert.equal(v.dmarc.result, 'permerror');
   assert.equal(dmarcRejects(v), false);
+});
+
+test('arc: a sealed forwarded message is arc=pass, a modified one arc=fail', async () => {
+  const m = msg('alice@example.org');
+  const seal = await sealMessage(m, {
+    signingDomain: 'forwarder.example',
+    selector: 'arc',
+    privateKey: arcKey,
+    authResults: 'mx.forwarder.example; spf=pass smtp.mailfrom=example.org; dkim=none; dmarc=pass header.from=example.org',
+    cv: 'none',
+  } as Parameters<typeof sealMessage>[1]);
+  assert.match(seal.toString(), /^ARC-Seal: i=1;/m);
+  const sealed = Buffer.concat([seal, m]);
+  let v = await verify({ message: sealed, mailFrom: 'bounce@other.example' });
+  assert.equal(v.arc.result, 'pass');
+  assert.match(v.authResultsHeader, /\tarc=pass \(i=1 spf=pass [^)]*\)\r\n$/);
+
+  const changed = Buffer.from(sealed.toString().replace('Hello.', 'Changed.'));
+  v = await verify({ message: changed, mailFrom: 'bounce@other.example' });
+  assert.equal(v.arc.result, 'fail');
+  assert.match(v.authResultsHeader, /\tarc=fail \(/);
+});
+
+test('headers: sender-controlled values are quoted and escaped', () => {
+  const h = authResultsHeader(
+    HOST,
+    {
+      spf: { result: 'none', domain: 'x', identity: 'mailfrom' },
+      dkim: [{ result: 'fail', domain: 'evil.example; dmarc=pass', selector: 's"el', algorithm: 'rsa-sha256', aligned: false, comment: 'bad (sig)\r\nX: y' }],
+      dkimVerifiedDomains: [],
+      dmarc: { result: 'none', policy: 'none', domain: 'example.org', pct: 100, pctApplied: true, alignment: { spf: false, dkim: false }, strict: { adkim: false, aspf: false } },
+      arc: { result: 'none' },
+      fromDomain: 'example.org',
+    },
+    { mailFrom: '"a b"@example.org', helo: 'x', signatures: ['ab/cd+efgh'] },
+  );
+  assert.match(h, /dkim=fail \(bad \\\(sig\\\) X: y\) header\.d="evil\.example; dmarc=pass" header\.s="s\\"el" header\.a=rsa-sha256 header\.b="ab\/cd\+ef";/);
+  assert.match(h, /smtp\.mailfrom="\\"a b\\"@example\.org"/);
+  assert.equal(h.split('\r\n').length, 6, 'no injected lines');
 });

@@ -280,7 +280,8 @@ function pvalue(v: string): string {
 
 /** An rfc5322:3.2.2 comment with the parentheses and backslashes in it escaped. */
 function comment(v: string): string {
-  return `(${v.replace(/[\x00-\x1f\x7f]/g, ' ').slice(0, MAX_VALUE).replace(/[()\\]/g, (c) => `\\${c}`)})`;
+  const s = v.replace(/[\x00-\x1f\x7f]/g, ' ').replace(/\s+/g, ' ').trim().slice(0, MAX_VALUE);
+  return `(${s.replace(/[()\\]/g, (c) => `\\${c}`)})`;
 }
 
 /**
