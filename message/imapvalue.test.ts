@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { atom, concat, formatImapValue, formatImapValueBytes, literal } from './imapvalue.js';
+import fc from 'fast-check';
+import { readImap } from './testutil.js';
+import { atom, concat, formatImapValue, formatImapValueBytes, type ImapValue, literal } from './imapvalue.js';
 
 describe('formatImapValue (rfc9051:4)', () => {
   it('NIL, numbers, atoms, lists, concatenation', () => {
@@ -24,5 +26,27 @@ describe('formatImapValue (rfc9051:4)', () => {
   });
   it('bytes form keeps binary literals exact', () => {
     assert.deepEqual(formatImapValueBytes(['a', literal(Buffer.from([0xff, 0]))]), Buffer.concat([Buffer.from('("a" {2}\r\n'), Buffer.from([0xff, 0]), Buffer.from(')')]));
+  });
+});
+
+describe('formatImapValue round trip (property)', () => {
+  it('random values format and read back identically, in both modes', () => {
+    const val = fc.letrec<{ v: unknown }>((tie) => ({
+      v: fc.oneof(
+        { depthSize: 'small' },
+        fc.constant(null),
+        fc.nat(),
+        fc.string({ unit: fc.constantFrom('"', '\\', '\r', '\n', ' ', '(', ')', '{', 'é', '€', '😀', 'a', '\0'), maxLength: 20 }),
+        fc.string({ unit: 'binary', maxLength: 20 }),
+        fc.array(tie('v'), { maxLength: 4 }),
+      ),
+    })).v as fc.Arbitrary<ImapValue>;
+    fc.assert(
+      fc.property(val, fc.boolean(), fc.integer({ min: 1, max: 30 }), (v, utf8, maxQuoted) => {
+        const out = formatImapValue(v, { utf8, maxQuoted });
+        assert.deepEqual(readImap(Buffer.from(out, 'utf8'), !utf8), v);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { formatBodyStructure, formatEnvelope } from './bodystructure.js';
 import { partBody } from './decode.js';
 import { type Part, PartParser, parseBuffer } from './part.js';
+import { readImap } from './testutil.js';
 
 const RUNS = 10000;
 const dir = new URL('../../testdata/message/', import.meta.url).pathname;
@@ -220,9 +221,10 @@ describe('part parser properties', () => {
         assert.equal(p.headerOffset, 0);
         assert.equal(p.endOffset, buf.length);
         checkTree(p, 0, buf.length);
-        // Serializers never throw either.
-        formatBodyStructure(p);
-        formatEnvelope(p);
+        // Serializers never throw and produce well-formed IMAP syntax.
+        readImap(Buffer.from(formatBodyStructure(p)), true);
+        readImap(Buffer.from(formatBodyStructure(p, false, { utf8: true })));
+        readImap(Buffer.from(formatEnvelope(p)), true);
       }),
       { numRuns: RUNS },
     );
@@ -236,6 +238,19 @@ describe('part parser properties', () => {
         checkTree(p, 0, bytes.length);
         assert.equal(p.endOffset, bytes.length);
         compare(bytes, p, exp);
+        // BODYSTRUCTURE reads back as a list whose nesting mirrors the tree.
+        const bs = readImap(Buffer.from(formatBodyStructure(p)), true) as unknown[];
+        const shape = (v: unknown[], e: Expected): void => {
+          if (e.type === 'MULTIPART') {
+            e.parts.forEach((c, i) => shape(v[i] as unknown[], c));
+            assert.equal(v[e.parts.length], e.sub);
+          } else {
+            assert.deepEqual(v.slice(0, 2), [e.type, e.sub]);
+            assert.equal(v[6], e.body.length);
+            if (e.message) shape(v[8] as unknown[], e.message);
+          }
+        };
+        shape(bs, exp);
         if (eol === '\n' && bytes.includes(10)) assert.equal(p.bareLF, true);
         if (eol === '\r\n') assert.equal(p.bareLF, undefined);
       }),
