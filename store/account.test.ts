@@ -263,6 +263,7 @@ test('copy, move and expunge with tombstones; changesSince for QRESYNC', async (
     assert.equal(mb.uidNext, 5);
     assert.equal(mb.size, msg(2).length);
     assert.deepEqual(a.listMessages(inbox.id).map((m) => m.uid), [2]);
+    assert.deepEqual(a.uids(inbox.id), [2]);
 
     const ch = a.changesSince(inbox.id, before);
     assert.deepEqual(ch.vanished.sort(), [1, 3, 4]);

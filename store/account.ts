@@ -390,6 +390,7 @@ export class Account {
       expungeMessage: db.prepare('UPDATE message SET expunged = 1, modseq = ?, parsed = NULL, meta = NULL WHERE id = ?'),
       moveMessage: db.prepare('UPDATE message SET mailboxId = ?, uid = ?, modseq = ? WHERE id = ?'),
       takeUids: db.prepare('UPDATE mailbox SET uidNext = uidNext + ? WHERE id = ? RETURNING uidNext - ?').pluck(),
+      liveUids: db.prepare('SELECT uid FROM message WHERE mailboxId = ? AND expunged = 0 ORDER BY uid').pluck(),
       changesSince: db.prepare(`SELECT ${SUMMARY_COLS} FROM message WHERE mailboxId = ? AND modseq > ? ORDER BY uid`),
       liveIdsInRange: db.prepare('SELECT id FROM message WHERE id BETWEEN ? AND ? AND expunged = 0').pluck(),
       deleteText: db.prepare('DELETE FROM message_text WHERE rowid = ?'),
@@ -854,6 +855,11 @@ export class Account {
   getMessageByUid(mailboxId: number, uid: number): Message | undefined {
     const r = this.st.messageByUid.get(mailboxId, uid) as MessageRow | undefined;
     return r ? rowToMessage(r) : undefined;
+  }
+
+  /** UIDs of the live messages of a mailbox, ascending (IMAP sequence-number map at SELECT). */
+  uids(mailboxId: number): number[] {
+    return this.st.liveUids.all(mailboxId) as number[];
   }
 
   /**
