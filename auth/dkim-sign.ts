@@ -76,15 +76,15 @@ export interface DkimSignOptions {
 /** Split a message into its header section (with final CRLF) and body. */
 function splitMessage(message: Buffer): { header: Buffer; body: Buffer } {
   // The header ends at the first empty line (rfc5322:2.1); accept bare LF as mailauth's parser does.
+  if (message[0] === 0x0a) return { header: Buffer.alloc(0), body: message.subarray(1) };
+  if (message[0] === 0x0d && message[1] === 0x0a) return { header: Buffer.alloc(0), body: message.subarray(2) };
   for (let i = 0; i < message.length; i++) {
     if (message[i] !== 0x0a) continue;
-    if (i === 0) return { header: Buffer.alloc(0), body: message.subarray(1) };
     if (message[i + 1] === 0x0a) return { header: message.subarray(0, i + 1), body: message.subarray(i + 2) };
     if (message[i + 1] === 0x0d && message[i + 2] === 0x0a) {
       return { header: message.subarray(0, i + 1), body: message.subarray(i + 3) };
     }
   }
-  if (message[0] === 0x0d && message[1] === 0x0a) return { header: Buffer.alloc(0), body: message.subarray(2) };
   return { header: message, body: Buffer.alloc(0) };
 }
 
