@@ -16,14 +16,14 @@ import headerMod from 'mailauth/lib/dkim/header/index.js';
 import type { ParsedHeaderLine } from 'mailauth/lib/tools.js';
 
 /**
- * Header fields signed by default, the list mox uses (config DKIM Selector Headers default):
- * the fields a recipient sees or that change how the message is shown or threaded.
+ * Header fields signed by default, close to mox's default DKIM Headers: the fields a recipient
+ * sees or that change how the message is shown, decoded or threaded, plus the List-* fields
+ * (rfc2369, rfc2919, rfc8058). Bcc is left out: it may be removed after signing.
  */
 export const DEFAULT_SIGNED_HEADERS: readonly string[] = [
   'From',
   'To',
   'Cc',
-  'Bcc',
   'Reply-To',
   'References',
   'In-Reply-To',
