@@ -1,7 +1,7 @@
 /**
  * Benchmark of Account.deliver(): throughput and latency of durable deliveries with group commit.
  *
- *   node dist/bench/main.js deliver [--n 5000] [--concurrency 50] [--size 4096] [--accounts 1] [--inline BYTES] [--keep]
+ *   node dist/bench/main.js deliver [--n 5000] [--concurrency 50] [--size 4096] [--accounts 1] [--inline BYTES] [--debug-log] [--keep]
  *
  * --inline sets StoreOptions.inlineMaxSize (messages up to BYTES stored in index.db, no file).
  *
@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Store } from '../store/store.js';
+import { createLogger } from '../log/logger.js';
 
 function arg(args: string[], name: string, def: number): number {
   const i = args.indexOf(`--${name}`);
@@ -35,7 +36,9 @@ export async function run(args: string[]): Promise<void> {
   const inline = arg(args, 'inline', 0);
   const keep = args.includes('--keep');
   const dataDir = await mkdtemp(join(tmpdir(), 'moxts-bench-deliver-'));
-  const store = await Store.open({ dataDir, inlineMaxSize: inline });
+  // --debug-log: per-batch "delivery batch committed" lines (rows, ms) on stderr.
+  const log = args.includes('--debug-log') ? createLogger({ level: 'debug' }) : undefined;
+  const store = await Store.open({ dataDir, inlineMaxSize: inline, log });
   try {
     const accounts = Array.from({ length: naccounts }, (_, i) => store.account(`bench${i}`));
     // A header-ish prefix and random body so files are not all identical.

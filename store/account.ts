@@ -783,12 +783,14 @@ export class Account {
       }
       this.st.setCounters.run(modseq, this.nextId, committedSize);
     });
+    const t0 = performance.now();
     try {
       tx.immediate();
     } catch (err) {
       for (let i = 0; i < batch.length; i++) results[i] = err instanceof Error ? err : new Error(String(err));
       committedSize = 0;
     }
+    this.ctx.log.debug({ account: this.name, rows: batch.length, ms: +(performance.now() - t0).toFixed(2) }, 'delivery batch committed');
     this.quotaUsed += committedSize;
     const changes: Change[] = [];
     const failed: number[] = [];
