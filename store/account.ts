@@ -641,6 +641,7 @@ export class Account {
    * acknowledge. Concurrent deliveries share one commit (group commit, see Store).
    * Rejects with QuotaExceededError (before writing anything) if the account's quota would be
    * exceeded, MailboxNotFoundError if the mailbox is missing and create is false.
+   * The caller must not modify `data` (or the temp file) until the promise settles.
    */
   deliver(o: DeliverOptions): Promise<Delivered> {
     const p = this.deliverInner(o);
