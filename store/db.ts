@@ -31,6 +31,9 @@ export interface OpenDbOptions {
   readonly?: boolean;
 }
 
+/** WAL file size kept after a checkpoint (bytes); larger WALs are truncated to this. */
+export const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
+
 /** Default busy timeout: long enough to ride out a checkpoint by another connection. */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 
@@ -44,6 +47,8 @@ export function openDb(path: string, migrations: readonly Migration[], opts: Ope
       if (String(mode).toLowerCase() !== 'wal') throw new Error(`cannot enable WAL on ${path}: ${String(mode)}`);
     }
     db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
+    // Truncate the WAL back to this size after checkpoints, so a burst does not leave a huge file.
+    if (!opts.readonly) db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
     db.pragma('foreign_keys = ON');
     if (!opts.readonly) migrate(db, migrations);
     else {
