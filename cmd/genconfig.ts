@@ -33,11 +33,14 @@ export interface GeneratedFiles {
   dkimKeyFiles: Record<string, string>; // selector → key file
 }
 
-export function localserveConfig(opts: { ips: string[]; files: GeneratedFiles }): {
+export function localserveConfig(opts: { ips: string[]; files: GeneratedFiles; randomPorts?: boolean }): {
   static: StaticConfigInput;
   dynamic: DynamicConfigInput;
 } {
-  const p = LOCALSERVE_PORTS;
+  // randomPorts: every port 0 (OS-chosen), for tests that must not bind fixed ports.
+  const p = opts.randomPorts
+    ? (Object.fromEntries(Object.keys(LOCALSERVE_PORTS).map((k) => [k, 0])) as unknown as typeof LOCALSERVE_PORTS)
+    : LOCALSERVE_PORTS;
   const stat: StaticConfigInput = {
     DataDir: 'data',
     Hostname: 'localhost',

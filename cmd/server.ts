@@ -53,17 +53,29 @@ export interface StartOptions {
   resolver?: Resolver;
   /** Delay before refusing unknown recipients (tests use 0). */
   unknownRecipientDelayMs?: number;
+  /** Override the incoming SMTP limits (benchmarks sending thousands of messages from one IP). */
+  smtpLimits?: Partial<SmtpLimits>;
+}
+
+type Triple = readonly [number, number, number];
+export interface SmtpLimits {
+  connectionsPerMinute: Triple;
+  concurrentConnections: Triple;
+  messagesPerMinute: Triple;
+  messagesPerDay: Triple;
+  mibPerMinute: Triple;
+  mibPerDay: Triple;
 }
 
 /** Incoming connection and volume limits per IP class (mox §9.2). */
-export const SMTP_LIMITS = {
+export const SMTP_LIMITS: SmtpLimits = {
   connectionsPerMinute: [300, 900, 2700],
   concurrentConnections: [30, 90, 270],
   messagesPerMinute: [500, 1500, 4500],
   messagesPerDay: [10_000, 30_000, 90_000],
   mibPerMinute: [1000, 3000, 9000],
   mibPerDay: [3000, 9000, 27_000],
-} as const;
+};
 
 
 export async function startServer(opts: StartOptions): Promise<Server> {
@@ -152,21 +164,22 @@ export async function startServer(opts: StartOptions): Promise<Server> {
     cleanups.push(() => ctl.close());
 
     // SMTP delivery listeners (port 25).
+    const lim: SmtpLimits = { ...SMTP_LIMITS, ...opts.smtpLimits };
     const clockMs = () => (opts.clock ? opts.clock().getTime() : Date.now());
-    const connectionRate = new RateLimiter([{ windowMs: 60_000, max: SMTP_LIMITS.connectionsPerMinute }], clockMs);
-    const concurrency = new ConcurrencyLimiter(SMTP_LIMITS.concurrentConnections);
-    const mib = (xs: readonly number[]) => xs.map((x) => x * 1024 * 1024) as unknown as [number, number, number];
+    const connectionRate = new RateLimiter([{ windowMs: 60_000, max: lim.connectionsPerMinute }], clockMs);
+    const concurrency = new ConcurrencyLimiter(lim.concurrentConnections);
+    const mib = (xs: Triple): Triple => [xs[0] * 1024 * 1024, xs[1] * 1024 * 1024, xs[2] * 1024 * 1024];
     const messageLimiter = new RateLimiter(
       [
-        { windowMs: 60_000, max: SMTP_LIMITS.messagesPerMinute },
-        { windowMs: 86_400_000, max: SMTP_LIMITS.messagesPerDay },
+        { windowMs: 60_000, max: lim.messagesPerMinute },
+        { windowMs: 86_400_000, max: lim.messagesPerDay },
       ],
       clockMs,
     );
     const byteLimiter = new RateLimiter(
       [
-        { windowMs: 60_000, max: mib(SMTP_LIMITS.mibPerMinute) },
-        { windowMs: 86_400_000, max: mib(SMTP_LIMITS.mibPerDay) },
+        { windowMs: 60_000, max: mib(lim.mibPerMinute) },
+        { windowMs: 86_400_000, max: mib(lim.mibPerDay) },
       ],
       clockMs,
     );

@@ -436,3 +436,17 @@ test('inline messages (inlineMaxSize): no file, ranged reads, copy/move/expunge/
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test('removeAccount waits for deliveries, closes the database and deletes the data', async () => {
+  await withStore(async (s, dataDir) => {
+    const a = s.account('gone');
+    const pending = a.deliver({ mailbox: 'Inbox', data: Buffer.from('Subject: x\r\n\r\nx\r\n') });
+    await s.removeAccount('gone');
+    await pending; // acknowledged before the removal went ahead
+    assert.equal(existsSync(join(dataDir, 'accounts', 'gone')), false);
+    // A later use starts a fresh, empty account.
+    const again = s.account('gone');
+    assert.equal(again.listMessages(again.mailbox('Inbox')!.id).length, 0);
+    await assert.rejects(s.removeAccount('../escape'));
+  });
+});

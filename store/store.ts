@@ -9,13 +9,14 @@
  * promises. While a commit runs (it is synchronous) new files keep completing in the thread pool
  * and form the next batch. An idle server commits a lone delivery at once: no added latency.
  */
+import { rm } from 'node:fs/promises';
 import { readdirSync } from 'node:fs';
 import type { Logger } from '../log/logger.js';
 import { nullLogger } from '../log/logger.js';
 import { Account, type AccountContext } from './account.js';
 import { ChangeBus } from './changes.js';
 import { DirMaker, DirSyncer, sweepTmp } from './msgfile.js';
-import { accountsDir, checkAccountName, tmpDir } from './paths.js';
+import { accountsDir, accountDir, checkAccountName, tmpDir } from './paths.js';
 import { StoreError } from './types.js';
 
 /** Most rows committed in one transaction: bounds the time the event loop is blocked by a commit. */
@@ -118,6 +119,21 @@ export class Store {
       }
       if (a.pendingCount > 0) this.scheduleFlush(a);
     }
+  }
+
+  /**
+   * Remove an account's data: finish its deliveries in progress, close its database, delete its
+   * directory. Used after the account was removed from domains.conf ("config account rm").
+   */
+  async removeAccount(name: string): Promise<void> {
+    checkAccountName(name);
+    const a = this.accounts.get(name);
+    if (a) {
+      this.accounts.delete(name);
+      this.dirty.delete(a);
+      await a.close();
+    }
+    await rm(accountDir(this.dataDir, name), { recursive: true, force: true });
   }
 
   /** Finish deliveries in progress and close all account databases. */

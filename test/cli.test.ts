@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runMoxts, startMoxts } from './helpers/cli.js';
+import { parseDocument } from 'yaml';
 import { Store } from '../store/index.js';
 import { verifyPassword, type PasswordRecord } from '../auth/password.js';
 import { nullLogger } from '../log/logger.js';
@@ -124,9 +125,21 @@ test('accounts and domains: add, list, rm; passwords from stdin', async () => {
   rmSync(dir, { recursive: true });
 });
 
+/** Point every listener of a quickstart config at 127.0.0.1 with OS-chosen ports (tests never bind fixed ports). */
+function loopbackListeners(confPath: string): void {
+  const doc = parseDocument(readFileSync(confPath, 'utf8'));
+  const listeners = doc.get('Listeners') as { items: Array<{ value: { get(k: string): unknown; set(k: string, v: unknown): void; items: Array<{ key: { value: string }; value: { set?(k: string, v: unknown): void } }> } }> };
+  for (const l of listeners.items) {
+    l.value.set('IPs', ['127.0.0.1']);
+    for (const svc of l.value.items) if (svc.key.value !== 'IPs' && svc.key.value !== 'TLS' && svc.key.value !== 'Hostname' && svc.value.set) svc.value.set('Port', 0);
+  }
+  writeFileSync(confPath, doc.toString());
+}
+
 test('serve: ctl commands reach the running server; stop shuts it down cleanly', async () => {
   const dir = tmp();
   assert.equal((await runMoxts(['quickstart', 'admin@example.test', '--ip', '192.0.2.1'], { cwd: dir })).code, 0);
+  loopbackListeners(join(dir, 'config', 'mox.conf'));
   const srv = startMoxts(['serve'], { cwd: dir });
   await srv.waitFor(/moxts serving/);
   const r = await runMoxts(['setaccountpassword', 'admin'], { cwd: dir, stdin: 'via server\n' });
@@ -143,24 +156,37 @@ test('serve: ctl commands reach the running server; stop shuts it down cleanly',
   rmSync(dir, { recursive: true });
 });
 
+test('localserve: generated config uses the standard ports + 1000', async () => {
+  const dir = join(tmp(), 'ls');
+  const init = await runMoxts(['localserve', '-dir', dir, '-initonly']);
+  assert.equal(init.code, 0, init.stderr);
+  const conf = readFileSync(join(dir, 'mox.conf'), 'utf8');
+  for (const port of [1025, 1587, 1465, 1143, 1993, 1080, 1443, 1081]) assert.match(conf, new RegExp(`Port: ${port}\\b`));
+  assert.ok(await passwordMatches(join(dir, 'data'), 'mox', 'moxmoxmox'));
+  const t = await runMoxts(['--config', join(dir, 'mox.conf'), 'config', 'test']);
+  assert.equal(t.code, 0, t.stderr);
+  rmSync(join(dir, '..'), { recursive: true });
+});
+
 test('localserve: zero-config start, banner, Ctrl-C, restart reuses the directory', async () => {
   const dir = join(tmp(), 'ls');
-  const first = startMoxts(['localserve', '-dir', dir]);
+  // Tests never bind fixed ports: --random-ports writes the config with port 0 everywhere.
+  const first = startMoxts(['localserve', '-dir', dir, '--random-ports']);
   await first.waitFor(/Stop with Ctrl-C/);
   const banner = first.stdout.join('\n');
   assert.match(banner, /mox@localhost\s+password moxmoxmox/);
   assert.match(banner, /admin password\s+moxadmin/);
-  assert.match(banner, /SMTP\s+127\.0\.0\.1:1025/);
+  const smtpPort = Number(/SMTP\s+127\.0\.0\.1:(\d+)/.exec(banner)?.[1]);
+  assert.ok(smtpPort > 0 && smtpPort !== 1025, banner);
   assert.match(banner, /curl -u mox@localhost:moxmoxmox http:\/\/localhost:1080\/webapi\/v0\/Send/);
   first.child.kill('SIGINT');
   assert.deepEqual(await first.exited, { code: 0, signal: null });
   const conf = readFileSync(join(dir, 'mox.conf'), 'utf8');
-  assert.match(conf, /Port: 1025/);
   assert.ok(await passwordMatches(join(dir, 'data'), 'mox', 'moxmoxmox'));
   const t = await runMoxts(['--config', join(dir, 'mox.conf'), 'config', 'test']);
   assert.equal(t.code, 0, t.stderr);
   // Restart: the existing config is kept as is.
-  const second = startMoxts(['localserve', '--dir', dir]);
+  const second = startMoxts(['localserve', '--dir', dir]); // existing config: ports 0 kept
   await second.waitFor(/Stop with Ctrl-C/);
   second.child.kill('SIGTERM');
   assert.deepEqual(await second.exited, { code: 0, signal: null });

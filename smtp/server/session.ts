@@ -162,6 +162,9 @@ export class SmtpSession implements SessionInfo {
   }
 
   private attach(sock: Socket): void {
+    // Replies are batched by cork/uncork per burst of pipelined commands; with Nagle on, a reply
+    // written after an async step would wait for the client's delayed ACK (up to 40 ms).
+    sock.setNoDelay(true);
     sock.setTimeout(this.opts.commandTimeoutMs ?? COMMAND_TIMEOUT_MS);
     sock.on('data', (d: Buffer) => this.onData(d));
     sock.on('timeout', () => {

@@ -43,7 +43,7 @@ export function startMoxts(args: string[], opts: { cwd?: string; env?: NodeJS.Pr
   const child = spawn(process.execPath, [MOXTS_MAIN, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const stdout: string[] = [];
   const stderr: string[] = [];
-  const waiters: Array<{ re: RegExp; resolve: (l: string) => void }> = [];
+  const waiters: Array<{ re: RegExp; resolve: (l: string) => void; reject: (e: Error) => void }> = [];
   const onLine = (buf: string[]) => (line: string) => {
     buf.push(line);
     for (let i = waiters.length - 1; i >= 0; i--) {
@@ -57,7 +57,7 @@ export function startMoxts(args: string[], opts: { cwd?: string; env?: NodeJS.Pr
   createInterface({ input: child.stderr! }).on('line', onLine(stderr));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('close', (code, signal) => {
-      for (const w of waiters.splice(0)) w.resolve(`<exited ${code ?? signal}> ${stderr.join('\n')}`);
+      for (const w of waiters.splice(0)) w.reject(new Error(`moxts exited (${code ?? signal}) before printing ${w.re}:\n${stderr.join('\n')}`));
       resolve({ code, signal });
     }),
   );
@@ -69,7 +69,7 @@ export function startMoxts(args: string[], opts: { cwd?: string; env?: NodeJS.Pr
     waitFor(re) {
       const seen = [...stdout, ...stderr].find((l) => re.test(l));
       if (seen !== undefined) return Promise.resolve(seen);
-      return new Promise((resolve) => waiters.push({ re, resolve }));
+      return new Promise((resolve, reject) => waiters.push({ re, resolve, reject }));
     },
   };
 }

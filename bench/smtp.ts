@@ -1,0 +1,137 @@
+/**
+ * `npm run bench -- smtp [--n N] [--sizes 4096,102400] [--concurrency 1,10,50]`
+ *
+ * Load generator for incoming SMTP: a moxts server in a child process (its own event loop and
+ * core), and here N messages sent over `concurrency` connections, each reusing its connection
+ * with pipelined MAIL/RCPT/DATA. Reports messages/s and p50/p99 latency from the end of DATA
+ * (the final ".") to the durable 250. BENCH_SERVER_NODE_ARGS passes node options to the server
+ * process (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+ */
+import { spawn } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+
+function arg(args: string[], name: string, def: string): string {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : def;
+}
+
+function makeMessage(size: number, i: number): Buffer {
+  const head = `From: <app@sender.example>\r\nTo: <user${i % 10}@example.com>\r\nSubject: bench message ${i}\r\nMessage-ID: <bench-${i}-${Date.now()}@sender.example>\r\nDate: Sat, 21 Nov 2026 12:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n`;
+  const line = 'The quick brown fox jumps over the lazy dog, again and again and again 0123456789.\r\n';
+  let body = '';
+  while (head.length + body.length + line.length <= size) body += line;
+  return Buffer.from(head + body + 'x'.repeat(Math.max(0, size - head.length - body.length - 2)) + '\r\n');
+}
+
+class Conn {
+  private buf = '';
+  private waiters: Array<(line: string) => void> = [];
+  constructor(private sock: Socket) {
+    sock.on('close', () => {
+      for (const w of this.waiters.splice(0)) w('000 connection closed');
+    });
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => {
+      this.buf += d;
+      for (;;) {
+        const i = this.buf.indexOf('\r\n');
+        if (i < 0) break;
+        const line = this.buf.slice(0, i);
+        this.buf = this.buf.slice(i + 2);
+        if (/^\d{3} /.test(line)) this.waiters.shift()?.(line);
+      }
+    });
+  }
+  reply(): Promise<string> {
+    if (this.sock.destroyed) return Promise.resolve('000 connection closed');
+    return new Promise((r) => this.waiters.push(r));
+  }
+  write(b: string | Buffer): void {
+    this.sock.write(b);
+  }
+  end(): void {
+    this.sock.destroy();
+  }
+}
+
+async function openConn(port: number): Promise<Conn> {
+  const s = connect(port, '127.0.0.1');
+  await once(s, 'connect');
+  s.setNoDelay(true);
+  const c = new Conn(s);
+  await c.reply();
+  c.write('EHLO client.sender.example\r\n');
+  await c.reply();
+  return c;
+}
+
+async function runOne(port: number, size: number, concurrency: number, n: number): Promise<{ rate: number; p50: number; p99: number; failures: number }> {
+  const msgs = Array.from({ length: 16 }, (_, i) => makeMessage(size, i));
+  const conns = await Promise.all(Array.from({ length: concurrency }, () => openConn(port)));
+  const lat: number[] = [];
+  let next = 0;
+  let failures = 0;
+  const start = process.hrtime.bigint();
+  await Promise.all(
+    conns.map(async (c) => {
+      for (;;) {
+        const i = next++;
+        if (i >= n) break;
+        // MAIL, RCPT, DATA pipelined (rfc2920).
+        c.write(`MAIL FROM:<app@sender.example>\r\nRCPT TO:<user${i % 10}@example.com>\r\nDATA\r\n`);
+        const [m, r, d] = [c.reply(), c.reply(), c.reply()];
+        const replies = [await m, await r, await d];
+        if (replies.some((x) => x.startsWith('000'))) throw new Error(`server closed the connection: ${replies.join(' | ')}`);
+        if (!replies[0]!.startsWith('250') || !replies[1]!.startsWith('250') || !replies[2]!.startsWith('354')) {
+          failures++;
+          continue;
+        }
+        const t0 = process.hrtime.bigint();
+        c.write(msgs[i % msgs.length]!);
+        c.write('.\r\n');
+        const reply = await c.reply();
+        lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        if (!reply.startsWith('250')) failures++;
+      }
+    }),
+  );
+  const secs = Number(process.hrtime.bigint() - start) / 1e9;
+  for (const c of conns) c.end();
+  lat.sort((a, b) => a - b);
+  const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? 0;
+  return { rate: n / secs, p50: q(0.5), p99: q(0.99), failures };
+}
+
+export async function run(args: string[]): Promise<void> {
+  const n = Number(arg(args, 'n', '3000'));
+  const sizes = arg(args, 'sizes', '4096,102400').split(',').map(Number);
+  const concs = arg(args, 'concurrency', '1,10,50').split(',').map(Number);
+  // BENCH_SERVER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the server.
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, fileURLToPath(new URL('./smtp-server-child.js', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      const m = /^READY (\d+)$/.exec(l);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`server exited ${code}`)));
+  });
+  console.log(`server pid ${child.pid} on 127.0.0.1:${port}; ${n} messages per run (fewer for 100 KiB at concurrency 1)`);
+  console.log('size      conc   msgs/s     p50 ms   p99 ms   failures');
+  for (const size of sizes) {
+    for (const c of concs) {
+      const count = size > 16_384 && c === 1 ? Math.min(n, 500) : n;
+      // Warm-up: JIT, DNS cache, account databases.
+      await runOne(port, size, c, Math.min(200, count));
+      const r = await runOne(port, size, c, count);
+      console.log(
+        `${String(size).padEnd(9)} ${String(c).padEnd(6)} ${r.rate.toFixed(0).padStart(7)}   ${r.p50.toFixed(2).padStart(7)}  ${r.p99.toFixed(2).padStart(7)}   ${r.failures}`,
+      );
+    }
+  }
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+}
