@@ -24,7 +24,8 @@ const ts = await startTestServer({
   },
   accounts: Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`user${i}`, { Domain: 'example.com', Destinations: { [`user${i}@example.com`]: {} } }])),
 });
-process.stdout.write(`READY ${ts.smtpPort}\n`);
+// Handler first, then READY: whoever reads READY may signal us at once.
 process.on('SIGTERM', () => {
   void ts.stop().then(() => process.exit(0));
 });
+process.stdout.write(`READY ${ts.smtpPort}\n`);

@@ -41,14 +41,13 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-/** Default: domain example.com with catchall separator "+", account mjl with mjl@example.com. */
-export async function startTestServer(o: TestServerOptions = {}): Promise<TestServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'moxts-srv-'));
+/** Write mox.conf, domains.conf and a certificate for a test server into dir. Returns the cert PEM. */
+export async function writeTestConfig(dir: string, o: TestServerOptions = {}): Promise<string> {
   const hostname = o.hostname ?? 'mail.example.com';
   const { certPem, keyPem } = await generateSelfSignedCert(['localhost', hostname, '127.0.0.1']);
   await writeFile(join(dir, 'cert.pem'), certPem);
   await writeFile(join(dir, 'key.pem'), keyPem);
-  await mkdir(join(dir, 'data'));
+  await mkdir(join(dir, 'data'), { recursive: true });
   const stat: StaticConfigInput = {
     DataDir: 'data',
     Hostname: hostname,
@@ -69,6 +68,13 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
   };
   await writeFile(join(dir, 'mox.conf'), stringify(stat));
   await writeFile(join(dir, 'domains.conf'), stringify(dyn));
+  return certPem;
+}
+
+/** Default: domain example.com with catchall separator "+", account mjl with mjl@example.com. */
+export async function startTestServer(o: TestServerOptions = {}): Promise<TestServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'moxts-srv-'));
+  const certPem = await writeTestConfig(dir, o);
   const dns = await startTestDns(o.zone ?? {});
   const log = o.log ?? (process.env.MOXTS_TEST_LOG ? createLogger({ level: process.env.MOXTS_TEST_LOG as 'debug' }) : nullLogger());
   const resolver = o.cacheDns ? cachingResolver(dns.resolver) : dns.resolver;
