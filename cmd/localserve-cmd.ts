@@ -95,7 +95,7 @@ export function localserveBanner(dir: string, ips: readonly string[], server?: S
     `  account web       http://localhost:${p.HTTP}/account/${mark('http')}`,
     `  admin web         http://localhost:${p.HTTP}/admin/${mark('http')}`,
     `  webapi            http://localhost:${p.HTTP}/webapi/v0/${mark('http')}`,
-    `  metrics           http://localhost:${p.Metrics}/metrics${mark('metrics')}`,
+    `  metrics           http://localhost:${bound('metrics', p.Metrics)}/metrics${mark('metrics')}`,
     `  control socket    ${server?.ctlPath ?? join(dir, 'data', 'ctl')}`,
     '',
     'Send a message through the webapi:',

@@ -22,6 +22,7 @@ import { verifyMessage, dmarcRejects } from '../auth/verify.js';
 import { startSmtpListener, type SmtpListener } from '../smtp/server/listener.js';
 import { DeliveryPolicy, type Verifier } from '../smtp/server/delivery.js';
 import { tmpDir } from '../store/paths.js';
+import { startMetricsListener } from '../metrics/http.js';
 
 export const CTL_SOCKET_NAME = 'ctl';
 
@@ -227,6 +228,16 @@ export async function startServer(opts: StartOptions): Promise<Server> {
         listeners.push({ service: 'smtp', ...sl.address });
       }
       if (!services.includes('smtp')) services.push('smtp');
+    }
+
+    for (const [name, l] of Object.entries(loaded.static.Listeners)) {
+      if (!l.MetricsHTTP?.Enabled) continue;
+      for (const ip of l.IPs) {
+        const ml = await startMetricsListener({ ip, port: l.MetricsHTTP.Port, metrics, log: log.child({ listener: name, proto: 'metrics' }) });
+        cleanups.push(() => ml.close());
+        listeners.push({ service: 'metrics', ...ml.address });
+      }
+      if (!services.includes('metrics')) services.push('metrics');
     }
   } catch (err) {
     await stop();

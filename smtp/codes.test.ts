@@ -7,6 +7,8 @@ test('enhanced codes take their class from the reply code', () => {
   assert.equal(enhancedCode(C.MailboxUnavailableTemp, E.MailboxDisabled), '4.2.1');
   assert.equal(enhancedCode(C.Completed, E.Other), '2.0.0');
   assert.equal(enhancedCode(C.StartMailInput, E.Other), undefined);
+  assert.equal(enhancedCode(C.ServiceNotAvailable, '4.7.0'), '4.7.0', 'a full code is not prefixed twice');
+  assert.equal(enhancedCode(C.MailboxUnavailable, '4.1.1'), '5.1.1', 'class follows the reply code');
 });
 
 test('SmtpError renders the reply line', () => {

@@ -128,7 +128,9 @@ export type EnhancedDetail = (typeof E)[keyof typeof E] | string;
 export function enhancedCode(code: number, detail: EnhancedDetail): string | undefined {
   const cls = Math.floor(code / 100);
   if (cls !== 2 && cls !== 4 && cls !== 5) return undefined;
-  return `${cls}.${detail}`;
+  // Tolerate a full code ("4.7.0") where a detail ("7.0") was meant: the class follows the reply code.
+  const full = /^[245]\.(\d{1,3}\.\d{1,3})$/.exec(detail);
+  return `${cls}.${full ? full[1] : detail}`;
 }
 
 /**

@@ -10,7 +10,7 @@ import type { Logger } from '../../log/logger.js';
 import { newCid } from '../../log/logger.js';
 import type { Metrics } from '../../metrics/registry.js';
 import type { RateLimiter, ConcurrencyLimiter } from '../../auth/ratelimit.js';
-import { C, SmtpError } from '../codes.js';
+import { C, E, SmtpError } from '../codes.js';
 import { SmtpSession, normalizeIP, type SessionPolicy } from './session.js';
 
 export interface SmtpListenerSpec {
@@ -56,10 +56,10 @@ export async function startSmtpListener(spec: SmtpListenerSpec, deps: SmtpListen
     let refusal: SmtpError | undefined;
     let release: (() => void) | undefined;
     if (!deps.connectionRate.add(ip)) {
-      refusal = new SmtpError(C.ServiceNotAvailable, '4.7.0', 'too many connections from your network, try again later');
+      refusal = new SmtpError(C.ServiceNotAvailable, E.SecOther, 'too many connections from your network, try again later');
       deps.metrics.smtpConnections.inc({ service, result: 'ratelimited' });
     } else if (!(release = deps.concurrency.acquire(ip))) {
-      refusal = new SmtpError(C.ServiceNotAvailable, '4.7.0', 'too many concurrent connections from your network');
+      refusal = new SmtpError(C.ServiceNotAvailable, E.SecOther, 'too many concurrent connections from your network');
       deps.metrics.smtpConnections.inc({ service, result: 'toomany' });
     } else {
       deps.metrics.smtpConnections.inc({ service, result: 'accepted' });

@@ -30,6 +30,8 @@ export interface TestServerOptions {
   /** Put the production DNS cache in front of the test DNS server (benchmarks). */
   cacheDns?: boolean;
   smtpLimits?: Partial<SmtpLimits>;
+  /** Default 0 (no delay) in tests. */
+  unknownRecipientDelayMs?: number;
 }
 
 export interface TestServer {
@@ -78,7 +80,7 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
   const dns = await startTestDns(o.zone ?? {});
   const log = o.log ?? (process.env.MOXTS_TEST_LOG ? createLogger({ level: process.env.MOXTS_TEST_LOG as 'debug' }) : nullLogger());
   const resolver = o.cacheDns ? cachingResolver(dns.resolver) : dns.resolver;
-  const server = await startServer({ configPath: join(dir, 'mox.conf'), log, resolver, unknownRecipientDelayMs: 0, smtpLimits: o.smtpLimits });
+  const server = await startServer({ configPath: join(dir, 'mox.conf'), log, resolver, unknownRecipientDelayMs: o.unknownRecipientDelayMs ?? 0, smtpLimits: o.smtpLimits });
   const smtp = server.listeners.find((l) => l.service === 'smtp');
   return {
     server,
