@@ -97,14 +97,21 @@ export function localserveBanner(dir: string, ips: readonly string[], server?: S
     `  webapi            http://localhost:${p.HTTP}/webapi/v0/${mark('http')}`,
     `  metrics           http://localhost:${bound('metrics', p.Metrics)}/metrics${mark('metrics')}`,
     `  control socket    ${server?.ctlPath ?? join(dir, 'data', 'ctl')}`,
-    '',
-    'Send a message through the webapi:',
-    `  curl -u ${LOCALSERVE_ADDRESS}:${LOCALSERVE_PASSWORD} http://localhost:${p.HTTP}/webapi/v0/Send \\`,
-    `    -d 'request={"To": [{"Address": "someone@localhost"}], "Subject": "hi", "Text": "hello"}'`,
-    '',
-    'Recipients ending in temperror, permerror or timeout, or in a 3-digit code (e.g. test550@),',
-    'simulate delivery failures. Stop with Ctrl-C.',
   ];
+  if (running.has('webapi')) {
+    lines.push(
+      '',
+      'Send a message through the webapi:',
+      `  curl -u ${LOCALSERVE_ADDRESS}:${LOCALSERVE_PASSWORD} http://localhost:${p.HTTP}/webapi/v0/Send \\`,
+      `    -d 'request={"To": [{"Address": "someone@localhost"}], "Subject": "hi", "Text": "hello"}'`,
+    );
+  } else {
+    lines.push('', `Deliver a test message with any SMTP client, e.g.: swaks --server 127.0.0.1:${bound('smtp', p.SMTP)} --to ${LOCALSERVE_ADDRESS}`);
+  }
+  if (running.has('queue')) {
+    lines.push('', 'Recipients ending in temperror, permerror or timeout, or in a 3-digit code (e.g. test550@),', 'simulate delivery failures.');
+  }
+  lines.push('', 'Stop with Ctrl-C.');
   return lines.join('\n') + '\n';
 }
 
