@@ -450,3 +450,45 @@ test('removeAccount waits for deliveries, closes the database and deletes the da
     await assert.rejects(s.removeAccount('../escape'));
   });
 });
+
+test('delivery batches commit at synchronous=NORMAL and fsync the WAL; other writes stay FULL; changes stay in commit order', async () => {
+  await withStore(async (s) => {
+    const a = s.account('mjl');
+    const inbox = a.mailbox('Inbox')!;
+    await a.deliver({ mailbox: 'Inbox', data: msg(1) });
+    assert.equal(a.db.pragma('synchronous', { simple: true }), 2, 'FULL outside delivery batches');
+    const events: Change[] = [];
+    s.changes.subscribe('mjl', (c) => events.push(c));
+    const p = a.deliver({ mailbox: 'Inbox', data: msg(2) });
+    let flagsDone = false;
+    // (Inline, so the row is queued synchronously.) The batch is flushed on setImmediate; this
+    // one runs right after it, while its WAL fsync is still on the thread pool: the row is
+    // committed, its change not yet published.
+    await new Promise<void>((resolve) =>
+      setImmediate(() => {
+        assert.equal(a.isSyncing, true);
+        assert.equal(a.db.pragma('synchronous', { simple: true }), 2);
+        assert.equal(a.mailbox('Inbox')!.total, 2, 'committed');
+        assert.equal(events.length, 0, 'not published before the fsync');
+        const r = a.setFlags(inbox.id, [1], { mode: 'add', flags: ['seen'] });
+        assert.ok(r.modseq);
+        assert.equal(events.length, 0, 'flags change waits behind the batch');
+        flagsDone = true;
+        resolve();
+      }),
+    );
+    const d = await p;
+    assert.ok(flagsDone);
+    assert.deepEqual(
+      events.map((e) => [e.kind, e.modseq]),
+      [
+        ['add', d.modseq],
+        ['flags', d.modseq + 1],
+      ],
+    );
+    assert.equal(a.isSyncing, false);
+    // Published at once again when no batch is waiting.
+    a.setFlags(inbox.id, [2], { mode: 'add', flags: ['flagged'] });
+    assert.equal(events.length, 3);
+  }, { inlineMaxSize: 1024 });
+});

@@ -5,7 +5,9 @@
  * Implementation notes:
  * - One better-sqlite3 connection per account, used only from the main thread; every write is a
  *   short IMMEDIATE transaction at synchronous=FULL, and its changes are published on the change
- *   bus right after the commit.
+ *   bus right after the commit. Exception: delivery batches commit at synchronous=NORMAL and are
+ *   made durable by an fdatasync of the WAL on the thread pool (walsync.ts) before anything is
+ *   published or acknowledged.
  * - Message ids are handed out in memory (nextId) before the file is written, so files can be
  *   written concurrently and the rows committed later in one batch. The persisted
  *   account.nextMessageId only moves forward. Files whose id has no live row are swept when the
@@ -23,6 +25,7 @@ import { openDb, type Db } from './db.js';
 import { ACCOUNT_MIGRATIONS } from './schema.js';
 import { accountDbPath, accountDir, messagePath, messagesDir, messageDirName, MSG_DIR_SHIFT } from './paths.js';
 import { installMessageFile, linkOrCopy, readRange, type DirMaker, type DirSyncer } from './msgfile.js';
+import { WalSyncer } from './walsync.js';
 import type { Change, ChangeBus } from './changes.js';
 import {
   FLAG_BITS,
@@ -292,6 +295,15 @@ export class Account {
   private closed = false;
   private readonly st: ReturnType<Account['prepare']>;
   private readonly commitOne: (p: PendingDelivery, modseq: number) => number;
+  /** fdatasync of index.db-wal on the thread pool, after a batch committed at synchronous=NORMAL. */
+  private readonly wal: WalSyncer;
+  /**
+   * A committed delivery batch is waiting for its WAL fdatasync. No other batch is committed
+   * meanwhile (rows keep queueing and form the next batch), and changes published by other
+   * operations wait in `deferred` so the change bus stays in commit order.
+   */
+  private syncing = false;
+  private deferred: Change[] = [];
 
   constructor(
     readonly name: string,
@@ -304,7 +316,9 @@ export class Account {
       // acknowledged from it.
       for (let d = dir; d.length >= created.length; d = dirname(d)) syncDirSync(dirname(d));
     }
-    this.db = openDb(accountDbPath(ctx.dataDir, name), ACCOUNT_MIGRATIONS);
+    const dbPath = accountDbPath(ctx.dataDir, name);
+    this.db = openDb(dbPath, ACCOUNT_MIGRATIONS);
+    this.wal = new WalSyncer(`${dbPath}-wal`);
     try {
       this.initAccount();
       this.st = this.prepare();
@@ -402,6 +416,8 @@ export class Account {
       deleteBlob: db.prepare('DELETE FROM message_blob WHERE id = ?'),
       readBlob: db.prepare('SELECT substr(data, ?, ?) FROM message_blob WHERE id = ?').pluck(),
       blobSize: db.prepare('SELECT length(data) FROM message_blob WHERE id = ?').pluck(),
+      syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
+      syncFull: db.prepare('PRAGMA synchronous = FULL'),
       getPassword: db.prepare('SELECT record FROM password WHERE id = 1').pluck(),
       setPassword: db.prepare(
         'INSERT INTO password (id, record, updatedAt) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET record = excluded.record, updatedAt = excluded.updatedAt',
@@ -455,6 +471,7 @@ export class Account {
     if (this.closed) return;
     this.closed = true;
     while (this.inflight.size) await Promise.allSettled([...this.inflight]);
+    await this.wal.close();
     this.db.close();
   }
 
@@ -470,8 +487,14 @@ export class Account {
     return (this.st.getModseq.get() as number) + 1;
   }
 
+  /**
+   * Publish changes of a committed transaction. While a delivery batch waits for its WAL fsync
+   * (its changes are published when that finishes), later changes wait behind it.
+   */
   private publish(changes: Change[]): void {
-    if (changes.length) this.ctx.bus.publish(...changes);
+    if (!changes.length) return;
+    if (this.syncing) this.deferred.push(...changes);
+    else this.ctx.bus.publish(...changes);
   }
 
   // ---------------------------------------------------------------- mailboxes
@@ -755,12 +778,23 @@ export class Account {
     if (added) this.st.setMailboxKeywords.run(JSON.stringify([...set].sort()), mailboxId);
   }
 
+  /** A committed batch is waiting for its WAL fdatasync; the Store does not flush meanwhile. */
+  get isSyncing(): boolean {
+    return this.syncing;
+  }
+
   /**
-   * Commit up to `max` pending deliveries in one transaction (one WAL fsync), then publish and
-   * settle their promises. Called by the Store's flusher. Returns how many were taken.
+   * Commit up to `max` pending deliveries in one transaction, then make it durable with one
+   * fdatasync of the WAL on the thread pool, then publish the changes and settle the promises.
+   * Called by the Store's flusher; does nothing while the previous batch's fsync is running (the
+   * account asks for a flush again when it finishes). Returns how many rows were taken.
+   *
+   * The transaction runs at synchronous=NORMAL (no fsync inside COMMIT, so the event loop is not
+   * blocked); every other transaction of the connection stays at FULL. See store/README.md for
+   * why this is exactly as durable as FULL.
    */
   flushPending(max: number): number {
-    if (this.pending.length === 0) return 0;
+    if (this.pending.length === 0 || this.syncing) return 0;
     const batch = this.pending.splice(0, max);
     if (this.closed && this.db.open === false) {
       for (const p of batch) p.reject(new StoreError('closed', 'account closed'));
@@ -785,20 +819,29 @@ export class Account {
       this.st.setCounters.run(modseq, this.nextId, committedSize);
     });
     const t0 = performance.now();
+    let committed = false;
     try {
-      tx.immediate();
+      this.st.syncNormal.run();
+      try {
+        tx.immediate();
+        committed = true;
+      } finally {
+        this.st.syncFull.run();
+      }
     } catch (err) {
       for (let i = 0; i < batch.length; i++) results[i] = err instanceof Error ? err : new Error(String(err));
       committedSize = 0;
     }
-    this.ctx.log.debug({ account: this.name, rows: batch.length, ms: +(performance.now() - t0).toFixed(2) }, 'delivery batch committed');
+    const commitMs = performance.now() - t0;
     this.quotaUsed += committedSize;
     const changes: Change[] = [];
     const failed: number[] = [];
+    let nFailed = 0;
     for (let i = 0; i < batch.length; i++) {
       const r = results[i]!;
       this.reserved -= batch[i]!.size;
       if (r instanceof Error) {
+        nFailed++;
         if (!batch[i]!.inline) failed.push(batch[i]!.id);
         continue;
       }
@@ -811,17 +854,56 @@ export class Account {
         changes.push({ account: this.name, kind: 'add', modseq: r.modseq, mailboxId: r.mailboxId, uids: [r.uid], ids: [r.id] });
       }
     }
-    this.publish(changes);
-    if (results.some((r) => r instanceof Error)) {
-      this.ctx.log.error({ account: this.name, failed: results.filter((r) => r instanceof Error).length }, 'deliveries failed at commit');
+    if (nFailed) {
+      this.ctx.log.error({ account: this.name, failed: nFailed }, 'deliveries failed at commit');
       this.removeFiles(failed);
     }
-    for (let i = 0; i < batch.length; i++) {
-      const r = results[i]!;
-      if (r instanceof Error) batch[i]!.reject(r);
-      else batch[i]!.resolve(r);
+    const settle = (syncErr?: unknown) => {
+      for (let i = 0; i < batch.length; i++) {
+        const r = results[i]!;
+        if (r instanceof Error) batch[i]!.reject(r);
+        else if (syncErr !== undefined) batch[i]!.reject(syncErr);
+        else batch[i]!.resolve(r);
+      }
+    };
+    if (!committed || nFailed === batch.length) {
+      settle();
+      return batch.length;
     }
+    // Durable once the WAL is fdatasync'd. Until then nothing is published or acknowledged.
+    this.syncing = true;
+    this.wal.sync().then(
+      () => this.afterSync(batch.length, commitMs, t0, changes, settle, undefined),
+      (err: unknown) => this.afterSync(batch.length, commitMs, t0, changes, settle, err),
+    );
     return batch.length;
+  }
+
+  private afterSync(
+    rows: number,
+    commitMs: number,
+    t0: number,
+    changes: Change[],
+    settle: (syncErr?: unknown) => void,
+    err: unknown,
+  ): void {
+    this.syncing = false;
+    this.ctx.log.debug(
+      { account: this.name, rows, ms: +commitMs.toFixed(2), syncMs: +(performance.now() - t0 - commitMs).toFixed(2) },
+      'delivery batch committed',
+    );
+    if (err !== undefined) {
+      // The rows are committed (readers see them) but we cannot tell whether they are durable:
+      // refuse the acknowledgement (SMTP answers 451, the sender retries; a duplicate is
+      // possible, a loss is not). The changes are still published: the rows exist.
+      this.ctx.log.error({ err, account: this.name, rows }, 'fsync of the account WAL failed');
+    }
+    // One publish, so changes made by listeners queue behind the deferred ones.
+    const all = this.deferred.length ? [...changes, ...this.deferred] : changes;
+    this.deferred = [];
+    this.publish(all);
+    settle(err);
+    if (this.pending.length) this.ctx.scheduleFlush(this);
   }
 
   // ---------------------------------------------------------------- messages

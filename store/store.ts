@@ -5,9 +5,11 @@
  * (async fs, libuv thread pool), then queues its row. The first queued row schedules a flush with
  * setImmediate: it runs after the current batch of I/O callbacks, so everything that became ready
  * meanwhile joins the same transaction. The flush commits up to MAX_BATCH rows per account in one
- * transaction (one WAL fsync at synchronous=FULL), publishes the changes, then resolves the
- * promises. While a commit runs (it is synchronous) new files keep completing in the thread pool
- * and form the next batch. An idle server commits a lone delivery at once: no added latency.
+ * transaction at synchronous=NORMAL, then the account fdatasyncs its WAL on the thread pool (one
+ * fsync per batch, as FULL would do inside COMMIT, but off the event loop; accounts in parallel),
+ * and only then publishes the changes and resolves the promises. While that fsync runs, the
+ * account's new rows queue up and form the next batch. An idle server commits a lone delivery at
+ * once: no added latency. See store/README.md for why this is as durable as FULL.
  */
 import { rm } from 'node:fs/promises';
 import { readdirSync } from 'node:fs';
@@ -117,7 +119,8 @@ export class Store {
       } catch (err) {
         this.log.error({ err, account: a.name }, 'flushing deliveries');
       }
-      if (a.pendingCount > 0) this.scheduleFlush(a);
+      // While the account's WAL fsync runs it asks for a flush itself when done.
+      if (a.pendingCount > 0 && !a.isSyncing) this.scheduleFlush(a);
     }
   }
 
