@@ -1,0 +1,100 @@
+/**
+ * queue.db tables (DESIGN §4): queued messages (one row per recipient), retired messages, hold
+ * rules, suppression list. Webhook tables are added by webhook/ with later migrations.
+ * Times are milliseconds since the epoch; JSON columns are TEXT.
+ */
+import type { Migration } from '../store/db.js';
+
+export const QUEUE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE msg (
+        id INTEGER PRIMARY KEY,
+        base_id INTEGER NOT NULL,              -- id of the submission's first row; names the shared message file
+        queued INTEGER NOT NULL,
+        hold INTEGER NOT NULL DEFAULT 0,
+        sender_account TEXT NOT NULL,
+        sender_localpart TEXT NOT NULL,
+        sender_domain TEXT NOT NULL,           -- ASCII (A-label), lower-case
+        from_id TEXT,                          -- unique MAIL FROM id (fromid), unique with msg_retired
+        recipient_localpart TEXT NOT NULL,
+        recipient_domain TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        max_attempts INTEGER NOT NULL DEFAULT 8,
+        next_attempt INTEGER NOT NULL,
+        last_attempt INTEGER,
+        results TEXT NOT NULL DEFAULT '[]',    -- JSON array of attempt results (the history)
+        has8bit INTEGER NOT NULL DEFAULT 0,
+        smtputf8 INTEGER NOT NULL DEFAULT 0,
+        size INTEGER NOT NULL,                 -- prefix + file
+        message_id TEXT NOT NULL DEFAULT '',
+        subject TEXT NOT NULL DEFAULT '',
+        prefix BLOB,                           -- per-recipient header lines sent before the file (e.g. DKIM-Signature)
+        transport TEXT,                        -- admin override; NULL: routes decide
+        require_tls INTEGER,                   -- NULL default policy, 0 no, 1 yes
+        future_release TEXT,                   -- rfc4865 request as given ("for;3600", "until;...")
+        extra TEXT NOT NULL DEFAULT '{}',      -- JSON object (X-Mox-Extra-* / webapi Extra)
+        dsn TEXT NOT NULL DEFAULT '{}',        -- JSON {notify, orcpt, envid, ret} (rfc3461)
+        delayed_dsn_sent INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX msg_due ON msg(hold, next_attempt);
+      CREATE INDEX msg_base ON msg(base_id);
+      CREATE INDEX msg_account ON msg(sender_account);
+      CREATE UNIQUE INDEX msg_fromid ON msg(from_id) WHERE from_id IS NOT NULL;
+
+      CREATE TABLE msg_retired (
+        id INTEGER PRIMARY KEY,                -- the queue id it had
+        base_id INTEGER NOT NULL,
+        queued INTEGER NOT NULL,
+        sender_account TEXT NOT NULL,
+        sender_localpart TEXT NOT NULL,
+        sender_domain TEXT NOT NULL,
+        from_id TEXT,
+        recipient_localpart TEXT NOT NULL,
+        recipient_domain TEXT NOT NULL,
+        recipient_address TEXT NOT NULL,       -- lower-case localpart@domain, for suppression history
+        attempts INTEGER NOT NULL,
+        max_attempts INTEGER NOT NULL,
+        last_attempt INTEGER,
+        results TEXT NOT NULL,
+        has8bit INTEGER NOT NULL,
+        smtputf8 INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        message_id TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        transport TEXT,
+        require_tls INTEGER,
+        future_release TEXT,
+        extra TEXT NOT NULL,
+        dsn TEXT NOT NULL,
+        success INTEGER NOT NULL,
+        outcome TEXT NOT NULL,                 -- delivered | failed | canceled | suppressed
+        last_activity INTEGER NOT NULL,
+        keep_until INTEGER NOT NULL
+      );
+      CREATE UNIQUE INDEX retired_fromid ON msg_retired(from_id) WHERE from_id IS NOT NULL;
+      CREATE INDEX retired_recipient ON msg_retired(recipient_address, last_activity);
+      CREATE INDEX retired_keep ON msg_retired(keep_until);
+      CREATE INDEX retired_message_id ON msg_retired(message_id);
+
+      CREATE TABLE hold_rule (
+        id INTEGER PRIMARY KEY,
+        account TEXT NOT NULL DEFAULT '',
+        sender_domain TEXT NOT NULL DEFAULT '',
+        recipient_domain TEXT NOT NULL DEFAULT ''
+      );
+
+      CREATE TABLE suppression (
+        id INTEGER PRIMARY KEY,
+        created INTEGER NOT NULL,
+        account TEXT NOT NULL,
+        base_address TEXT NOT NULL,
+        original_address TEXT NOT NULL,
+        manual INTEGER NOT NULL DEFAULT 0,
+        reason TEXT NOT NULL DEFAULT '',
+        UNIQUE(account, base_address)
+      );
+    `,
+  },
+];

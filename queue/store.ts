@@ -1,0 +1,669 @@
+/**
+ * The outbound queue's storage (queue.db + message files), without delivery: adding messages
+ * durably, listing with filters and keyset pagination, admin changes (hold, schedule, transport,
+ * RequireTLS), retiring finished messages, hold rules and the suppression list.
+ *
+ * Durability (DESIGN §4): add() resolves only when the message file (fsync'd, directory fsync'd)
+ * and its rows (committed, synchronous=FULL) are durable. Concurrent add() calls are committed
+ * together in one transaction (group commit). One file per submission, named by the id of its
+ * first row (base_id), shared by the rows of all its recipients.
+ */
+import { promises as fsp, readdirSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { openDb, type Db } from '../store/db.js';
+import { writeFileSynced, linkOrCopy, syncFile, syncDir } from '../store/msgfile.js';
+import { messageDirName } from '../store/paths.js';
+import type { Logger } from '../log/logger.js';
+import { nullLogger } from '../log/logger.js';
+import { QUEUE_MIGRATIONS } from './schema.js';
+import { baseAddress, holdRuleMatches, DEFAULT_MAX_ATTEMPTS, type HoldRule } from './rules.js';
+
+/** Most rows committed in one group-commit transaction. */
+export const QUEUE_MAX_BATCH = 512;
+
+export interface AttemptResult {
+  start: number;
+  durationMs: number;
+  success: boolean;
+  code?: number;
+  enhanced?: string;
+  error: string;
+  host?: string;
+}
+
+export interface DsnParams {
+  notify?: string[];
+  orcpt?: string;
+  envid?: string;
+  ret?: 'FULL' | 'HDRS';
+}
+
+export interface QueuedMsg {
+  id: number;
+  baseId: number;
+  queued: Date;
+  hold: boolean;
+  senderAccount: string;
+  senderLocalpart: string;
+  senderDomain: string;
+  fromId: string | null;
+  recipientLocalpart: string;
+  recipientDomain: string;
+  attempts: number;
+  maxAttempts: number;
+  nextAttempt: Date;
+  lastAttempt: Date | null;
+  results: AttemptResult[];
+  has8bit: boolean;
+  smtputf8: boolean;
+  size: number;
+  messageId: string;
+  subject: string;
+  transport: string | null;
+  requireTLS: boolean | null;
+  futureRelease: string | null;
+  extra: Record<string, string>;
+  dsn: DsnParams;
+  delayedDsnSent: boolean;
+}
+
+export type RetiredOutcome = 'delivered' | 'failed' | 'canceled' | 'suppressed';
+
+export interface RetiredMsg extends Omit<QueuedMsg, 'hold' | 'nextAttempt' | 'delayedDsnSent'> {
+  recipientAddress: string;
+  success: boolean;
+  outcome: RetiredOutcome;
+  lastActivity: Date;
+  keepUntil: Date;
+}
+
+export interface AddRecipient {
+  localpart: string;
+  domain: string;
+  fromId?: string;
+  notify?: string[];
+  orcpt?: string;
+}
+
+export interface AddInput {
+  account: string;
+  mailFrom: { localpart: string; domain: string };
+  recipients: AddRecipient[];
+  /** The message bytes, or a temp file the caller wrote (hard-linked; the caller removes it). */
+  message: Buffer | { tempPath: string; size: number };
+  /** Header lines sent before the file (e.g. DKIM-Signature), stored with each row. */
+  prefix?: Buffer;
+  messageId?: string;
+  subject?: string;
+  has8bit?: boolean;
+  smtputf8?: boolean;
+  requireTLS?: boolean | null;
+  transport?: string | null;
+  /** rfc4865 FUTURERELEASE: first attempt at this time; request kept for DSNs. */
+  futureRelease?: { at: Date; request: string };
+  extra?: Record<string, string>;
+  envid?: string;
+  ret?: 'FULL' | 'HDRS';
+  maxAttempts?: number;
+}
+
+export interface QueueFilter {
+  ids?: number[];
+  account?: string;
+  /** Substring of the sender address. */
+  from?: string;
+  /** Substring of the recipient address; "@example.com" matches a domain. */
+  to?: string;
+  hold?: boolean;
+  /** Submitted: {op: '<', ms} = less than ms ago; '>' = more than ms ago. */
+  submitted?: { op: '<' | '>'; ms: number };
+  /** Next attempt: '<' = within ms from now (or overdue), '>' = later than ms from now. */
+  nextAttempt?: { op: '<' | '>'; ms: number };
+  /** Transport name; null matches messages without an override. */
+  transport?: string | null;
+}
+
+export interface ListSort {
+  field: 'nextAttempt' | 'queued';
+  asc?: boolean;
+  /** Keyset pagination: the last row of the previous page. */
+  after?: { id: number; value: Date };
+}
+
+export interface Suppression {
+  id: number;
+  created: Date;
+  account: string;
+  baseAddress: string;
+  originalAddress: string;
+  manual: boolean;
+  reason: string;
+}
+
+export class QueueError extends Error {
+  constructor(
+    readonly code: 'duplicate-fromid' | 'notfound' | 'invalid' | 'closed',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'QueueError';
+  }
+}
+
+interface Pending {
+  rows: Array<Record<string, unknown>>;
+  resolve: (ids: number[]) => void;
+  reject: (e: unknown) => void;
+  file: string;
+}
+
+export interface QueueStoreOptions {
+  dataDir: string;
+  log?: Logger;
+  clock?: () => Date;
+  /** How long to keep retired messages of an account (KeepRetiredMessagePeriod), ms; 0 keeps none. */
+  keepRetiredFor?: (account: string) => number;
+}
+
+type Row = Record<string, unknown>;
+
+function rowToMsg(r: Row): QueuedMsg {
+  return {
+    id: r.id as number,
+    baseId: r.base_id as number,
+    queued: new Date(r.queued as number),
+    hold: !!r.hold,
+    senderAccount: r.sender_account as string,
+    senderLocalpart: r.sender_localpart as string,
+    senderDomain: r.sender_domain as string,
+    fromId: (r.from_id as string | null) ?? null,
+    recipientLocalpart: r.recipient_localpart as string,
+    recipientDomain: r.recipient_domain as string,
+    attempts: r.attempts as number,
+    maxAttempts: r.max_attempts as number,
+    nextAttempt: new Date(r.next_attempt as number),
+    lastAttempt: r.last_attempt == null ? null : new Date(r.last_attempt as number),
+    results: JSON.parse(r.results as string) as AttemptResult[],
+    has8bit: !!r.has8bit,
+    smtputf8: !!r.smtputf8,
+    size: r.size as number,
+    messageId: r.message_id as string,
+    subject: r.subject as string,
+    transport: (r.transport as string | null) ?? null,
+    requireTLS: r.require_tls == null ? null : !!r.require_tls,
+    futureRelease: (r.future_release as string | null) ?? null,
+    extra: JSON.parse(r.extra as string) as Record<string, string>,
+    dsn: JSON.parse(r.dsn as string) as DsnParams,
+    delayedDsnSent: !!r.delayed_dsn_sent,
+  };
+}
+
+function rowToRetired(r: Row): RetiredMsg {
+  const { hold: _h, nextAttempt: _n, delayedDsnSent: _d, ...m } = rowToMsg({ ...r, hold: 0, next_attempt: 0, delayed_dsn_sent: 0 });
+  return {
+    ...m,
+    recipientAddress: r.recipient_address as string,
+    success: !!r.success,
+    outcome: r.outcome as RetiredOutcome,
+    lastActivity: new Date(r.last_activity as number),
+    keepUntil: new Date(r.keep_until as number),
+  };
+}
+
+export class QueueStore {
+  readonly db: Db;
+  readonly msgDir: string;
+  private readonly log: Logger;
+  private readonly clock: () => Date;
+  private readonly keepRetiredFor: (account: string) => number;
+  private nextId: number;
+  private pending: Pending[] = [];
+  private flushScheduled = false;
+  private closed = false;
+
+  private constructor(opts: QueueStoreOptions, db: Db) {
+    this.db = db;
+    this.msgDir = join(opts.dataDir, 'queue', 'msg');
+    this.log = opts.log ?? nullLogger();
+    this.clock = opts.clock ?? (() => new Date());
+    this.keepRetiredFor = opts.keepRetiredFor ?? (() => 0);
+    const max = db.prepare('SELECT max(m) FROM (SELECT max(id) AS m FROM msg UNION ALL SELECT max(id) FROM msg_retired)').pluck().get() as number | null;
+    this.nextId = (max ?? 0) + 1;
+  }
+
+  /** Open queue.db in dataDir and remove message files no row refers to (never acknowledged). */
+  static async open(opts: QueueStoreOptions): Promise<QueueStore> {
+    await fsp.mkdir(join(opts.dataDir, 'queue', 'msg'), { recursive: true, mode: 0o750 });
+    const db = openDb(join(opts.dataDir, 'queue.db'), QUEUE_MIGRATIONS);
+    const q = new QueueStore(opts, db);
+    await q.sweepOrphans();
+    return q;
+  }
+
+  private filePath(baseId: number): string {
+    return join(this.msgDir, messageDirName(baseId), String(baseId));
+  }
+
+  private async sweepOrphans(): Promise<void> {
+    const live = new Set((this.db.prepare('SELECT DISTINCT base_id FROM msg').pluck().all() as number[]).map(String));
+    let removed = 0;
+    for (const d of readdirSync(this.msgDir)) {
+      for (const f of readdirSync(join(this.msgDir, d))) {
+        if (!live.has(f)) {
+          await fsp.rm(join(this.msgDir, d, f), { force: true });
+          removed++;
+        }
+      }
+    }
+    if (removed) this.log.info({ removed }, 'queue: removed unreferenced message files');
+  }
+
+  private now(): number {
+    return this.clock().getTime();
+  }
+
+  /**
+   * Queue a message for its recipients: one row each, sharing one message file. Hold rules are
+   * applied. Resolves with the queue ids once everything is durable.
+   */
+  add(input: AddInput): Promise<QueuedMsg[]> {
+    if (this.closed) return Promise.reject(new QueueError('closed', 'queue is closed'));
+    const p = this.addInner(input);
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p)).catch(() => {});
+    return p;
+  }
+
+  private readonly inflight = new Set<Promise<unknown>>();
+
+  private async addInner(input: AddInput): Promise<QueuedMsg[]> {
+    if (!input.recipients.length) throw new QueueError('invalid', 'no recipients');
+    const fromIds = input.recipients.map((r) => r.fromId).filter((x): x is string => !!x);
+    if (new Set(fromIds).size !== fromIds.length) throw new QueueError('duplicate-fromid', 'duplicate fromid in submission');
+    const dupe = fromIds.length
+      ? (this.db.prepare(`SELECT from_id FROM msg WHERE from_id IN (${fromIds.map(() => '?').join(',')}) UNION SELECT from_id FROM msg_retired WHERE from_id IN (${fromIds.map(() => '?').join(',')}) LIMIT 1`).pluck().get(...fromIds, ...fromIds) as string | undefined)
+      : undefined;
+    if (dupe) throw new QueueError('duplicate-fromid', `fromid ${dupe} already used`);
+
+    const baseId = this.nextId;
+    this.nextId += input.recipients.length;
+    const file = this.filePath(baseId);
+    await fsp.mkdir(dirname(file), { recursive: true });
+    if (Buffer.isBuffer(input.message)) {
+      await writeFileSynced(file, input.message);
+    } else {
+      await syncFile(input.message.tempPath);
+      await linkOrCopy(input.message.tempPath, file);
+    }
+    await syncDir(dirname(file));
+
+    const now = this.now();
+    const fileSize = Buffer.isBuffer(input.message) ? input.message.length : input.message.size;
+    const rules = this.listHoldRules();
+    const rows = input.recipients.map((r, i) => {
+      const hold = rules.some((rule) => holdRuleMatches(rule, { account: input.account, senderDomain: input.mailFrom.domain, recipientDomain: r.domain }));
+      return {
+        id: baseId + i,
+        base_id: baseId,
+        queued: now,
+        hold: hold ? 1 : 0,
+        sender_account: input.account,
+        sender_localpart: input.mailFrom.localpart,
+        sender_domain: input.mailFrom.domain.toLowerCase(),
+        from_id: r.fromId ?? null,
+        recipient_localpart: r.localpart,
+        recipient_domain: r.domain.toLowerCase(),
+        max_attempts: input.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+        next_attempt: input.futureRelease?.at.getTime() ?? now,
+        has8bit: input.has8bit ? 1 : 0,
+        smtputf8: input.smtputf8 ? 1 : 0,
+        size: (input.prefix?.length ?? 0) + fileSize,
+        message_id: input.messageId ?? '',
+        subject: input.subject ?? '',
+        prefix: input.prefix ?? null,
+        transport: input.transport ?? null,
+        require_tls: input.requireTLS == null ? null : input.requireTLS ? 1 : 0,
+        future_release: input.futureRelease?.request ?? null,
+        extra: JSON.stringify(input.extra ?? {}),
+        dsn: JSON.stringify({ notify: r.notify, orcpt: r.orcpt, envid: input.envid, ret: input.ret } satisfies DsnParams),
+      };
+    });
+    try {
+      await new Promise<number[]>((resolve, reject) => {
+        this.pending.push({ rows, resolve, reject, file });
+        this.scheduleFlush();
+      });
+    } catch (e) {
+      await fsp.rm(file, { force: true });
+      throw e;
+    }
+    return rows.map((r) => this.get(r.id)!);
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private insertStmt?: ReturnType<Db['prepare']>;
+
+  /** Group commit: all pending submissions in one transaction (one fsync). */
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch: Pending[] = [];
+    let n = 0;
+    while (this.pending.length && n < QUEUE_MAX_BATCH) {
+      const p = this.pending.shift()!;
+      batch.push(p);
+      n += p.rows.length;
+    }
+    if (this.pending.length) this.scheduleFlush();
+    this.insertStmt ??= this.db.prepare(
+      `INSERT INTO msg (id, base_id, queued, hold, sender_account, sender_localpart, sender_domain, from_id, recipient_localpart, recipient_domain,
+        max_attempts, next_attempt, has8bit, smtputf8, size, message_id, subject, prefix, transport, require_tls, future_release, extra, dsn)
+       VALUES (@id, @base_id, @queued, @hold, @sender_account, @sender_localpart, @sender_domain, @from_id, @recipient_localpart, @recipient_domain,
+        @max_attempts, @next_attempt, @has8bit, @smtputf8, @size, @message_id, @subject, @prefix, @transport, @require_tls, @future_release, @extra, @dsn)`,
+    );
+    const stmt = this.insertStmt;
+    const failed = new Map<Pending, unknown>();
+    try {
+      this.db.transaction(() => {
+        for (const p of batch) {
+          // One savepoint per submission: a failing one (e.g. a fromid race) does not fail the others.
+          try {
+            this.db.transaction(() => {
+              for (const r of p.rows) stmt.run(r);
+            })();
+          } catch (e) {
+            failed.set(p, e);
+          }
+        }
+      }).immediate();
+    } catch (e) {
+      for (const p of batch) p.reject(e);
+      return;
+    }
+    for (const p of batch) {
+      const err = failed.get(p);
+      if (err) p.reject((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' ? new QueueError('duplicate-fromid', 'fromid already used') : err);
+      else p.resolve(p.rows.map((r) => r.id as number));
+    }
+  }
+
+  get(id: number): QueuedMsg | undefined {
+    const r = this.db.prepare('SELECT * FROM msg WHERE id = ?').get(id) as Row | undefined;
+    return r ? rowToMsg(r) : undefined;
+  }
+
+  /** The message as sent: prefix + file. */
+  async messageBytes(id: number): Promise<Buffer> {
+    const r = this.db.prepare('SELECT base_id, prefix FROM msg WHERE id = ?').get(id) as { base_id: number; prefix: Buffer | null } | undefined;
+    if (!r) throw new QueueError('notfound', `no queued message ${id}`);
+    const body = await fsp.readFile(this.filePath(r.base_id));
+    return r.prefix ? Buffer.concat([r.prefix, body]) : body;
+  }
+
+  private where(f: QueueFilter): { sql: string; args: unknown[] } {
+    const c: string[] = [];
+    const args: unknown[] = [];
+    const now = this.now();
+    if (f.ids?.length) {
+      c.push(`id IN (${f.ids.map(() => '?').join(',')})`);
+      args.push(...f.ids);
+    }
+    if (f.account !== undefined) {
+      c.push('sender_account = ?');
+      args.push(f.account);
+    }
+    if (f.from) {
+      c.push("instr(lower(sender_localpart || '@' || sender_domain), lower(?)) > 0");
+      args.push(f.from);
+    }
+    if (f.to) {
+      c.push("instr(lower(recipient_localpart || '@' || recipient_domain), lower(?)) > 0");
+      args.push(f.to);
+    }
+    if (f.hold !== undefined) {
+      c.push('hold = ?');
+      args.push(f.hold ? 1 : 0);
+    }
+    if (f.submitted) {
+      c.push(f.submitted.op === '<' ? 'queued > ?' : 'queued < ?');
+      args.push(now - f.submitted.ms);
+    }
+    if (f.nextAttempt) {
+      c.push(f.nextAttempt.op === '<' ? 'next_attempt < ?' : 'next_attempt > ?');
+      args.push(now + f.nextAttempt.ms);
+    }
+    if (f.transport !== undefined) {
+      if (f.transport === null) c.push('transport IS NULL');
+      else {
+        c.push('transport = ?');
+        args.push(f.transport);
+      }
+    }
+    return { sql: c.length ? c.join(' AND ') : '1', args };
+  }
+
+  /** Messages matching the filter, sorted, with keyset pagination (at most `max`). */
+  list(f: QueueFilter = {}, sort: ListSort = { field: 'nextAttempt' }, max = 100): QueuedMsg[] {
+    const w = this.where(f);
+    const col = sort.field === 'queued' ? 'queued' : 'next_attempt';
+    const dir = sort.asc === false ? 'DESC' : 'ASC';
+    let sql = `SELECT * FROM msg WHERE ${w.sql}`;
+    const args = [...w.args];
+    if (sort.after) {
+      sql += ` AND (${col}, id) ${dir === 'ASC' ? '>' : '<'} (?, ?)`;
+      args.push(sort.after.value.getTime(), sort.after.id);
+    }
+    sql += ` ORDER BY ${col} ${dir}, id ${dir} LIMIT ?`;
+    args.push(max);
+    return (this.db.prepare(sql).all(...args) as Row[]).map(rowToMsg);
+  }
+
+  count(f: QueueFilter = {}): number {
+    const w = this.where(f);
+    return this.db.prepare(`SELECT count(*) FROM msg WHERE ${w.sql}`).pluck().get(...w.args) as number;
+  }
+
+  private update(f: QueueFilter, set: string, args: unknown[]): number {
+    const w = this.where(f);
+    return this.db.prepare(`UPDATE msg SET ${set} WHERE ${w.sql}`).run(...args, ...w.args).changes;
+  }
+
+  hold(f: QueueFilter, hold: boolean): number {
+    return this.update(f, 'hold = ?', [hold ? 1 : 0]);
+  }
+
+  /** Reschedule: `addMs` relative to each message's next attempt, or `at` an absolute time. */
+  schedule(f: QueueFilter, s: { addMs: number } | { at: Date }): number {
+    return 'at' in s ? this.update(f, 'next_attempt = ?', [s.at.getTime()]) : this.update(f, 'next_attempt = next_attempt + ?', [s.addMs]);
+  }
+
+  setTransport(f: QueueFilter, transport: string | null): number {
+    return this.update(f, 'transport = ?', [transport]);
+  }
+
+  setRequireTLS(f: QueueFilter, requireTLS: boolean | null): number {
+    return this.update(f, 'require_tls = ?', [requireTLS == null ? null : requireTLS ? 1 : 0]);
+  }
+
+  /**
+   * Remove matching messages from the queue as finished with `outcome`, appending `result` to
+   * their history; keep retired records for accounts with a KeepRetiredMessagePeriod. Message
+   * files are removed once no row refers to them. Returns the retired messages.
+   */
+  async retire(f: QueueFilter, outcome: RetiredOutcome, result?: Omit<AttemptResult, 'start' | 'durationMs'>): Promise<RetiredMsg[]> {
+    const now = this.now();
+    const w = this.where(f);
+    const retired: RetiredMsg[] = [];
+    const bases = new Set<number>();
+    this.db.transaction(() => {
+      const rows = this.db.prepare(`SELECT * FROM msg WHERE ${w.sql}`).all(...w.args) as Row[];
+      const ins = this.db.prepare(
+        `INSERT OR REPLACE INTO msg_retired (id, base_id, queued, sender_account, sender_localpart, sender_domain, from_id, recipient_localpart, recipient_domain, recipient_address,
+          attempts, max_attempts, last_attempt, results, has8bit, smtputf8, size, message_id, subject, transport, require_tls, future_release, extra, dsn, success, outcome, last_activity, keep_until)
+         VALUES (@id, @base_id, @queued, @sender_account, @sender_localpart, @sender_domain, @from_id, @recipient_localpart, @recipient_domain, @recipient_address,
+          @attempts, @max_attempts, @last_attempt, @results, @has8bit, @smtputf8, @size, @message_id, @subject, @transport, @require_tls, @future_release, @extra, @dsn, @success, @outcome, @last_activity, @keep_until)`,
+      );
+      const del = this.db.prepare('DELETE FROM msg WHERE id = ?');
+      for (const r of rows) {
+        const results = JSON.parse(r.results as string) as AttemptResult[];
+        if (result) results.push({ start: now, durationMs: 0, ...result });
+        const keep = this.keepRetiredFor(r.sender_account as string);
+        const rec = {
+          ...r,
+          results: JSON.stringify(results),
+          recipient_address: `${r.recipient_localpart as string}@${r.recipient_domain as string}`.toLowerCase(),
+          success: outcome === 'delivered' ? 1 : 0,
+          outcome,
+          last_activity: now,
+          keep_until: now + keep,
+        };
+        if (keep > 0) ins.run(rec);
+        del.run(r.id);
+        bases.add(r.base_id as number);
+        retired.push(rowToRetired(rec));
+      }
+    })();
+    for (const b of bases) {
+      const left = this.db.prepare('SELECT 1 FROM msg WHERE base_id = ? LIMIT 1').get(b);
+      if (!left) await fsp.rm(this.filePath(b), { force: true });
+    }
+    return retired;
+  }
+
+  // ---------------------------------------------------------------- retired messages
+
+  listRetired(f: { account?: string; to?: string; success?: boolean } = {}, after?: { id: number; lastActivity: Date }, max = 100): RetiredMsg[] {
+    const c: string[] = [];
+    const args: unknown[] = [];
+    if (f.account !== undefined) {
+      c.push('sender_account = ?');
+      args.push(f.account);
+    }
+    if (f.to) {
+      c.push('instr(recipient_address, lower(?)) > 0');
+      args.push(f.to);
+    }
+    if (f.success !== undefined) {
+      c.push('success = ?');
+      args.push(f.success ? 1 : 0);
+    }
+    if (after) {
+      c.push('(last_activity, id) < (?, ?)');
+      args.push(after.lastActivity.getTime(), after.id);
+    }
+    const rows = this.db
+      .prepare(`SELECT * FROM msg_retired WHERE ${c.length ? c.join(' AND ') : '1'} ORDER BY last_activity DESC, id DESC LIMIT ?`)
+      .all(...args, max) as Row[];
+    return rows.map(rowToRetired);
+  }
+
+  getRetired(id: number): RetiredMsg | undefined {
+    const r = this.db.prepare('SELECT * FROM msg_retired WHERE id = ?').get(id) as Row | undefined;
+    return r ? rowToRetired(r) : undefined;
+  }
+
+  retiredByFromId(fromId: string): RetiredMsg | undefined {
+    const r = this.db.prepare('SELECT * FROM msg_retired WHERE from_id = ?').get(fromId) as Row | undefined;
+    return r ? rowToRetired(r) : undefined;
+  }
+
+  /** Success flags of the most recent retired messages to an address, newest first (suppression history). */
+  recentOutcomes(account: string, recipientAddress: string, n = 2): boolean[] {
+    return (
+      this.db
+        .prepare('SELECT success FROM msg_retired WHERE sender_account = ? AND recipient_address = ? ORDER BY last_activity DESC, id DESC LIMIT ?')
+        .pluck()
+        .all(account, recipientAddress.toLowerCase(), n) as number[]
+    ).map((x) => !!x);
+  }
+
+  /** Delete retired records past their keep time; returns how many. Called hourly. */
+  cleanupRetired(): number {
+    return this.db.prepare('DELETE FROM msg_retired WHERE keep_until < ?').run(this.now()).changes;
+  }
+
+  // ---------------------------------------------------------------- hold rules
+
+  listHoldRules(): HoldRule[] {
+    return (this.db.prepare('SELECT * FROM hold_rule ORDER BY id').all() as Row[]).map((r) => ({
+      id: r.id as number,
+      account: r.account as string,
+      senderDomain: r.sender_domain as string,
+      recipientDomain: r.recipient_domain as string,
+    }));
+  }
+
+  /** Add a rule and hold the queued messages it matches (same matching as for new messages). Returns the rule and how many were held. */
+  addHoldRule(rule: Omit<HoldRule, 'id'>): { rule: HoldRule; held: number } {
+    const r = { account: rule.account, senderDomain: rule.senderDomain.toLowerCase(), recipientDomain: rule.recipientDomain.toLowerCase() };
+    let id = 0;
+    let held = 0;
+    this.db.transaction(() => {
+      id = Number(this.db.prepare('INSERT INTO hold_rule (account, sender_domain, recipient_domain) VALUES (?, ?, ?)').run(r.account, r.senderDomain, r.recipientDomain).lastInsertRowid);
+      const rows = this.db.prepare('SELECT id, sender_account, sender_domain, recipient_domain FROM msg WHERE hold = 0').all() as Row[];
+      const upd = this.db.prepare('UPDATE msg SET hold = 1 WHERE id = ?');
+      for (const m of rows) {
+        if (holdRuleMatches(r, { account: m.sender_account as string, senderDomain: m.sender_domain as string, recipientDomain: m.recipient_domain as string })) {
+          upd.run(m.id);
+          held++;
+        }
+      }
+    })();
+    return { rule: { id, ...r }, held };
+  }
+
+  /** Remove a rule; held messages stay held until released. */
+  removeHoldRule(id: number): boolean {
+    return this.db.prepare('DELETE FROM hold_rule WHERE id = ?').run(id).changes > 0;
+  }
+
+  // ---------------------------------------------------------------- suppression list
+
+  listSuppressions(account?: string): Suppression[] {
+    const rows = (account === undefined
+      ? this.db.prepare('SELECT * FROM suppression ORDER BY account, base_address').all()
+      : this.db.prepare('SELECT * FROM suppression WHERE account = ? ORDER BY base_address').all(account)) as Row[];
+    return rows.map((r) => ({
+      id: r.id as number,
+      created: new Date(r.created as number),
+      account: r.account as string,
+      baseAddress: r.base_address as string,
+      originalAddress: r.original_address as string,
+      manual: !!r.manual,
+      reason: r.reason as string,
+    }));
+  }
+
+  /** Add an address (by its base address); false when it was already listed. */
+  addSuppression(account: string, address: string, opts: { manual: boolean; reason: string }): boolean {
+    return (
+      this.db
+        .prepare('INSERT OR IGNORE INTO suppression (created, account, base_address, original_address, manual, reason) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(this.now(), account, baseAddress(address), address, opts.manual ? 1 : 0, opts.reason).changes > 0
+    );
+  }
+
+  removeSuppression(account: string, address: string): boolean {
+    return this.db.prepare('DELETE FROM suppression WHERE account = ? AND base_address = ?').run(account, baseAddress(address)).changes > 0;
+  }
+
+  lookupSuppression(account: string, address: string): Suppression | undefined {
+    const r = this.db.prepare('SELECT * FROM suppression WHERE account = ? AND base_address = ?').get(account, baseAddress(address)) as Row | undefined;
+    return r
+      ? { id: r.id as number, created: new Date(r.created as number), account: r.account as string, baseAddress: r.base_address as string, originalAddress: r.original_address as string, manual: !!r.manual, reason: r.reason as string }
+      : undefined;
+  }
+
+  /** Finish submissions in progress, then close the database. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.inflight]);
+    if (this.pending.length) this.flush();
+    this.db.close();
+  }
+}
