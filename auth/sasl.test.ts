@@ -66,7 +66,7 @@ for (const mech of mechs) {
   test(`${mech}: wrong password and unknown user fail the same way`, async () => {
     const wrong = await run(startSasl(mech, opts()), saslClient(mech, { username: 'mjl@mox.example', password: 'pencil!' }));
     const unknown = await run(startSasl(mech, opts()), saslClient(mech, { username: 'nobody@mox.example', password: 'pencil' }));
-    assert.deepEqual(wrong, { failed: true, reason: 'badcreds', message: 'invalid credentials', username: 'mjl@mox.example' });
+    assert.deepEqual(wrong, { failed: true, reason: 'badcreds', message: 'invalid credentials', username: 'mjl@mox.example', account: 'mjl' });
     assert.deepEqual(unknown, { failed: true, reason: 'badcreds', message: 'invalid credentials', username: 'nobody@mox.example' });
   });
 
@@ -243,7 +243,7 @@ for (const v of vectors) {
     const flipped = Buffer.from(proof, 'base64');
     flipped[0]! ^= 1;
     const r1 = await tamper(v.clientFinal.replace(proof, flipped.toString('base64')));
-    assert.deepEqual(r1, { failed: true, reason: 'badcreds', message: 'invalid credentials', username: 'user' });
+    assert.deepEqual(r1, { failed: true, reason: 'badcreds', message: 'invalid credentials', username: 'user', account: 'user' });
     const r2 = await tamper(v.clientFinal.replace('c=biws', 'c=eSws')); // "y,," instead of "n,,"
     assert.equal('failed' in r2 && r2.reason, 'malformed');
     const r3 = await tamper(v.clientFinal.replace(v.serverNonce, v.serverNonce + 'x'));

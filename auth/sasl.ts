@@ -105,7 +105,18 @@ export type SaslFailureReason =
 export type SaslStep<A> =
   | { challenge: Buffer }
   | { done: true; account: A; username: string }
-  | { failed: true; reason: SaslFailureReason; message: string; username?: string };
+  | {
+      failed: true;
+      reason: SaslFailureReason;
+      /** Short text for logs and replies; the same for unknown users and wrong passwords. */
+      message: string;
+      username?: string;
+      /**
+       * The account the name belongs to, when it exists and the password was wrong: for the
+       * login-attempt record (the account's own UI shows attempts on it). Never tell the client.
+       */
+      account?: A;
+    };
 
 export interface SaslSession<A> {
   readonly mechanism: SaslMechanism | string;
@@ -154,7 +165,7 @@ let fakeScryptRecord: PasswordRecord | undefined;
  * A record that verifies nothing, with the default costs: verifying a password against it costs
  * what a real record costs. No hashing is needed to make it (its hash is random).
  */
-function fakeRecord(): PasswordRecord {
+export function fakeRecord(): PasswordRecord {
   if (!fakeScryptRecord) {
     const rnd = (n: number) => randomBytes(n).toString('base64');
     const scram = (len: number): ScramKeys => ({ salt: rnd(16), iterations: SCRAM_ITERATIONS, storedKey: rnd(len), serverKey: rnd(len) });
@@ -197,9 +208,9 @@ class Session<A> implements SaslSession<A> {
     this.handler = h;
   }
 
-  fail(reason: SaslFailureReason, message: string): SaslStep<A> {
+  fail(reason: SaslFailureReason, message: string, account?: { account: A }): SaslStep<A> {
     this.finished = true;
-    return { failed: true, reason, message, ...(this.username !== undefined ? { username: this.username } : {}) };
+    return { failed: true, reason, message, ...(this.username !== undefined ? { username: this.username } : {}), ...(account ? { account: account.account } : {}) };
   }
 
   done(account: A): SaslStep<A> {
@@ -271,7 +282,7 @@ async function checkPassword<A>(s: Session<A>, opts: SaslOptions<A>, username: s
   s.username = username;
   const found = await opts.lookup(username);
   const ok = await verifyPassword(found?.record ?? fakeRecord(), password);
-  if (!ok || !found) return s.fail('badcreds', 'invalid credentials');
+  if (!ok || !found) return s.fail('badcreds', 'invalid credentials', found);
   return s.done(found.account);
 }
 
@@ -401,7 +412,7 @@ function scram<A>(s: Session<A>, opts: SaslOptions<A>, h: ScramHash, plus: boole
       if (a2[1]!.slice(2) !== nonce) return s.fail('malformed', 'nonce mismatch');
       const authMessage = `${bare},${serverFirst},${withoutProof}`;
       const ok = scramVerifyClientProof(keys, h, authMessage, proof);
-      if (!ok || !found) return s.fail('badcreds', 'invalid credentials');
+      if (!ok || !found) return s.fail('badcreds', 'invalid credentials', found);
       const verifier = scramServerSignature(keys, h, authMessage);
       const account = found.account;
       s.next(async (data3) => {
