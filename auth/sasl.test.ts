@@ -1,5 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import * as tls from 'node:tls';
+import type { TLSSocket } from 'node:tls';
+import { generateSelfSignedCert } from '../cmd/tls-selfsigned.js';
 import { hashPassword, scramKeys, type PasswordRecord } from './password.js';
 import {
   startSasl,
@@ -7,6 +11,7 @@ import {
   decodeBase64Strict,
   normalizeLoginName,
   isSaslMechanism,
+  tlsExporterBinding,
   SASL_MECHANISMS,
   type SaslClient,
   type SaslSession,
@@ -327,4 +332,35 @@ test('SCRAM-*-PLUS with channel-binding data', async () => {
   // The non-PLUS mechanism still works when -PLUS is offered (flag "n").
   const plain = await run(startSasl('SCRAM-SHA-256', opts({ channelBinding: cb })), saslClient('SCRAM-SHA-256', { username: 'mjl@mox.example', password: 'pencil' }));
   assert.ok('done' in plain);
+});
+
+test('SCRAM-SHA-256-PLUS over a real TLS 1.3 connection (tls-exporter); TLS 1.2 offers none', async () => {
+  const c = await generateSelfSignedCert(['localhost']);
+  for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
+    const server = tls.createServer({ key: c.keyPem, cert: c.certPem, minVersion: version, maxVersion: version });
+    const accepted = once(server, 'secureConnection') as Promise<[TLSSocket]>;
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as { port: number }).port;
+    const client = tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false });
+    await once(client, 'secureConnect');
+    const [serverSide] = await accepted;
+    try {
+      const sb = tlsExporterBinding(serverSide);
+      const cb = tlsExporterBinding(client);
+      if (version === 'TLSv1.2') {
+        assert.equal(sb, undefined);
+        continue;
+      }
+      assert.ok(sb && cb);
+      assert.equal(sb.data.length, 32);
+      assert.deepEqual(sb, cb, 'both ends derive the same binding');
+      const r = await run(startSasl('SCRAM-SHA-256-PLUS', opts({ channelBinding: sb })), saslClient('SCRAM-SHA-256-PLUS', { username: 'mjl@mox.example', password: 'pencil', channelBinding: cb }));
+      assert.ok('done' in r);
+    } finally {
+      client.destroy();
+      serverSide.destroy();
+      server.close();
+    }
+  }
 });

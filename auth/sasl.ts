@@ -22,6 +22,7 @@
  * username for the life of the process and fake keys) and gets the same failure.
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
 import {
   SCRAM_ITERATIONS,
   SCRYPT_KEYLEN,
@@ -70,6 +71,17 @@ export type SaslLookup<A> = (username: string) => Promise<SaslLookupResult<A> | 
 export interface ChannelBinding {
   type: 'tls-exporter' | 'tls-unique' | 'tls-server-end-point';
   data: Buffer;
+}
+
+/**
+ * RFC 9266 tls-exporter channel binding of a TLS 1.3 connection (32 bytes of the exporter with
+ * label "EXPORTER-Channel-Binding", empty context); undefined for anything else. TLS 1.2 exporters
+ * are only safe with the extended master secret (RFC 7627), which Node does not report, and
+ * tls-unique is not offered; so -PLUS is advertised only on TLS 1.3 connections.
+ */
+export function tlsExporterBinding(socket: TLSSocket): ChannelBinding | undefined {
+  if (!socket.encrypted || socket.getProtocol() !== 'TLSv1.3') return undefined;
+  return { type: 'tls-exporter', data: socket.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0)) };
 }
 
 export interface SaslOptions<A> {
@@ -294,7 +306,8 @@ function plain<A>(s: Session<A>, opts: SaslOptions<A>): Handler<A> {
     if (text === undefined) return s.fail('malformed', 'invalid UTF-8');
     const parts = text.split('\0');
     if (parts.length !== 3) return s.fail('malformed', 'expected authzid NUL authcid NUL password');
-    const [authzid, authcid, password] = parts as [string, string, string];
+    const [authzid, rawAuthcid, password] = parts as [string, string, string];
+    const authcid = rawAuthcid.normalize('NFC'); // SASLprep (RFC 4616 §2), simplified to NFC like passwords
     if (!authcid || !password) return s.fail('malformed', 'empty username or password');
     s.username = authcid;
     if (authzid !== '' && normalizeLoginName(authzid) !== normalizeLoginName(authcid)) {
@@ -324,7 +337,7 @@ function login<A>(s: Session<A>, opts: SaslOptions<A>): Handler<A> {
     const u = decodeUtf8(data!);
     if (u === undefined) return s.fail('malformed', 'invalid UTF-8');
     if (!u) return s.fail('malformed', 'empty username');
-    s.username = u;
+    s.username = u.normalize('NFC');
     s.next(password);
     return { challenge: Buffer.from('Password:') };
   };
