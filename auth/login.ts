@@ -204,6 +204,7 @@ export class LoginGuard {
   ): Promise<LoginOutcome> {
     if ('ratelimited' in result) return this.finish(ctx, ctx.username ?? '', undefined, 'ratelimited');
     if ('done' in result) return this.succeed(ctx, result.username, result.account);
+    if (result.reason === 'error') this.opts.log?.error({ err: result.error, protocol: ctx.protocol, ip: ctx.ip }, 'sasl login');
     return this.finish(ctx, result.username ?? ctx.username ?? '', result.account?.account, result.reason);
   }
 

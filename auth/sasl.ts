@@ -128,6 +128,8 @@ export type SaslStep<A> =
        * login-attempt record (the account's own UI shows attempts on it). Never tell the client.
        */
       account?: A;
+      /** For reason 'error': what the lookup threw (log it; never tell the client). */
+      error?: unknown;
     };
 
 export interface SaslSession<A> {
@@ -237,9 +239,9 @@ class Session<A> implements SaslSession<A> {
     if (clientData === null && !initial) return this.fail('malformed', 'missing response');
     try {
       return await this.handler(clientData);
-    } catch (err) {
+    } catch (error) {
       this.finished = true;
-      return { failed: true, reason: 'error', message: 'temporary server error', ...(this.username !== undefined ? { username: this.username } : {}) };
+      return { failed: true, reason: 'error', message: 'temporary server error', error, ...(this.username !== undefined ? { username: this.username } : {}) };
     }
   }
 
