@@ -9,8 +9,9 @@ import { parseHeader, type Header } from '../message/header.js';
 import { decodeHeaderValue } from '../message/decode.js';
 import { parseAddressList, isGroup } from '../message/address.js';
 import { htmlToText } from '../message/text.js';
-import { mediaOf, messageIDOf, walkParts, parseDsnParts, partText, type ParsedDsn } from './parse.js';
+import { mediaOf, messageIDOf, walkParts, parseDsnParts, parseDeliveryStatus, recipientFromFields, partText, type ParsedDsn } from './parse.js';
 import { classify, isPermanent, statusForClass, type BounceClass } from './classify.js';
+import { parseArf, type ArfReport } from './arf.js';
 import { cleanAddress, findAddresses, findCodes, findEnhanced } from './fields.js';
 
 export type { BounceClass } from './classify.js';
@@ -41,7 +42,7 @@ export interface BounceRecipient {
 export interface BounceResult {
   /** dsn: an rfc3464 report; bounce: a non-standard bounce; autoreply: an rfc3834 auto-reply or
    * out-of-office; notabounce: anything else. */
-  kind: 'dsn' | 'bounce' | 'autoreply' | 'notabounce';
+  kind: 'dsn' | 'bounce' | 'complaint' | 'autoreply' | 'notabounce';
   isBounce: boolean;
   /** Which recogniser produced the result: "rfc3464", "qmail", "exim", "generic", … */
   source: string;
@@ -55,6 +56,8 @@ export interface BounceResult {
   from?: string;
   /** The rfc3464 parse, when the message holds a report. */
   dsn?: ParsedDsn;
+  /** The feedback report, when kind is "complaint" (rfc5965 ARF, JMRP, SES, Apple unsubscribe). */
+  complaint?: ArfReport;
   errors: string[];
 }
 
@@ -234,7 +237,8 @@ function finishRecipient(r: Omit<BounceRecipient, 'class' | 'permanent' | 'statu
   const enh = r.enhancedCode;
   // Prefer the more specific of Status and the diagnostic's code (x.0.0 says nothing).
   if (enh && (!status || /\.0\.0$/.test(status)) && !/\.0\.0$/.test(enh)) status = enh;
-  const cls = classify({ status: status ?? enh, smtpCode: r.smtpCode, text, action: r.action });
+  let cls = classify({ status: status ?? enh, smtpCode: r.smtpCode, text, action: r.action });
+  if (r.action === 'delayed' && cls === 'expired') cls = 'temporary';
   const permanent = r.action === 'delayed' ? false : isPermanent(status ?? enh, r.smtpCode, r.action);
   const out: BounceRecipient = { ...r, status: status ?? '', class: cls, permanent };
   if (!status) {
@@ -260,8 +264,13 @@ function fromDsn(buf: Buffer, dsn: ParsedDsn, human: string): BounceRecipient[] 
       if (!diagnostic && c.smtpCode !== undefined) diagnostic = near.split(/\n\s*\n/)[0]!.replace(/\s+/g, ' ').trim();
     }
     const text = [diagnostic ?? '', r.statusComment ?? '', diagnostic ? '' : human.slice(0, 3000)].join(' ');
+    let address = r.address;
+    if (!plausible(address)) {
+      const alt = [r.originalRecipient, ...recipientsFromText(human, new Set(), '').found.map((f) => f.address)].find((a) => a && plausible(a));
+      if (alt) address = alt;
+    }
     const br: Omit<BounceRecipient, 'class' | 'permanent' | 'status'> & { status?: string } = {
-      address: r.address,
+      address,
       action: r.action || 'failed',
       status: r.fields['status'] !== undefined && findEnhanced(r.fields['status']) ? r.status : undefined,
       finalRecipient: r.finalRecipient,
@@ -276,6 +285,27 @@ function fromDsn(buf: Buffer, dsn: ParsedDsn, human: string): BounceRecipient[] 
   }
   void buf;
   return out;
+}
+
+/** An address with a local part and a domain. */
+function plausible(a: string): boolean {
+  const at = a.lastIndexOf('@');
+  return at > 0 && at < a.length - 1 && !/\s/.test(a);
+}
+
+/** Delivery-status fields written into a text part (some MTAs do that instead of a status part). */
+function dsnInText(human: string): ParsedDsn | undefined {
+  const m = /^(?:Reporting-MTA|Original-Envelope-Id|Final-Recipient|Original-Recipient|Action)\s*:/im.exec(human);
+  if (!m || !/^Final-Recipient\s*:/im.test(human)) return undefined;
+  const parsed = parseDeliveryStatus(human.slice(m.index));
+  const errors = [...parsed.errors];
+  const res: ParsedDsn = { messageFields: parsed.messageFields, recipients: [], utf8: false, errors };
+  for (const b of parsed.blocks) {
+    const r = recipientFromFields(b, errors);
+    if (r) res.recipients.push(r);
+  }
+  if (parsed.messageFields['reporting-mta']) res.reportingMTA = parsed.messageFields['reporting-mta'].replace(/^\s*dns\s*;\s*/i, '').trim();
+  return res.recipients.length ? res : undefined;
 }
 
 /** Analyses a message that may be a bounce. Never throws. */
@@ -299,14 +329,31 @@ function analyze(buf: Buffer, depth: number): BounceResult {
     if (from) r.from = from;
     return r;
   };
+  if (depth === 0) {
+    const arf = parseArf(buf);
+    if (arf) {
+      const r = res('complaint', 'notabounce', `complaint-${arf.format}`);
+      r.complaint = arf;
+      if (arf.originalMessageID) r.originalMessageID = arf.originalMessageID;
+      return r;
+    }
+  }
   const texts: string[] = [];
   humanTexts(buf, root, texts);
   const allText = texts.join('\n');
   const { human, copy } = splitCopy(allText);
 
-  const dsn = parseDsnParts(buf, root);
+  let dsn = parseDsnParts(buf, root);
+  let dsnSource = 'rfc3464';
+  if (!dsn || dsn.recipients.length === 0) {
+    const t = dsnInText(human);
+    if (t) {
+      dsn = t;
+      dsnSource = 'rfc3464-text';
+    }
+  }
   if (dsn && dsn.recipients.length > 0) {
-    const r = res('dsn', 'other', 'rfc3464');
+    const r = res(dsnSource === 'rfc3464' ? 'dsn' : 'bounce', 'other', dsnSource);
     r.dsn = dsn;
     r.errors.push(...dsn.errors);
     r.recipients = fromDsn(buf, dsn, human);

@@ -116,7 +116,7 @@ export function splitTyped(v: string): { type: string; value: string } {
   if (i < 0) return { type: '', value: v.trim() };
   const type = v.slice(0, i).trim();
   // A type is an atom; otherwise the ";" belongs to the value.
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(type)) return { type: '', value: v.trim() };
+  if (!/^[A-Za-z0-9][A-Za-z0-9._/-]*$/.test(type)) return { type: '', value: v.trim() };
   return { type: type.toLowerCase(), value: v.slice(i + 1).trim() };
 }
 
@@ -128,6 +128,8 @@ export function cleanAddress(v: string): string {
   s = s.trim();
   if (s.startsWith('"') && s.endsWith('"') && s.length > 1 && s.indexOf('@') < 0) s = s.slice(1, -1);
   s = s.replace(/^mailto:/i, '').replace(/[.,;:]+$/, '');
+  // Obsolete source route "@relay:user@host" (rfc5322:4.4).
+  s = s.replace(/^@[^:@\s]+(?:,@[^:@\s]+)*:(?=[^@]+@)/, '');
   return s.trim();
 }
 
