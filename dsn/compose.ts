@@ -126,14 +126,14 @@ function mtaValue(m: MTAName): string {
 /** "rfc822; a@b" for ASCII, rfc6533 "utf-8; …" otherwise (raw UTF-8 in a global report, else encoded). */
 function addressValue(addr: string, global: boolean): string {
   if (isAscii(addr)) return `rfc822; ${addr}`;
-  return `utf-8; ${global ? addr : encodeUtf8AddrXtext(addr)}`;
+  return `utf-8; ${encodeUtf8AddrXtext(addr, global)}`;
 }
 
 /** Original-Recipient: ORCPT is xtext on the wire; we write the decoded address, xtext-encoding only
  * characters not allowed in a field (rfc3464:2.3.1 "original-recipient-field"). */
 function origRecipientValue(addr: string, global: boolean): string {
   if (isAscii(addr)) return `rfc822; ${/[\s+=]/.test(addr) ? encodeXtext(addr) : addr}`;
-  return `utf-8; ${global ? addr : encodeUtf8AddrXtext(addr)}`;
+  return `utf-8; ${encodeUtf8AddrXtext(addr, global)}`;
 }
 
 function wrapText(s: string, width = 76): string {

@@ -91,20 +91,22 @@ export function encodeXtext(s: string): string {
 
 /** Decodes rfc6533:3 embedded-unicode-char "\x{HHHH}" (and tolerates xtext "+HH"). */
 export function decodeUtf8AddrXtext(s: string): string {
-  let r = s.replace(/\\x\{([0-9A-Fa-f]{1,6})\}/g, (m, h: string) => {
+  const r = s.replace(/\\x\{([0-9A-Fa-f]{1,6})\}/g, (m, h: string) => {
     const cp = parseInt(h, 16);
     return cp <= 0x10ffff ? String.fromCodePoint(cp) : m;
   });
-  if (/\+[0-9A-F]{2}/.test(r)) r = decodeXtext(r);
   return r;
 }
 
-/** Encodes for utf-8-addr-xtext (rfc6533:3): non-ASCII, "\", "+", "=" and controls as \x{HH}. */
-export function encodeUtf8AddrXtext(s: string): string {
+/**
+ * Encodes for utf-8-addr-xtext (rfc6533:3): non-ASCII, "\", "+", "=" and controls as \x{HH}. With
+ * `unitext`, non-ASCII stays raw (utf-8-addr-unitext, for message/global-delivery-status).
+ */
+export function encodeUtf8AddrXtext(s: string, unitext = false): string {
   let out = '';
   for (const ch of s) {
     const cp = ch.codePointAt(0)!;
-    if (cp < 0x21 || cp > 0x7e || ch === '\\' || ch === '+' || ch === '=') out += `\\x{${cp.toString(16).toUpperCase()}}`;
+    if (cp < 0x21 || cp === 0x7f || (cp > 0x7e && !unitext) || ch === '\\' || ch === '+' || ch === '=') out += `\\x{${cp.toString(16).toUpperCase()}}`;
     else out += ch;
   }
   return out;
@@ -133,12 +135,15 @@ export function cleanAddress(v: string): string {
   return s.trim();
 }
 
-/** Decodes an address field value "rfc822; a@b" / "utf-8; …" into type and plain address. */
-export function decodeAddressField(v: string): { type: string; address: string } {
+/**
+ * Decodes an address field value "rfc822; a@b" / "utf-8; …" into type and plain address. `xtext`:
+ * also undo rfc3461 xtext (Original-Recipient carries the ORCPT value; Final-Recipient is plain).
+ */
+export function decodeAddressField(v: string, xtext = false): { type: string; address: string } {
   const { type, value } = splitTyped(v);
   let addr = cleanAddress(value);
   if (type === 'utf-8') addr = decodeUtf8AddrXtext(addr);
-  else if (type === 'rfc822' || type === '') addr = decodeXtext(addr);
+  else if (xtext && (type === 'rfc822' || type === '')) addr = decodeXtext(addr);
   return { type: type || 'rfc822', address: addr };
 }
 

@@ -196,7 +196,7 @@ function defaultStatus(action: string): string {
 /** Turns one recipient field block into a result; undefined if it names no recipient at all. */
 export function recipientFromFields(f: Record<string, string>, errors: string[]): DsnRecipientResult | undefined {
   const fin = f['final-recipient'] !== undefined ? decodeAddressField(f['final-recipient']) : undefined;
-  const orig = f['original-recipient'] !== undefined ? decodeAddressField(f['original-recipient']) : undefined;
+  const orig = f['original-recipient'] !== undefined ? decodeAddressField(f['original-recipient'], true) : undefined;
   const finalRecipient = fin?.address || orig?.address || (f['x-actual-recipient'] ? decodeAddressField(f['x-actual-recipient']).address : '');
   if (!finalRecipient) {
     errors.push('recipient block without Final-Recipient');
