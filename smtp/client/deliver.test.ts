@@ -237,6 +237,27 @@ test('requireTLS: a server without STARTTLS, or a failing handshake, is a tempor
   assert.equal(r.recipients[0]!.status, 'temporary');
 });
 
+test('STARTTLS refused with 454: continues in plaintext, unless TLS is required', async () => {
+  const s = await sink({ starttls: 'refuse' });
+  let r = await deliverToDomain(opts({ domain: 'sink.example', port: s.port }));
+  assert.deepEqual(statuses(r), ['mjl@example.com:delivered:250:2.0.0']);
+  assert.equal(r.attempts.length, 1);
+  assert.equal(s.connections[0]!.messages.length, 1);
+  r = await deliverToDomain(opts({ domain: 'sink.example', port: s.port, requireTLS: true }));
+  assert.deepEqual(statuses(r), ['mjl@example.com:temporary::4.7.10']);
+  assert.match(r.recipients[0]!.message, /454 4\.7\.0/);
+});
+
+test('a 552 to RCPT is treated as temporary (rfc5321:4.5.3.1.10); a connection lost after RCPT is temporary for the rest', async () => {
+  const s = await sink({ rcpt: (a) => (a.startsWith('ok') ? '250 2.1.5 ok' : '552 5.5.3 too many recipients') });
+  const r = await deliverToDomain(opts({ domain: 'sink.example', port: s.port, recipients: [{ address: 'ok@sink.example' }, { address: 'more@sink.example' }] }));
+  assert.deepEqual(statuses(r), ['ok@sink.example:delivered:250:2.0.0', 'more@sink.example:temporary:552:5.5.3']);
+
+  const d = await sink({ rcpt: partialRcpt, data: '421 4.3.2 shutting down' });
+  const r2 = await deliverToDomain(opts({ domain: 'sink.example', port: d.port, recipients: [{ address: 'ok@sink.example' }, { address: 'bad@sink.example' }] }));
+  assert.deepEqual(statuses(r2), ['ok@sink.example:temporary:421:4.3.2', 'bad@sink.example:permanent:550:5.1.1']);
+});
+
 const partialRcpt = (addr: string) => (addr.startsWith('ok') ? '250 2.1.5 ok' : addr.startsWith('later') ? '450 4.2.1 mailbox busy' : '550 5.1.1 no such user');
 
 for (const pipelining of [true, false]) {

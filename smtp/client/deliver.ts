@@ -529,7 +529,10 @@ export async function deliverToDomain(o: DeliverOptions): Promise<DeliveryResult
     function rcptResult(r: Reply, i: number): Failure | 'delivered' {
       // rfc5321:4.2.5 / 3.3: 250 and 251 accept; 4xx temporary; 5xx permanent for this recipient.
       if (r.code === 250 || r.code === 251) return 'delivered';
-      return replyFailure(r, `RCPT TO:<${o.recipients[i]!.address}>`);
+      const f = replyFailure(r, `RCPT TO:<${o.recipients[i]!.address}>`);
+      // rfc5321:4.5.3.1.10 a 552 to RCPT (too many recipients, in old servers) is to be treated as temporary.
+      if (r.code === 552) f.temporary = true;
+      return f;
     }
 
     async function mailFailed(r: Reply): Promise<Outcome> {
