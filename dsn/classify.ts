@@ -58,7 +58,7 @@ const TEXT_RULES: TextRule[] = [
   },
   {
     cls: 'spam',
-    re: /\bspam|junk mail|content (?:rejected|filter)|message content rejected|virus|malware|phish|bulk mail|suspicious content|message (?:was )?(?:considered|classified|identified|detected) as|looks like|blocked (?:due to|because of) (?:its )?content|UCE|unsolicited/i,
+    re: /\bspam(?!haus|cop|rats)|junk mail|content (?:rejected|filter)|message content rejected|virus|malware|phish|bulk mail|suspicious content|message (?:was )?(?:considered|classified|identified|detected) as|looks like|blocked (?:due to|because of) (?:its )?content|UCE|unsolicited/i,
   },
   {
     cls: 'blocked',

@@ -171,7 +171,13 @@ export function humanText(input: DsnInput, originalSubject: string | undefined):
   const delayed = by('delayed');
   const ok = [...by('delivered'), ...by('relayed'), ...by('expanded')];
   if (failed.length) {
-    lines.push(`Your message${subj}${when} could not be delivered to the following recipient${failed.length > 1 ? 's' : ''}. This is a permanent error; we will not try again.`, '');
+    const n = input.recipients.length;
+    lines.push(
+      failed.length === n
+        ? `Your message${subj}${when} could not be delivered to the following recipient${n > 1 ? 's' : ''}. This is a permanent error; we will not try again.`
+        : `Your message${subj}${when} could not be delivered to ${failed.length} of its ${n} recipients. For those this is a permanent error; the details for each recipient follow.${delayed.length ? ' Delivery to the others is delayed and we are still trying.' : ''}`,
+      '',
+    );
   } else if (delayed.length) {
     lines.push(`Your message${subj}${when} has not yet been delivered to the following recipient${delayed.length > 1 ? 's' : ''}. We are still trying; you do not need to send it again.`, '');
   } else if (ok.length) {
