@@ -274,6 +274,17 @@ for (const pipelining of [true, false]) {
   });
 }
 
+test('many recipients pipelined: 300 RCPT replies arrive at once and are matched in order', async () => {
+  const s = await sink({ rcpt: (a) => (Number(a.split('@')[0]!.slice(1)) % 2 ? '550 5.1.1 no' : '250 2.1.5 ok') });
+  const recipients = Array.from({ length: 300 }, (_, i) => ({ address: `r${i}@sink.example` }));
+  const r = await deliverToDomain(opts({ domain: 'sink.example', port: s.port, recipients }));
+  assert.deepEqual(
+    r.recipients.map((x) => x.status),
+    recipients.map((_, i) => (i % 2 ? 'permanent' : 'delivered')),
+  );
+  assert.equal(s.connections[0]!.messages.length, 1);
+});
+
 test('all recipients rejected: no message sent, results per recipient', async () => {
   const s = await sink({ rcpt: partialRcpt });
   const r = await deliverToDomain(opts({ domain: 'sink.example', port: s.port, recipients: [{ address: 'later@sink.example' }, { address: 'bad@sink.example' }] }));

@@ -36,8 +36,9 @@ async function pair(): Promise<{ client: Socket; server: Socket; close: () => vo
   return { client, server, close: () => { client.destroy(); server.destroy(); srv.close(); } };
 }
 
-test('Wire reads multi-line replies split anywhere, with enhanced codes; timeouts and closes are WireErrors', async () => {
+test('Wire reads multi-line replies split anywhere, with enhanced codes; timeouts and closes are WireErrors', async (t) => {
   const p = await pair();
+  t.after(p.close);
   const w = new Wire(p.client);
   p.server.write('250-mx.example hello\r\n250-PIPE');
   p.server.write('LINING\r\n250 SIZE 1000\r\n550-5.1.1 no such\r\n550 5.1.1 user\r\n');
@@ -57,12 +58,25 @@ test('Wire reads multi-line replies split anywhere, with enhanced codes; timeout
   p.close();
 
   const q = await pair();
+  t.after(q.close);
   const w2 = new Wire(q.client);
   q.server.end('421 4.3.2 bye\r\n');
   assert.equal((await w2.reply(1000, 'A')).code, 421);
   await assert.rejects(w2.reply(1000, 'B'), (e: unknown) => e instanceof WireError && e.kind === 'closed');
   w2.destroy();
   q.close();
+});
+
+test('Wire: 1000 pipelined replies in one chunk are fine; a reply of too many lines is not', async (t) => {
+  const p = await pair();
+  t.after(p.close);
+  const w = new Wire(p.client);
+  p.server.write('250 2.1.5 ok\r\n'.repeat(1000));
+  for (let i = 0; i < 1000; i++) assert.equal((await w.reply(1000, 'RCPT')).code, 250);
+  p.server.write('250-x\r\n'.repeat(300));
+  await assert.rejects(w.reply(1000, 'EHLO'), (e: unknown) => e instanceof WireError && e.kind === 'protocol');
+  w.destroy();
+  p.close();
 });
 
 test('xtext and ORCPT encoding (rfc3461:4, rfc6533:3)', () => {

@@ -21,8 +21,10 @@ export interface Reply {
 /** Limits against a hostile or broken server (nodemailer uses 1 MB total as well). */
 /** rfc5321:4.5.3.1.5 a reply line is at most 512 octets; accept more, but not unbounded. */
 export const MAX_REPLY_LINE = 8 * 1024;
-/** Multi-line replies (EHLO) are short; this bounds memory per connection. */
+/** Lines of one multi-line reply (EHLO has a dozen); more is a broken or hostile server. */
 export const MAX_REPLY_LINES = 256;
+/** Unconsumed reply bytes (pipelined replies to 1000 RCPTs are ~50 KB); bounds memory per connection. */
+export const MAX_PENDING_BYTES = 1024 * 1024;
 
 /** A network-level failure: timeout, closed connection, socket error, garbage reply. */
 export class WireError extends Error {
@@ -35,6 +37,8 @@ export class WireError extends Error {
 export class Wire {
   private buf: Buffer = Buffer.alloc(0);
   private lines: string[] = [];
+  /** Bytes in `lines`. */
+  private pending = 0;
   /** Woken on any socket event (data, close, error). */
   private readonly waiters = new Set<() => void>();
   private failure: WireError | undefined;
@@ -75,6 +79,7 @@ export class Wire {
     const pending = this.buf.length > 0 || this.lines.length > 0;
     this.buf = Buffer.alloc(0);
     this.lines = [];
+    this.pending = 0;
     return pending;
   }
 
@@ -102,10 +107,11 @@ export class Wire {
       let line = this.buf.subarray(0, i);
       if (line.length && line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1);
       this.lines.push(line.toString('utf8'));
+      this.pending += line.length;
       this.buf = this.buf.subarray(i + 1);
     }
     if (this.buf.length > MAX_REPLY_LINE) this.fail(new WireError('reply line too long', 'protocol'));
-    if (this.lines.length > MAX_REPLY_LINES) this.fail(new WireError('reply has too many lines', 'protocol'));
+    if (this.pending > MAX_PENDING_BYTES) this.fail(new WireError('too much unread reply data', 'protocol'));
     this.wake();
   }
 
@@ -115,8 +121,13 @@ export class Wire {
       const l = this.lines[i]!;
       const m = /^(\d{3})([ -]|$)/.exec(l);
       if (!m) throw new WireError(`malformed reply line ${JSON.stringify(l.slice(0, 100))}`, 'protocol');
-      if (m[2] === '-') continue; // rfc5321:4.2.1 continuation line
+      if (m[2] === '-') {
+        // rfc5321:4.2.1 continuation line
+        if (i + 1 >= MAX_REPLY_LINES) throw new WireError('reply has too many lines', 'protocol');
+        continue;
+      }
       const got = this.lines.splice(0, i + 1);
+      for (const g of got) this.pending -= g.length;
       const code = Number(m[1]);
       if (got.some((g) => g.slice(0, 3) !== m[1])) throw new WireError('multi-line reply with differing codes', 'protocol');
       const first = parseReplyCodes(got[0]!);
