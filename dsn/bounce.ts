@@ -260,7 +260,7 @@ function fromDsn(buf: Buffer, dsn: ParsedDsn, human: string): BounceRecipient[] 
       const near = i >= 0 ? human.slice(i, i + 600) : human.slice(0, 2000);
       const c = findCodes(near);
       if (smtpCode === undefined && c.smtpCode !== undefined) smtpCode = c.smtpCode;
-      if (enhancedCode === undefined && c.enhancedCode) enhancedCode = c.enhancedCode;
+      if ((enhancedCode === undefined || /\.0\.0$/.test(enhancedCode)) && c.enhancedCode && !/\.0\.0$/.test(c.enhancedCode)) enhancedCode = c.enhancedCode;
       if (!diagnostic && c.smtpCode !== undefined) diagnostic = near.split(/\n\s*\n/)[0]!.replace(/\s+/g, ' ').trim();
     }
     const text = [diagnostic ?? '', r.statusComment ?? '', diagnostic ? '' : human.slice(0, 3000)].join(' ');

@@ -42,7 +42,7 @@ const TEXT_RULES: TextRule[] = [
   },
   {
     cls: 'userunknown',
-    re: /user ?unknown|unknown (?:user|recipient|mailbox|address|local[- ]?part|account)|no such (?:user|mailbox|recipient|address|account|person|local user)|(?:user|recipient|mailbox|address|account|e-?mail account)(?: name)?(?: that you tried to reach)? (?:does not|doesn't|did not) exist|does not exist|doesn'?t exist|(?:user|recipient|mailbox|address|addressee)(?: name)? (?:was )?not (?:found|recognized|known|listed)|recipient (?:address )?rejected|invalid (?:recipient|mailbox|address|user)|not a valid (?:mailbox|user|recipient)|recipientnotfound|RecipNotFound|not our customer|no mailbox (?:here|by that name)|mailbox (?:not found|unavailable|name not allowed)|unrouteable address|bad destination mailbox|address (?:rejected|unknown|does not exist)|undeliverable address|no valid recipients|recipient unknown|unknown or illegal|not (?:a )?known user|we do not relay.{0,30}unknown|unknown in (?:local|virtual|relay) (?:recipient|mailbox|alias)|user (?:is )?not (?:here|local)|no longer (?:available|valid|with)|is not a valid|ResolverAdrRecipientNotFound|destination addresses were unknown|mailbox .{0,40}not (?:exist|found)|addressee unknown|not listed in|doesn'?t have an? .{0,60} account|user not exist|invalid (?:final )?delivery userid|(?:group|list) (?:you tried to contact )?(?:\([^)]*\) )?may not exist|not a member/i,
+    re: /user ?unknown|unknown (?:user|recipient|mailbox|address|local[- ]?part|account)|no such (?:user|mailbox|recipient|address|account|person|local user)|(?:user|recipient|mailbox|address|account|e-?mail account)(?: name)?(?: that you tried to reach)? (?:does not|doesn't|did not) exist|does not exist|doesn'?t exist|(?:user|recipient|mailbox|address|addressee)(?: name)? (?:was )?not (?:found|recognized|known|listed)|invalid (?:recipient|mailbox|address|user)|not a valid (?:mailbox|user|recipient)|recipientnotfound|RecipNotFound|not our customer|no mailbox (?:here|by that name)|mailbox (?:not found|unavailable|name not allowed)|unrouteable address|bad destination mailbox|address (?:unknown|does not exist)|undeliverable address|no valid recipients|recipient unknown|unknown or illegal|not (?:a )?known user|we do not relay.{0,30}unknown|unknown in (?:local|virtual|relay) (?:recipient|mailbox|alias)|user (?:is )?not (?:here|local)|no longer (?:available|valid|with)|is not a valid|ResolverAdrRecipientNotFound|destination addresses were unknown|mailbox .{0,40}not (?:exist|found)|addressee unknown|not listed in|doesn'?t have an? .{0,60} account|user not exist|invalid (?:final )?delivery userid|(?:group|list) (?:you tried to contact )?(?:\([^)]*\) )?may not exist|not a member/i,
   },
   {
     cls: 'hostunknown',
@@ -121,7 +121,7 @@ export function classify(i: ClassifyInput): BounceClass {
   const sd = st ? st.slice(2) : undefined;
   // A few codes are unambiguous and override loose wording.
   if (sd === '1.1' || sd === '1.10') {
-    if (!/block|spam|relay|polic/i.test(text)) return 'userunknown';
+    if (!/block|black|listed|reputation|spam|relay|polic/i.test(text)) return 'userunknown';
   }
   if (sd === '2.2' && !/block|spam/i.test(text)) return 'mailboxfull';
   if (sd === '3.4') return 'toolarge';

@@ -281,3 +281,50 @@ test('DSN parser on the corpus: every delivery-status report yields its Final-Re
   console.log(`delivery-status reports: ${reports}, Final-Recipient recovered in ${ok}`);
   assert.ok(ok / reports >= 0.97);
 });
+
+/** Samples whose failed recipient's local part names the failure (sisimai's test addresses such as
+ * mailboxfull@…, blocked@…): the sample states its class. Our class for each sisimai reason. */
+const REASON_CLASSES: Record<string, string[]> = {
+  userunknown: ['userunknown'],
+  hasmoved: ['userunknown'],
+  filtered: ['userunknown', 'policy'],
+  syntaxerror: ['userunknown', 'other'],
+  mailboxfull: ['mailboxfull'],
+  hostunknown: ['hostunknown'],
+  mesgtoobig: ['toolarge'],
+  exceedlimit: ['toolarge'],
+  blocked: ['blocked'],
+  spamdetected: ['spam'],
+  virusdetected: ['spam'],
+  contenterror: ['spam', 'policy', 'other'],
+  policyviolation: ['policy'],
+  authfailure: ['policy'],
+  securityerror: ['policy'],
+  notaccept: ['policy', 'hostunknown'],
+  norelaying: ['norelaying'],
+  suspend: ['suspended'],
+  expired: ['expired'],
+  temperror: ['temporary'],
+  systemfull: ['temporary', 'mailboxfull'],
+  systemerror: ['other', 'temporary'],
+  mailererror: ['other'],
+  onhold: ['other'],
+};
+
+test('class agrees with the reason the sample names in its recipient address', { skip }, () => {
+  const dir = CORPUS + 'bounce/';
+  let n = 0;
+  const wrong: string[] = [];
+  for (const f of readdirSync(dir).sort()) {
+    const r = analyzeBounce(readFileSync(dir + f));
+    for (const x of r.recipients) {
+      const want = REASON_CLASSES[x.address.split('@')[0]!.toLowerCase()];
+      if (!want) continue;
+      n++;
+      if (!want.includes(x.class)) wrong.push(`${f} ${x.address}: ${x.class}`);
+    }
+  }
+  console.log(`class check on ${n} recipients named after their reason: ${n - wrong.length} agree${wrong.length ? `; differ: ${wrong.join(', ')}` : ''}`);
+  assert.ok(n >= 50);
+  assert.ok((n - wrong.length) / n >= 0.9);
+});
