@@ -258,6 +258,45 @@ test('a 552 to RCPT is treated as temporary (rfc5321:4.5.3.1.10); a connection l
   assert.deepEqual(statuses(r2), ['ok@sink.example:temporary:421:4.3.2', 'bad@sink.example:permanent:550:5.1.1']);
 });
 
+test('connection lost during the RCPTs: rejected recipients stay permanent, the rest become temporary; no other host', async () => {
+  for (const pipelining of [true, false]) {
+    const s1 = await sink({ rcpt: partialRcpt, ehlo: pipelining ? ['PIPELINING'] : [], closeOn: (l, c) => l.startsWith('RCPT') && c.commands.filter((x) => x.startsWith('RCPT')).length === 3 });
+    const s2 = await sink();
+    const r = await deliverToDomain(
+      opts({
+        domain: 'two.example',
+        recipients: [{ address: 'ok1@two.example' }, { address: 'bad@two.example' }, { address: 'ok2@two.example' }],
+        portFor: (h) => (h === 'mx1.two.example' ? s1.port : s2.port),
+      }),
+    );
+    assert.deepEqual(
+      r.recipients.map((x) => `${x.address}:${x.status}`),
+      ['ok1@two.example:temporary', 'bad@two.example:permanent', 'ok2@two.example:temporary'],
+      `pipelining ${pipelining}`,
+    );
+    assert.match(r.recipients[0]!.message, /connection closed by remote/);
+    assert.equal(s2.connections.length, 0);
+  }
+});
+
+test('the dial hook replaces the TCP connect (e.g. a SOCKS proxy or a fixed test port)', async () => {
+  const s = await sink();
+  const dialed: string[] = [];
+  const { connect } = await import('node:net');
+  const r = await deliverToDomain(
+    opts({
+      domain: 'sink.example',
+      dial: (host, ip, port) => {
+        dialed.push(`${host} ${ip} ${port}`);
+        const c = connect(s.port, '127.0.0.1');
+        return new Promise((res, rej) => c.once('connect', () => res(c)).once('error', rej));
+      },
+    }),
+  );
+  assert.equal(r.recipients[0]!.status, 'delivered');
+  assert.deepEqual(dialed, ['mx.sink.example 127.0.0.1 25']);
+});
+
 const partialRcpt = (addr: string) => (addr.startsWith('ok') ? '250 2.1.5 ok' : addr.startsWith('later') ? '450 4.2.1 mailbox busy' : '550 5.1.1 no such user');
 
 for (const pipelining of [true, false]) {

@@ -22,6 +22,8 @@ export interface SinkOptions {
   rcpt?: (address: string, line: string) => string | null;
   /** Reply to DATA; default 354. */
   data?: string | null;
+  /** Close the connection (without replying) when this returns true for a command line. */
+  closeOn?: (line: string, conn: SinkConnection) => boolean;
   /** Reply to the end of data; null: never answer. Default 250. */
   dataEnd?: string | null | ((msg: Buffer) => string | null);
 }
@@ -93,6 +95,10 @@ export async function startSink(o: SinkOptions = {}): Promise<Sink> {
         const line = buf.subarray(0, i).toString('utf8');
         buf = buf.subarray(i + 2);
         conn.commands.push(line);
+        if (o.closeOn?.(line, conn)) {
+          sock.destroy();
+          return;
+        }
         if (command(line) === 'stop') return;
       }
     }
