@@ -30,7 +30,7 @@ interface TextRule {
 const TEXT_RULES: TextRule[] = [
   {
     cls: 'mailboxfull',
-    re: /mail ?box (?:is )?full|mailbox (?:has )?exceeded|over (?:the )?quota|over ?quota|quota (?:exceeded|full|violation)|exceed(?:s|ed)? (?:the |his |her |their )?(?:storage|quota|mailbox size)|insufficient (?:disk |system )?(?:space|storage)|mailbox (?:size|storage) (?:limit|exceeded)|user(?:'s)? (?:mailbox )?is over|not enough (?:disk )?space|disk quota|too many messages in|mailfolder is full|box full|MailboxFull|QuotaExceeded|user has exceeded|mailbox exceeds|storage (?:space )?(?:limit|allocation)|exceeded storage/i,
+    re: /mail ?box (?:is )?full|mailbox (?:has )?exceeded|over (?:the )?quota|over ?quota|quota (?:exceeded|full|violation)|exceed(?:s|ed)? (?:the |his |her |their )?(?:storage|quota|mailbox size)|insufficient (?:disk |system )?(?:space|storage)|mailbox (?:size|storage) (?:limit|exceeded)|user(?:'s)? (?:mailbox )?is over|not enough (?:disk )?space|disk quota|too many messages in|mailfolder is full|mailbox is frozen|box full|MailboxFull|QuotaExceeded|user has exceeded|mailbox exceeds|storage (?:space )?(?:limit|allocation)|exceeded storage/i,
   },
   {
     cls: 'toolarge',
@@ -42,7 +42,7 @@ const TEXT_RULES: TextRule[] = [
   },
   {
     cls: 'userunknown',
-    re: /user ?unknown|unknown (?:user|recipient|mailbox|address|local[- ]?part|account)|no such (?:user|mailbox|recipient|address|account|person|local user)|(?:user|recipient|mailbox|address|account|e-?mail account)(?: name)?(?: that you tried to reach)? (?:does not|doesn't|did not) exist|does not exist|doesn'?t exist|(?:user|recipient|mailbox|address|addressee)(?: name)? (?:was )?not (?:found|recognized|known|listed)|invalid (?:recipient|mailbox|address|user)|not a valid (?:mailbox|user|recipient)|recipientnotfound|RecipNotFound|not our customer|no mailbox (?:here|by that name)|mailbox (?:not found|unavailable|name not allowed)|unrouteable address|bad destination mailbox|address (?:unknown|does not exist)|undeliverable address|no valid recipients|recipient unknown|unknown or illegal|not (?:a )?known user|we do not relay.{0,30}unknown|unknown in (?:local|virtual|relay) (?:recipient|mailbox|alias)|user (?:is )?not (?:here|local)|no longer (?:available|valid|with)|is not a valid|ResolverAdrRecipientNotFound|destination addresses were unknown|mailbox .{0,40}not (?:exist|found)|addressee unknown|not listed in|doesn'?t have an? .{0,60} account|user not exist|invalid (?:final )?delivery userid|(?:group|list) (?:you tried to contact )?(?:\([^)]*\) )?may not exist|not a member/i,
+    re: /user ?unknown|unknown (?:user|recipient|mailbox|address|local[- ]?part|account)|no such (?:user|mailbox|recipient|address|account|person|local user)|(?:user|recipient|mailbox|address|account|e-?mail account)(?: name)?(?: that you tried to reach)? (?:does not|doesn't|did not) exist|does not exist|doesn'?t exist|(?:user|recipient|mailbox|address|addressee)(?: name)? (?:was )?not (?:found|recognized|known|listed)|invalid (?:recipient|mailbox|address|user)|not a valid (?:mailbox|user|recipient)|not a registered (?:gateway )?user|recipientnotfound|RecipNotFound|not our customer|no mailbox (?:here|by that name)|mailbox (?:not found|unavailable|name not allowed)|unrouteable address|bad destination mailbox|address (?:unknown|does not exist)|undeliverable address|no valid recipients|recipient unknown|unknown or illegal|not (?:a )?known user|we do not relay.{0,30}unknown|unknown in (?:local|virtual|relay) (?:recipient|mailbox|alias)|user (?:is )?not (?:here|local)|no longer (?:available|valid|with)|is not a valid|ResolverAdrRecipientNotFound|destination addresses were unknown|mailbox .{0,40}not (?:exist|found)|addressee unknown|not listed in|doesn'?t have an? .{0,60} account|user not exist|invalid (?:final )?delivery userid|(?:group|list) (?:you tried to contact )?(?:\([^)]*\) )?may not exist|not a member/i,
   },
   {
     cls: 'hostunknown',
@@ -50,7 +50,7 @@ const TEXT_RULES: TextRule[] = [
   },
   {
     cls: 'expired',
-    re: /retry time(?:out)? (?:not reached|exceeded)|delivery time ?expired|message (?:timed out|expired)|could not be delivered (?:with)?in \d+|unable to deliver .{0,60}for \d+ (?:days|hours)|has been delayed.{0,80}(?:given up|will not)|time(?:d)? ?out (?:while|during)|queue(?:d)? too long|too long in (?:the )?queue|exceeded (?:the )?maximum (?:time|retry)|expired after|maximum time (?:in queue|limit)|RetryTimeExceeded|all hosts have been failing|envelope expired|delivery failed \\d+ attempts|could not deliver for the last|after multiple retries|connection timed out|timed out/i,
+    re: /retry time(?:out)? (?:not reached|exceeded)|delivery time ?expired|message (?:timed out|expired)|could not be delivered (?:with)?in \d+|unable to deliver .{0,60}for \d+ (?:days|hours)|has been delayed.{0,80}(?:given up|will not)|time(?:d)? ?out (?:while|during)|queue(?:d)? too long|too long in (?:the )?queue|exceeded (?:the )?maximum (?:time|retry)|expired after|maximum time (?:in queue|limit)|RetryTimeExceeded|all hosts have been failing|envelope expired|delivery failed \d+ attempts|could not deliver for the last|after multiple retries|connection timed out|timed out/i,
   },
   {
     cls: 'norelaying',
@@ -58,11 +58,11 @@ const TEXT_RULES: TextRule[] = [
   },
   {
     cls: 'spam',
-    re: /\bspam(?!haus|cop|rats)|junk mail|content (?:rejected|filter)|message content rejected|virus|malware|phish|bulk mail|suspicious content|message (?:was )?(?:considered|classified|identified|detected) as|looks like|blocked (?:due to|because of) (?:its )?content|UCE|unsolicited/i,
+    re: /\bspam(?!haus|cop|rats)|junk mail|content (?:rejected|filter)|message content rejected|virus|malware|phish|bulk mail|suspicious content|message (?:was )?(?:considered|classified|identified|detected) as|looks like|blocked (?:due to|because of) (?:its )?content|UCE|unsolicited|message filtered/i,
   },
   {
     cls: 'blocked',
-    re: /block ?list|black ?list|\bblocked|listed (?:at|in|on|by)|\brbl\b|\bdnsbl|spamhaus|spamcop|sorbs|barracuda|reputation|not allowed to send|connection (?:refused|rejected|denied)|access denied|client host .{0,80}rejected|reverse (?:dns|lookup|DNS)|\\brdns|mismatches client ip|no PTR|PTR record|rejected (?:due to|because of) (?:your|the sender'?s?) (?:ip|address)|your (?:ip|address|server) (?:is|was|has been)|banned|refused to talk|service refused|too many (?:connections|errors)|rate limit|quota - |relay quota|throttl/i,
+    re: /block ?list|black ?list|\bblocked|listed (?:at|in|on|by)|\brbl\b|\bdnsbl|spamhaus|spamcop|sorbs|barracuda|reputation|not allowed to send|connection (?:refused|rejected|denied)|access denied|client host .{0,80}rejected|reverse (?:dns|lookup|DNS)|\brdns|mismatches client ip|no PTR|PTR record|rejected (?:due to|because of) (?:your|the sender'?s?) (?:ip|address)|your (?:ip|address|server) (?:is|was|has been)|invalid ip|network not allowed|banned|refused to talk|service refused|too many (?:connections|errors)|rate limit|quota - |relay quota|throttl/i,
   },
   {
     cls: 'policy',
