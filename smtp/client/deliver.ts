@@ -271,6 +271,7 @@ export async function deliverToDomain(o: DeliverOptions): Promise<DeliveryResult
     mx,
   });
 
+  if (o.recipients.length === 0) return { recipients: [], attempts, mx: 'error' };
   const mx = await resolveMx(o.domain, o.resolver, { random: o.random });
   if (mx.kind === 'nullmx') {
     // rfc7505:4.2 the domain accepts no mail: fail at once, without connecting. 556 is what a
