@@ -3,7 +3,8 @@
  *
  *   node dist/bench/main.js deliver [--n 5000] [--concurrency 50] [--size 4096] [--accounts 1] [--inline BYTES] [--debug-log] [--keep]
  *
- * --inline sets StoreOptions.inlineMaxSize (messages up to BYTES stored in index.db, no file).
+ * --inline sets StoreOptions.inlineMaxSize (messages up to BYTES stored in index.db, no file);
+ * default the store's default (DEFAULT_INLINE_MAX_SIZE, 64 KiB); --inline 0: message files.
  *
  * Each of `concurrency` workers delivers messages of `size` bytes one after another into a fresh
  * temp data dir until `n` are done; latency is measured per delivery (call to resolve).
@@ -12,7 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Store } from '../store/store.js';
+import { Store, DEFAULT_INLINE_MAX_SIZE } from '../store/store.js';
 import { createLogger } from '../log/logger.js';
 
 function arg(args: string[], name: string, def: number): number {
@@ -33,7 +34,7 @@ export async function run(args: string[]): Promise<void> {
   const concurrency = arg(args, 'concurrency', 50);
   const size = arg(args, 'size', 4096);
   const naccounts = arg(args, 'accounts', 1);
-  const inline = arg(args, 'inline', 0);
+  const inline = arg(args, 'inline', DEFAULT_INLINE_MAX_SIZE);
   const keep = args.includes('--keep');
   const dataDir = await mkdtemp(join(tmpdir(), 'moxts-bench-deliver-'));
   // --debug-log: per-batch "delivery batch committed" lines (rows, ms) on stderr.

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, readFileSync, writeFileSync, existsSync, readdirSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
-import { Store, type StoreOptions } from './store.js';
+import { Store, DEFAULT_INLINE_MAX_SIZE, type StoreOptions } from './store.js';
 import { QuotaExceededError, MailboxNotFoundError, StoreError } from './types.js';
 import type { Change } from './changes.js';
 import { messagePath, tmpDir } from './paths.js';
@@ -103,7 +103,7 @@ test('deliver: row and file bytes identical, uid/uidnext/modseq progression, cou
     assert.deepEqual(a.listMessages(inbox.id, { full: true })[0]!.parsed, { part: 'tree' });
     // No temp files left.
     assert.deepEqual(readdirSync(tmpDir(dataDir)), []);
-  });
+  }, { inlineMaxSize: 0 }); // message files (inline storage is tested below)
 });
 
 test('concurrent deliveries are batched, each gets a unique increasing uid; events in commit order', async () => {
@@ -163,7 +163,7 @@ test('quota exceeded rejects with QuotaExceededError and leaves no file', async 
       const files = readdirSync(join(dataDir, 'accounts', 'q', 'msg'), { recursive: true }).filter((f) => /\d+$/.test(String(f)) && String(f).includes('/'));
       assert.equal(files.length, 2);
     },
-    { quotaMessageSize: () => 1000 },
+    { quotaMessageSize: () => 1000, inlineMaxSize: 0 },
   );
 });
 
@@ -337,7 +337,7 @@ test('accounts are isolated: change bus and data', async () => {
 test('startup sweeps tmp and unreferenced message files', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'moxts-store-'));
   try {
-    let s = await Store.open({ dataDir });
+    let s = await Store.open({ dataDir, inlineMaxSize: 0 });
     const a = s.account('a');
     const d = await a.deliver({ mailbox: 'Inbox', data: msg(1) });
     await s.close();
@@ -348,7 +348,7 @@ test('startup sweeps tmp and unreferenced message files', async () => {
     const farOrphan = messagePath(dataDir, 'a', 100000);
     mkdirSync(dirname(farOrphan), { recursive: true });
     writeFileSync(farOrphan, 'orphan');
-    s = await Store.open({ dataDir });
+    s = await Store.open({ dataDir, inlineMaxSize: 0 });
     assert.deepEqual(readdirSync(tmpDir(dataDir)), []);
     const a2 = s.account('a');
     assert.equal(existsSync(orphan), false);
@@ -435,6 +435,29 @@ test('inline messages (inlineMaxSize): no file, ranged reads, copy/move/expunge/
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
+});
+
+test('default: messages up to 64 KiB inline, larger ones as files; ranged reads of both', async () => {
+  await withStore(async (s) => {
+    const a = s.account('d');
+    const body = (n: number) => Buffer.from('Subject: x\r\n\r\n' + 'y'.repeat(n - 16) + '\r\n');
+    const atLimit = body(DEFAULT_INLINE_MAX_SIZE);
+    const over = body(DEFAULT_INLINE_MAX_SIZE + 1);
+    assert.equal(atLimit.length, DEFAULT_INLINE_MAX_SIZE);
+    const d1 = await a.deliver({ mailbox: 'Inbox', data: atLimit });
+    const d2 = await a.deliver({ mailbox: 'Inbox', data: over });
+    assert.equal(a.isInline(d1.id), true);
+    assert.equal(existsSync(a.messageFilePath(d1.id)), false);
+    assert.equal(a.isInline(d2.id), false);
+    assert.equal(existsSync(a.messageFilePath(d2.id)), true);
+    for (const [id, data] of [[d1.id, atLimit], [d2.id, over]] as const) {
+      assert.deepEqual(await a.readMessage(id), data);
+      assert.deepEqual(await a.readMessage(id, 3, 9), data.subarray(3, 9));
+      assert.deepEqual(await a.readMessage(id, data.length - 5), data.subarray(data.length - 5));
+      assert.deepEqual(await a.readMessage(id, 10, data.length + 100), data.subarray(10));
+      assert.equal((await a.readMessage(id, data.length + 1)).length, 0);
+    }
+  });
 });
 
 test('removeAccount waits for deliveries, closes the database and deletes the data', async () => {
