@@ -22,6 +22,7 @@ import { promises as fsp, readdirSync, statSync, rmSync, mkdirSync, openSync, fs
 import { dirname, join } from 'node:path';
 import type { Logger } from '../log/logger.js';
 import { openDb, type Db } from './db.js';
+import type { Transaction } from 'better-sqlite3';
 import { ACCOUNT_MIGRATIONS } from './schema.js';
 import { accountDbPath, accountDir, messagePath, messagesDir, messageDirName, MSG_DIR_SHIFT } from './paths.js';
 import { installMessageFile, linkOrCopy, readRange, type DirMaker, type DirSyncer } from './msgfile.js';
@@ -295,6 +296,7 @@ export class Account {
   private closed = false;
   private readonly st: ReturnType<Account['prepare']>;
   private readonly commitOne: (p: PendingDelivery, modseq: number) => number;
+  private readonly commitBatch: Transaction<(batch: PendingDelivery[], results: Array<Delivered | Error>, isolated: boolean) => number>;
   /** fdatasync of index.db-wal on the thread pool, after a batch committed at synchronous=NORMAL. */
   private readonly wal: WalSyncer;
   /**
@@ -328,6 +330,9 @@ export class Account {
       this.quotaUsed = meta.quotaUsed;
       this.sweepOrphans();
       this.commitOne = this.db.transaction((p: PendingDelivery, modseq: number) => this.insertDelivery(p, modseq));
+      this.commitBatch = this.db.transaction((batch: PendingDelivery[], results: Array<Delivered | Error>, isolated: boolean) =>
+        this.insertBatch(batch, results, isolated),
+      );
     } catch (err) {
       this.db.close();
       throw err;
@@ -770,6 +775,35 @@ export class Account {
     return uid;
   }
 
+  /**
+   * Inside the batch transaction: insert the rows, each with its own modseq; with `isolated`,
+   * each in a savepoint so a failing row is rolled back alone (its error goes to `results`),
+   * otherwise the first error is thrown. Returns the committed size.
+   */
+  private insertBatch(batch: PendingDelivery[], results: Array<Delivered | Error>, isolated: boolean): number {
+    let modseq = this.st.getModseq.get() as number;
+    let size = 0;
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i]!;
+      let uid: number;
+      if (isolated) {
+        try {
+          uid = this.commitOne(p, modseq + 1);
+        } catch (err) {
+          results[i] = err instanceof Error ? err : new Error(String(err));
+          continue;
+        }
+      } else {
+        uid = this.insertDelivery(p, modseq + 1);
+      }
+      modseq++;
+      size += p.size;
+      results[i] = { id: p.id, uid, mailboxId: p.mailboxId, modseq };
+    }
+    this.st.setCounters.run(modseq, this.nextId, size);
+    return size;
+  }
+
   private addMailboxKeywords(mailboxId: number, kws: string[]): void {
     const cur = JSON.parse((this.st.mailboxKeywords.get(mailboxId) as string | undefined) ?? '[]') as string[];
     const set = new Set(cur);
@@ -802,28 +836,18 @@ export class Account {
     }
     const results: Array<Delivered | Error> = new Array(batch.length);
     let committedSize = 0;
-    const tx = this.db.transaction(() => {
-      let modseq = this.st.getModseq.get() as number;
-      committedSize = 0;
-      for (let i = 0; i < batch.length; i++) {
-        const p = batch[i]!;
-        try {
-          const uid = this.commitOne(p, modseq + 1);
-          modseq++;
-          committedSize += p.size;
-          results[i] = { id: p.id, uid, mailboxId: p.mailboxId, modseq };
-        } catch (err) {
-          results[i] = err instanceof Error ? err : new Error(String(err));
-        }
-      }
-      this.st.setCounters.run(modseq, this.nextId, committedSize);
-    });
     const t0 = performance.now();
     let committed = false;
     try {
       this.st.syncNormal.run();
       try {
-        tx.immediate();
+        try {
+          // Fast path: no savepoint per row. Any error rolls the whole batch back, and it is
+          // redone with a savepoint per row, so only the failing rows fail.
+          committedSize = this.commitBatch.immediate(batch, results, false);
+        } catch {
+          committedSize = this.commitBatch.immediate(batch, results, true);
+        }
         committed = true;
       } finally {
         this.st.syncFull.run();
