@@ -4,10 +4,10 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { authenticate, sealMessage } from 'mailauth';
+import { authenticate, sealMessage, dkimVerify } from 'mailauth';
 import { generateDkimKey, dkimTxtRecord } from './dkim-keys.js';
 import { dkimSign } from './dkim-sign.js';
-import { verifyMessage, dmarcRejects, dmarcQuarantines, mailauthResolver, authResultsHeader, type VerifyInput } from './verify.js';
+import { verifyMessage, dmarcRejects, dmarcQuarantines, mailauthResolver, authResultsHeader, dkimVerifyInput, headerSectionEnd, type VerifyInput } from './verify.js';
 import { startTestDns, type TestDns } from '../dns/testserver.js';
 
 const GOOD_IP = '192.0.2.10';
@@ -365,4 +365,39 @@ test('headers: sender-controlled values are quoted and escaped', () => {
   assert.match(h, /dkim=fail \(bad \\\(sig\\\) X: y\) header\.d="evil\.example; dmarc=pass" header\.s="s\\"el" header\.a=rsa-sha256 header\.b="ab\/cd\+ef";/);
   assert.match(h, /smtp\.mailfrom="\\"a b\\"@example\.org"/);
   assert.equal(h.split('\r\n').length, 6, 'no injected lines');
+});
+
+test('dkim input: unsigned messages give mailauth only their header section, with identical results', async () => {
+  const r = mailauthResolver(dns.resolver);
+  const dkim = async (m: Buffer) => {
+    const x = await dkimVerify(m, { resolver: r, sender: 'bounce@example.org' } as Parameters<typeof dkimVerify>[1]);
+    return { headerFrom: x.headerFrom, envelopeFrom: x.envelopeFrom, results: x.results, arc: (x as { arc?: unknown }).arc };
+  };
+  const body = 'line one\r\n' + 'x'.repeat(5000) + '\r\n';
+  const unsigned = [
+    msg('alice@example.org', body),
+    Buffer.from('From: "A, B" <a@example.org>, c@other.example\r\nSubject: x\r\n\r\nbody\r\n'),
+    Buffer.from('To: bob@moxts.example\r\n\r\n\r\nbody after an empty line\r\n'),
+    Buffer.from('X-Note: mentions DKIM-Signature: inside a value\r\nFrom: a@example.org\r\n\r\nbody\r\n'),
+    Buffer.from('From: a@example.org\nSubject: bare LF\n\nbody\n'),
+  ];
+  for (const m of unsigned) {
+    const head = dkimVerifyInput(m);
+    assert.ok(head.length < m.length, 'only the header section');
+    assert.equal(head.length, headerSectionEnd(m));
+    assert.deepEqual(await dkim(head), await dkim(m));
+  }
+  // Whole message: signed (any case, folded or indented name), ARC headers, no header section end, header only.
+  const s = await signed('alice@example.org', 'example.org', { body });
+  const lower = Buffer.from(s.toString().replace(/^DKIM-Signature/, 'dkim-SIGNATURE'));
+  const indented = Buffer.concat([Buffer.from(' '), s]);
+  const arcOnly = Buffer.from('From: a@example.org\r\nArc-Seal: i=1; a=rsa-sha256; cv=none\r\n\r\nbody\r\n');
+  const later = Buffer.from('From: a@example.org\r\nSubject: x\r\nDKIM-Signature: v=1\r\n\r\nbody\r\n');
+  const noEnd = Buffer.from('From: a@example.org\r\nSubject: x\r\n');
+  for (const m of [s, lower, indented, arcOnly, later, noEnd]) assert.equal(dkimVerifyInput(m), m);
+  assert.equal((await verify({ message: s, mailFrom: 'bounce@example.org' })).dkim[0]!.result, 'pass');
+  // Bare LF line ends: the end is where mailauth finds it.
+  assert.equal(headerSectionEnd(Buffer.from('A: b\nC: d\n\nbody')), 11);
+  assert.equal(headerSectionEnd(Buffer.from('A: b\r\n\nbody')), 7);
+  assert.equal(headerSectionEnd(Buffer.from('\r\nbody\r\n')), -1);
 });

@@ -133,6 +133,8 @@ export class SmtpSession implements SessionInfo {
   private busy = false;
   private errors = 0;
   private data: { reader: DataReader; sink: MessageSink } | undefined;
+  /** The socket corked by corkReplies until its setImmediate. */
+  private corked: Socket | undefined;
 
   constructor(opts: SessionOptions) {
     this.opts = opts;
@@ -209,7 +211,7 @@ export class SmtpSession implements SessionInfo {
       const sep = i === lines.length - 1 ? ' ' : '-';
       out += `${code}${sep}${enhanced ? `${enhanced} ` : ''}${l}\r\n`;
     });
-    this.log.trace({ reply: out.trimEnd() }, 'S');
+    if (this.log.isLevelEnabled('trace')) this.log.trace({ reply: out.trimEnd() }, 'S');
     this.sock.write(out);
   }
 
@@ -238,47 +240,59 @@ export class SmtpSession implements SessionInfo {
     this.inputLen += b.length;
   }
 
+  /**
+   * Hold replies in the socket until the current loop iteration's work is done: pipelined
+   * commands whose handlers finish in microtasks (MAIL, RCPT, DATA's 354) then go out in one
+   * write instead of one per command. setImmediate runs after the promise jobs of this iteration,
+   * so a reply is never held longer than that, even when the next command waits for I/O.
+   */
+  private corkReplies(): void {
+    if (this.corked === this.sock) return;
+    const s = this.sock;
+    s.cork();
+    this.corked = s;
+    setImmediate(() => {
+      if (this.corked === s) this.corked = undefined;
+      s.uncork();
+    });
+  }
+
   /** Process buffered input until it runs out or a command is in progress. */
   private pump(): void {
     if (this.busy || this.mode === 'closed') return;
-    this.sock.cork();
-    try {
-      while (!this.busy && this.inputLen > 0 && !this.isClosed()) {
-        if (this.mode === 'data') {
-          this.feedData(this.takeInput());
-          continue;
-        }
-        const buf = this.takeInput();
-        const nl = buf.indexOf(0x0a);
-        if (nl < 0) {
-          if (buf.length > MAX_COMMAND_LINE) {
-            this.reply(C.SyntaxError, '5.5.2', 'line too long');
-            this.close();
-            return;
-          }
-          this.unshiftInput(buf);
-          break;
-        }
-        this.unshiftInput(buf.subarray(nl + 1));
-        // Command lines end in CRLF; we also accept a bare LF here (commands are not message data).
-        let line = buf.subarray(0, nl > 0 && buf[nl - 1] === 0x0d ? nl - 1 : nl);
-        if (line.length > MAX_COMMAND_LINE) {
+    this.corkReplies();
+    while (!this.busy && this.inputLen > 0 && !this.isClosed()) {
+      if (this.mode === 'data') {
+        this.feedData(this.takeInput());
+        continue;
+      }
+      const buf = this.takeInput();
+      const nl = buf.indexOf(0x0a);
+      if (nl < 0) {
+        if (buf.length > MAX_COMMAND_LINE) {
           this.reply(C.SyntaxError, '5.5.2', 'line too long');
           this.close();
           return;
         }
-        this.runCommand(line.toString('utf8'));
+        this.unshiftInput(buf);
+        break;
       }
-    } finally {
-      const s = this.sock;
-      process.nextTick(() => s.uncork());
+      this.unshiftInput(buf.subarray(nl + 1));
+      // Command lines end in CRLF; we also accept a bare LF here (commands are not message data).
+      let line = buf.subarray(0, nl > 0 && buf[nl - 1] === 0x0d ? nl - 1 : nl);
+      if (line.length > MAX_COMMAND_LINE) {
+        this.reply(C.SyntaxError, '5.5.2', 'line too long');
+        this.close();
+        return;
+      }
+      this.runCommand(line.toString('utf8'));
     }
     if (!this.busy && this.mode === 'command' && this.inputLen <= MAX_PENDING_INPUT) this.sock.resume();
   }
 
   private runCommand(line: string): void {
     const { verb, args } = splitCommand(line);
-    this.log.trace({ cmd: verb === 'AUTH' ? 'AUTH ...' : line }, 'C');
+    if (this.log.isLevelEnabled('trace')) this.log.trace({ cmd: verb === 'AUTH' ? 'AUTH ...' : line }, 'C');
     let result: Promise<void> | void;
     try {
       result = this.dispatch(verb, args);
@@ -593,7 +607,14 @@ export function normalizeIP(ip: string): string {
   return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
 }
 
-/** A random id for Received headers and 250 replies, unique enough to find a message in logs. */
+/** Random per process; the ids below append a counter (no randomBytes call per message). */
+const RECEIVED_ID_PREFIX = randomBytes(6).toString('base64url');
+let receivedIdCounter = randomBytes(4).readUInt32BE(0);
+
+/**
+ * An id for Received headers and 250 replies, unique enough to find a message in logs: a random
+ * per-process prefix and a counter starting at a random value.
+ */
 export function newReceivedId(): string {
-  return randomBytes(9).toString('base64url');
+  return RECEIVED_ID_PREFIX + (receivedIdCounter++).toString(36);
 }
