@@ -187,17 +187,27 @@ export function parseDate(v: string | undefined): Date | undefined {
   return Number.isFinite(t) ? new Date(t) : undefined;
 }
 
-const ADDR_RE = /[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\u0080-\uffff]+@[A-Za-z0-9\u0080-\uffff](?:[A-Za-z0-9\u0080-\uffff-]*[A-Za-z0-9\u0080-\uffff])?(?:\.[A-Za-z0-9\u0080-\uffff](?:[A-Za-z0-9\u0080-\uffff-]*[A-Za-z0-9\u0080-\uffff])?)*/g;
+const LOCAL_CHAR = /[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\u0080-\uffff]/;
+const DOMAIN_CHAR = /[A-Za-z0-9.\-\u0080-\uffff]/;
 
-/** Email addresses in free text, in order, without duplicates (case-insensitive). */
+/**
+ * Email addresses in free text, in order, without duplicates (case-insensitive). Works outward
+ * from each "@" with bounded lengths (local part 64, domain 255; rfc5321:4.5.3.1) so the cost is
+ * linear in the text, whatever it holds.
+ */
 export function findAddresses(text: string): string[] {
   const seen = new Set<string>();
   const out: string[] = [];
-  for (const m of text.matchAll(ADDR_RE)) {
-    let a = m[0].replace(/^[.'`]+|[.'`]+$/g, '');
-    if (a.startsWith('mailto:')) a = a.slice(7);
-    const at = a.indexOf('@');
-    if (at <= 0 || at === a.length - 1) continue;
+  for (let i = text.indexOf('@'); i >= 0; i = text.indexOf('@', i + 1)) {
+    let l = i;
+    while (l > 0 && i - l < 64 && LOCAL_CHAR.test(text[l - 1]!)) l--;
+    let r = i + 1;
+    while (r < text.length && r - i <= 255 && DOMAIN_CHAR.test(text[r]!)) r++;
+    let local = text.slice(l, i).replace(/^[.'`]+|[.'`]+$/g, '');
+    if (local.toLowerCase().startsWith('mailto:')) local = local.slice(7);
+    const domain = text.slice(i + 1, r).replace(/[.-]+$/, '');
+    if (!local || !domain || !/^[A-Za-z0-9\u0080-\uffff]/.test(domain)) continue;
+    const a = `${local}@${domain}`;
     const k = a.toLowerCase();
     if (seen.has(k)) continue;
     seen.add(k);
