@@ -210,3 +210,22 @@ test('foldField keeps values intact when unfolded', () => {
   for (const l of f.split('\r\n')) assert.ok(l.length <= 78);
   assert.equal(f.replace(/\r\n/g, ''), `Diagnostic-Code: ${v}`);
 });
+
+test('receiver without SMTPUTF8: a 7-bit report with utf-8-addr-xtext and base64 UTF-8 parts', () => {
+  const r = recipient('failed', 'bøb.用户@exämple.com');
+  r.originalRecipient = 'ørig+x@exämple.com';
+  const msg = composeDsn(input([r], { original: originalUtf8, smtputf8: false, ret: 'FULL' }));
+  for (const b of msg) assert.ok(b < 0x80, 'all 7-bit');
+  const root = parseBuffer(msg);
+  assert.equal(root.parts[1]!.mediaSubType, 'DELIVERY-STATUS');
+  assert.equal(root.parts[2]!.mediaSubType, 'RFC822-HEADERS', 'headers only, no RET=FULL when downgraded');
+  assert.equal(root.parts[2]!.contentTransferEncoding, 'BASE64');
+  assert.match(msg.toString('latin1'), /Final-Recipient: utf-8; b\\x\{F8\}b\.\\x\{7528\}\\x\{6237\}@ex\\x\{E4\}mple\.com/);
+  const p = parseDsn(msg)!;
+  assert.equal(p.utf8, false);
+  assert.equal(p.recipients[0]!.address, 'bøb.用户@exämple.com');
+  assert.equal(p.recipients[0]!.originalRecipient, 'ørig+x@exämple.com');
+  assert.equal(p.originalMessageID, '<orig-2@example.org>');
+  assert.equal(p.returnedHeaders?.get('subject'), 'Grüße');
+  assert.match(p.textBody ?? '', /Grüße/);
+});

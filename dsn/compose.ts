@@ -72,6 +72,16 @@ export interface DsnInput {
   maxFullSize?: number;
   /** Replaces the generated human-readable text. */
   text?: string;
+  /**
+   * Whether the DSN's receiver accepts SMTPUTF8 (default true). When false and the report needs
+   * UTF-8, it stays an ASCII report as mox does: message/delivery-status with utf-8-addr-xtext
+   * addresses, text and returned headers base64 with charset=utf-8, headers only (no RET=FULL).
+   */
+  smtputf8?: boolean;
+}
+
+function base64Lines(b: Buffer): string {
+  return (b.toString('base64').match(/.{1,76}/g) ?? []).join('\r\n');
 }
 
 function isAscii(s: string): boolean {
@@ -252,11 +262,13 @@ export function composeDsn(input: DsnInput): Buffer {
   const origSubjectRaw = origHeader?.get('subject');
   const origSubject = origSubjectRaw !== undefined ? decodeHeaderValue(origSubjectRaw) : undefined;
   const originalMessageID = input.originalMessageID ?? /<[^<>\s]+>/.exec(origHeader?.get('message-id') ?? '')?.[0];
-  const global =
+  const needUtf8 =
     input.recipients.some((r) => !isAscii(r.finalRecipient) || (r.originalRecipient !== undefined && !isAscii(r.originalRecipient))) ||
     (origHeaderBytes !== undefined && has8bit(origHeaderBytes)) ||
     !isAscii(input.to);
-  const full = input.ret === 'FULL' && original !== undefined && original.length <= (input.maxFullSize ?? MAX_FULL_RETURN);
+  const global = needUtf8 && input.smtputf8 !== false;
+  const downgraded = needUtf8 && !global;
+  const full = input.ret === 'FULL' && !downgraded && original !== undefined && original.length <= (input.maxFullSize ?? MAX_FULL_RETURN);
 
   let boundary = '';
   do boundary = `=_dsn_${randomBytes(12).toString('base64url')}`;
@@ -285,7 +297,13 @@ export function composeDsn(input: DsnInput): Buffer {
   const text = input.text ?? humanText(input, origSubject);
   const text8 = !isAscii(text);
   const parts: Buffer[] = [];
-  parts.push(Buffer.from(`Content-Type: text/plain; charset=${text8 ? 'utf-8' : 'us-ascii'}\r\nContent-Transfer-Encoding: ${text8 ? '8bit' : '7bit'}\r\n\r\n${crlf(text).replace(/(\r\n)*$/, '')}\r\n`, 'utf8'));
+  const textBody = `${crlf(text).replace(/(\r\n)*$/, '')}\r\n`;
+  if (text8 && !global) {
+    // Not a global report: keep the message 7bit.
+    parts.push(Buffer.from(`Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n${base64Lines(Buffer.from(textBody, 'utf8'))}\r\n`));
+  } else {
+    parts.push(Buffer.from(`Content-Type: text/plain; charset=${text8 ? 'utf-8' : 'us-ascii'}\r\nContent-Transfer-Encoding: ${text8 ? '8bit' : '7bit'}\r\n\r\n${textBody}`, 'utf8'));
+  }
 
   // Part 2: the status fields.
   const f: string[] = [];
@@ -320,7 +338,11 @@ export function composeDsn(input: DsnInput): Buffer {
       const eight = has8bit(origHeaderBytes);
       let hb = origHeaderBytes;
       while (hb.length >= 2 && hb.subarray(-2).toString() === '\r\n') hb = hb.subarray(0, hb.length - 2);
-      parts.push(Buffer.concat([Buffer.from(`Content-Type: ${type}\r\nContent-Transfer-Encoding: ${eight ? '8bit' : '7bit'}\r\n\r\n`), hb, Buffer.from('\r\n')]));
+      if (eight && !global) {
+        parts.push(Buffer.from(`Content-Type: text/rfc822-headers; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n${base64Lines(Buffer.concat([hb, Buffer.from('\r\n\r\n')]))}\r\n`));
+      } else {
+        parts.push(Buffer.concat([Buffer.from(`Content-Type: ${type}\r\nContent-Transfer-Encoding: ${eight ? '8bit' : '7bit'}\r\n\r\n`), hb, Buffer.from('\r\n')]));
+      }
     }
   }
 
