@@ -40,6 +40,15 @@ test('rate limiter: reset and several windows', () => {
   assert.ok(l.add('10.0.0.1'));
 });
 
+test('rate limiter: reset also frees the network classes', () => {
+  const l = new RateLimiter([{ windowMs: 60_000, max: [5, 5, 5] }], () => 0);
+  for (let i = 0; i < 4; i++) assert.ok(l.add('10.0.0.1'));
+  assert.ok(l.add('10.0.0.2'));
+  assert.equal(l.add('10.0.0.3'), false, '/26 full');
+  l.reset('10.0.0.1');
+  assert.ok(l.add('10.0.0.3'), "the reset IP's counts left the /26 total");
+});
+
 test('concurrency limiter releases once', () => {
   const c = new ConcurrencyLimiter([2, 3, 3]);
   const r1 = c.acquire('10.0.0.1')!;

@@ -95,10 +95,24 @@ export class RateLimiter {
     return true;
   }
 
-  /** Forget an IP's counts in every window (e.g. a successful login resets failures). */
+  /**
+   * Forget an IP's counts in every window (a successful login resets its failures), and take
+   * them back out of its /26 and /21 (or /48, /32) totals too, as mox does: otherwise typos of
+   * users who then log in fine would slowly fill the limits of a shared network.
+   */
   reset(ip: string): void {
-    const [c1] = ipClasses(ip);
-    for (const w of this.windows) w.counts.delete(c1);
+    this.roll();
+    const [c1, c2, c3] = ipClasses(ip);
+    for (const w of this.windows) {
+      const n = w.counts.get(c1) ?? 0;
+      if (!n) continue;
+      w.counts.delete(c1);
+      for (const c of [c2, c3]) {
+        const v = (w.counts.get(c) ?? 0) - n;
+        if (v > 0) w.counts.set(c, v);
+        else w.counts.delete(c);
+      }
+    }
   }
 }
 

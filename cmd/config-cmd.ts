@@ -18,8 +18,7 @@ import { dkimTxtRecord, generateDkimKey, type DkimKeyAlgorithm } from '../auth/d
 import { globalOptions, UserError } from './context.js';
 import { withConfigErrors } from './serve-cmd.js';
 import { exists, writeFileAtomic } from './files.js';
-import { ctlCall, CtlUnavailableError } from './ctl.js';
-import { ctlPath } from './server.js';
+import { ctlCall, ctlPath, CtlUnavailableError } from './ctl.js';
 import { accountDir } from '../store/paths.js';
 
 /** Tell a running server to reload domains.conf now; returns false when none runs. */

@@ -8,7 +8,15 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from '../log/logger.js';
+
+export const CTL_SOCKET_NAME = 'ctl';
+
+/** The control socket of the server using this data dir. */
+export function ctlPath(dataDir: string): string {
+  return join(dataDir, CTL_SOCKET_NAME);
+}
 
 /** A request line longer than this is refused: ctl requests are small commands, never message data. */
 export const CTL_MAX_LINE = 1024 * 1024;

@@ -14,7 +14,6 @@ import { hashPassword } from '../auth/password.js';
 import { generateDkimKey } from '../auth/dkim-keys.js';
 import { globalOptions, parseLogLevel, UserError } from './context.js';
 import { exists, writeFileAtomic } from './files.js';
-import { generateSelfSignedCert } from './tls-selfsigned.js';
 import {
   configYaml,
   localserveConfig,
@@ -26,7 +25,7 @@ import {
   LOCALSERVE_PORTS,
   type GeneratedFiles,
 } from './genconfig.js';
-import { startServer, type Server } from './server.js';
+import type { Server } from './server.js';
 import { runUntilStopped, withConfigErrors } from './serve-cmd.js';
 import { loadConfig } from '../config/load.js';
 
@@ -46,6 +45,7 @@ export async function initLocalserve(dir: string, ips: string[], randomPorts = f
   const confPath = join(dir, 'mox.conf');
   if (await exists(confPath)) return false;
   await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+  const { generateSelfSignedCert } = await import('./tls-selfsigned.js');
   const { certPem, keyPem } = await generateSelfSignedCert(['localhost', ...ips]);
   await writeFileAtomic(join(dir, FILES.certFile), certPem);
   await writeFileAtomic(join(dir, FILES.keyFile), keyPem, 0o600);
@@ -135,6 +135,7 @@ export function registerLocalserve(program: Command): void {
       }
       const loaded = await withConfigErrors(() => loadConfig(configPath));
       const log = createLogger({ level: parseLogLevel(g.loglevel) ?? 'info' });
+      const { startServer } = await import('./server.js');
       let server: Server;
       try {
         server = await startServer({ configPath, log });

@@ -7,8 +7,7 @@ import { nullLogger } from '../log/logger.js';
 import { globalOptions, UserError } from './context.js';
 import { readPassword, writeFileAtomic } from './files.js';
 import { withConfigErrors } from './serve-cmd.js';
-import { ctlCall, CtlUnavailableError } from './ctl.js';
-import { ctlPath } from './server.js';
+import { ctlCall, ctlPath, CtlUnavailableError } from './ctl.js';
 
 /** Set an account's password: through the running server, or directly when none runs. */
 export async function setAccountPassword(configPath: string, account: string, password: string): Promise<'server' | 'direct'> {

@@ -9,6 +9,7 @@ import { registerQuickstart } from './quickstart-cmd.js';
 import { registerConfig } from './config-cmd.js';
 import { registerPasswords } from './password-cmd.js';
 import { registerVersion } from './version-cmd.js';
+import { registerQueue } from './queue-cmd.js';
 import { UserError } from './context.js';
 
 /**
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerQuickstart(program);
   registerConfig(program);
   registerPasswords(program);
+  registerQueue(program);
   registerVersion(program);
   return program;
 }

@@ -17,7 +17,6 @@ import { domainRecords } from '../dns/records.js';
 import { nullLogger } from '../log/logger.js';
 import { UserError } from './context.js';
 import { exists, writeFileAtomic } from './files.js';
-import { generateSelfSignedCert } from './tls-selfsigned.js';
 import { configYaml, quickstartConfig, type GeneratedFiles } from './genconfig.js';
 
 /** Generated passwords: 12 random bytes, base64url, 16 characters — about 96 bits. */
@@ -78,6 +77,7 @@ export async function quickstart(o: QuickstartOptions): Promise<QuickstartResult
     await writeFileAtomic(join(dir, files.dkimKeyFiles[s.name]!), pem, 0o600);
     dkimTxt.push({ selector: s.name, txt: dkimTxtRecord(pem) });
   }
+  const { generateSelfSignedCert } = await import('./tls-selfsigned.js');
   const cert = await generateSelfSignedCert([hostname], now);
   await writeFileAtomic(join(dir, files.certFile), cert.certPem);
   await writeFileAtomic(join(dir, files.keyFile), cert.keyPem, 0o600);

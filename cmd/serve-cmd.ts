@@ -4,8 +4,8 @@ import { loadStatic } from '../config/load.js';
 import { ConfigError } from '../config/errors.js';
 import { createLogger } from '../log/logger.js';
 import { globalOptions, parseLogLevel, UserError } from './context.js';
-import { startServer, ctlPath, type Server } from './server.js';
-import { ctlCall, CtlUnavailableError } from './ctl.js';
+import type { Server } from './server.js';
+import { ctlCall, ctlPath, CtlUnavailableError } from './ctl.js';
 
 /**
  * Stop on SIGINT/SIGTERM, reload domains.conf on SIGHUP; resolves when the server stopped.
@@ -46,6 +46,7 @@ export function registerServe(program: Command): void {
       const g = globalOptions(cmd);
       const stat = await withConfigErrors(() => loadStatic(g.config));
       const log = createLogger({ level: parseLogLevel(g.loglevel) ?? stat.LogLevel });
+      const { startServer } = await import('./server.js');
       const server = await withConfigErrors(() => startServer({ configPath: g.config, log }));
       await runUntilStopped(server, () => log.info({ config: g.config, dataDir: server.loaded.static.DataDir }, 'moxts serving'));
     });

@@ -12,7 +12,7 @@ import type { DynamicConfig } from '../config/dynamic-schema.js';
 import { Store } from '../store/index.js';
 import { hashPassword } from '../auth/password.js';
 import type { Logger } from '../log/logger.js';
-import { startCtl, type CtlServer } from './ctl.js';
+import { startCtl, ctlPath, type CtlServer } from './ctl.js';
 import { loadListenerTLS } from '../config/tls.js';
 import { createResolver, type Resolver } from '../dns/resolver.js';
 import { cachingResolver } from '../dns/cache.js';
@@ -23,16 +23,18 @@ import { startSmtpListener, type SmtpListener } from '../smtp/server/listener.js
 import { DeliveryPolicy, type Verifier } from '../smtp/server/delivery.js';
 import { tmpDir } from '../store/paths.js';
 import { startMetricsListener } from '../metrics/http.js';
+import { QueueStore } from '../queue/store.js';
+import { queueOp } from './queue-ops.js';
 
-export const CTL_SOCKET_NAME = 'ctl';
+/** How often retired queue messages past their keep period are deleted (mox: hourly). */
+export const RETIRED_CLEANUP_INTERVAL_MS = 3_600_000;
 
-export function ctlPath(dataDir: string): string {
-  return join(dataDir, CTL_SOCKET_NAME);
-}
+export { ctlPath, CTL_SOCKET_NAME } from './ctl.js';
 
 export interface Server {
   readonly loaded: LoadedConfig;
   readonly store: Store;
+  readonly queue: QueueStore;
   readonly ctlPath: string;
   /** Names of the network services running (smtp, submission, imap, http, ...), for the banner. */
   readonly services: readonly string[];
@@ -93,7 +95,23 @@ export async function startServer(opts: StartOptions): Promise<Server> {
   };
   const store = await Store.open({ dataDir, log: log.child({ proto: 'store' }), clock: opts.clock, quotaMessageSize: quota });
 
-  const cleanups: Array<() => Promise<void> | void> = [() => store.close()];
+  const queue = await QueueStore.open({
+    dataDir,
+    log: log.child({ proto: 'queue' }),
+    clock: opts.clock,
+    keepRetiredFor: (account) => current.Accounts[account]?.KeepRetiredMessagePeriod ?? 0,
+  });
+  const cleanups: Array<() => Promise<void> | void> = [() => store.close(), () => queue.close()];
+  const cleanupTimer = setInterval(() => {
+    try {
+      const n = queue.cleanupRetired();
+      if (n) log.info({ removed: n }, 'removed expired retired messages');
+    } catch (err) {
+      log.error({ err }, 'cleaning up retired messages');
+    }
+  }, RETIRED_CLEANUP_INTERVAL_MS);
+  cleanupTimer.unref();
+  cleanups.push(() => clearInterval(cleanupTimer));
   const services: string[] = [];
   const listeners: Array<{ service: string; ip: string; port: number }> = [];
   const metrics = new Metrics({ defaultMetrics: true });
@@ -154,6 +172,7 @@ export async function startServer(opts: StartOptions): Promise<Server> {
           store.account(account).setPassword(await hashPassword(password));
           return null;
         },
+        queue: (args) => queueOp(queue, String(args.op ?? ''), args),
         accountremoved: async (args) => {
           // Called by "config account rm" after removing the account from domains.conf.
           const account = String(args.account ?? '');
@@ -244,5 +263,5 @@ export async function startServer(opts: StartOptions): Promise<Server> {
     throw err;
   }
 
-  return { loaded, store, ctlPath: ctlPath(dataDir), services, listeners, metrics, dynamic: () => current, stopped, stop };
+  return { loaded, store, queue, ctlPath: ctlPath(dataDir), services, listeners, metrics, dynamic: () => current, stopped, stop };
 }

@@ -104,7 +104,8 @@ export const E = {
   MessageIntegrityFailure: '7.7',
   AuthCredentialsInvalid: '7.8', // rfc4954:6
   AuthMechanismWeak: '7.9', // rfc4954:6
-  EncryptionNeeded: '7.11', // rfc5248
+  EncryptionNeeded: '7.10', // rfc5248 registry: X.7.10 Encryption Needed
+  AuthEncryptionRequired: '7.11', // rfc4954:6 encryption required for the requested authentication mechanism
   AuthPasswordTransition: '7.12', // rfc4954:6
   AccountDisabled: '7.13', // rfc5248
   TrustRelationshipRequired: '7.14',
