@@ -69,6 +69,12 @@ function statedClasses(raw: Buffer): Set<string> {
   return out;
 }
 
+/** The sample states this enhanced code (leading zeros allowed: 5.1.01). */
+function statedCode(text: string, code: string): boolean {
+  const [a, b, c] = code.split('.');
+  return new RegExp(`(?<![\\d.])${a}\\.0*${b}\\.0*${c}(?![\\d])`).test(text);
+}
+
 interface Row {
   file: string;
   r: BounceResult;
@@ -88,12 +94,13 @@ function evaluate(file: string, raw: Buffer): Row {
   const rc = r.recipients[0];
   const a = rc?.address.toLowerCase().replace(/^"|"(?=@)/g, '');
   const recipientRight = !!a && [...stated].some((e) => e === a || e.replace(/"/g, '') === a.replace(/"/g, ''));
-  const text = raw.toString('latin1');
+  // Quoted-printable soft line breaks can split a code in the raw bytes.
+  const text = raw.toString('latin1').replace(/=\r?\n/g, '');
   const classes = statedClasses(raw);
   const statusRight =
     !!rc &&
     /^[245]\.\d{1,3}\.\d{1,3}$/.test(rc.status) &&
-    (rc.enhancedCode === undefined || text.includes(rc.enhancedCode) || /\.\d\d?\d?\.0*\d/.test(rc.enhancedCode)) &&
+    (rc.enhancedCode === undefined || statedCode(text, rc.enhancedCode)) &&
     (rc.smtpCode === undefined || text.includes(String(rc.smtpCode))) &&
     (classes.size === 0 || classes.has(rc.status[0]!) || (rc.enhancedCode !== undefined && classes.has(rc.enhancedCode[0]!)));
   return {
