@@ -58,6 +58,8 @@ export interface StartOptions {
   unknownRecipientDelayMs?: number;
   /** Override the incoming SMTP limits (benchmarks sending thousands of messages from one IP). */
   smtpLimits?: Partial<SmtpLimits>;
+  /** SMTP idle timeout between commands; default 5 minutes (rfc5321:4.5.3.2.7). */
+  smtpCommandTimeoutMs?: number;
 }
 
 type Triple = readonly [number, number, number];
@@ -241,7 +243,7 @@ export async function startServer(opts: StartOptions): Promise<Server> {
       for (const ip of l.IPs) {
         const sl: SmtpListener = await startSmtpListener(
           { ip, port: l.SMTP.Port, hostname: l.Hostname ?? hostname, policy, tlsContext: l.SMTP.NoSTARTTLS ? undefined : tls?.context },
-          { log: log.child({ listener: name }), metrics, connectionRate, concurrency, tmpDir: tmpDir(dataDir) },
+          { log: log.child({ listener: name }), metrics, connectionRate, concurrency, tmpDir: tmpDir(dataDir), commandTimeoutMs: opts.smtpCommandTimeoutMs },
         );
         cleanups.push(() => sl.close());
         listeners.push({ service: 'smtp', ...sl.address });

@@ -120,3 +120,15 @@ test('metrics endpoint shows connection, recipient and message counters (curl)',
   assert.match(out, /moxts_smtp_recipients_total\{service="smtp",result="unknown-user"\} 1/);
   assert.match(out, /moxts_smtp_delivery_duration_seconds_count\{service="smtp"\} 1/);
 });
+
+test('an idle client is told 421 4.4.2 and disconnected', async () => {
+  const ts = await startTestServer({ smtpCommandTimeoutMs: 300 });
+  servers.push(ts);
+  const c = await connected(ts.smtpPort);
+  assert.equal((await c.reply()).code, 220);
+  await c.cmd('EHLO client.example');
+  // Say nothing more: the server's timeout reply arrives on its own.
+  const r = await c.reply();
+  assert.deepEqual([r.code, r.enhanced], [421, '4.4.2']);
+  await c.closedByServer();
+});

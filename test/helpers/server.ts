@@ -32,6 +32,7 @@ export interface TestServerOptions {
   smtpLimits?: Partial<SmtpLimits>;
   /** Default 0 (no delay) in tests. */
   unknownRecipientDelayMs?: number;
+  smtpCommandTimeoutMs?: number;
 }
 
 export interface TestServer {
@@ -80,7 +81,7 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
   const dns = await startTestDns(o.zone ?? {});
   const log = o.log ?? (process.env.MOXTS_TEST_LOG ? createLogger({ level: process.env.MOXTS_TEST_LOG as 'debug' }) : nullLogger());
   const resolver = o.cacheDns ? cachingResolver(dns.resolver) : dns.resolver;
-  const server = await startServer({ configPath: join(dir, 'mox.conf'), log, resolver, unknownRecipientDelayMs: o.unknownRecipientDelayMs ?? 0, smtpLimits: o.smtpLimits });
+  const server = await startServer({ configPath: join(dir, 'mox.conf'), log, resolver, unknownRecipientDelayMs: o.unknownRecipientDelayMs ?? 0, smtpLimits: o.smtpLimits, smtpCommandTimeoutMs: o.smtpCommandTimeoutMs });
   const smtp = server.listeners.find((l) => l.service === 'smtp');
   return {
     server,
