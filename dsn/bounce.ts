@@ -239,6 +239,9 @@ function finishRecipient(r: Omit<BounceRecipient, 'class' | 'permanent' | 'statu
   if (enh && (!status || /\.0\.0$/.test(status)) && !/\.0\.0$/.test(enh)) status = enh;
   let cls = classify({ status: status ?? enh, smtpCode: r.smtpCode, text, action: r.action });
   if (r.action === 'delayed' && cls === 'expired') cls = 'temporary';
+  // Provider rule: Google Groups' bounce (in the poster's language) means the group does not exist
+  // or does not accept the post; it states no code.
+  if (cls === 'other' && /@googlegroups\.com$/i.test(r.address) && !r.smtpCode) cls = 'userunknown';
   const permanent = r.action === 'delayed' ? false : isPermanent(status ?? enh, r.smtpCode, r.action);
   const out: BounceRecipient = { ...r, status: status ?? '', class: cls, permanent };
   if (!status) {
