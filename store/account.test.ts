@@ -515,3 +515,27 @@ test('delivery batches commit at synchronous=NORMAL and fsync the WAL; other wri
     assert.equal(events.length, 3);
   }, { inlineMaxSize: 1024 });
 });
+
+test('bounded concurrent WAL fsyncs: accounts wait for a slot, their rows form larger batches, all are acknowledged', async () => {
+  for (const maxConcurrentSyncs of [1, 2]) {
+    await withStore(
+      async (s) => {
+        const accts = ['a', 'b', 'c'].map((n) => s.account(n));
+        const events = new Map<string, number[]>();
+        for (const a of accts) s.changes.subscribe(a.name, (c) => c.kind === 'add' && events.set(a.name, [...(events.get(a.name) ?? []), ...c.uids]));
+        const ds = await Promise.all(accts.flatMap((a) => Array.from({ length: 40 }, (_, i) => a.deliver({ mailbox: 'Inbox', data: msg(`${a.name}${i}`) }))));
+        assert.equal(ds.length, 120);
+        for (const a of accts) {
+          const inbox = a.mailbox('Inbox')!;
+          assert.equal(inbox.total, 40);
+          assert.deepEqual(a.uids(inbox.id), Array.from({ length: 40 }, (_, i) => i + 1));
+          assert.deepEqual(events.get(a.name), Array.from({ length: 40 }, (_, i) => i + 1), 'published in commit order');
+          assert.equal(a.isSyncing, false);
+        }
+        // Later deliveries still go through (slots were all returned).
+        await Promise.all(accts.map((a) => a.deliver({ mailbox: 'Inbox', data: msg('late') })));
+      },
+      { maxConcurrentSyncs },
+    );
+  }
+});

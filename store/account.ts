@@ -139,6 +139,13 @@ export interface AccountContext {
   /** Messages given as bytes up to this size are stored in index.db, not as files (0: never). */
   inlineMaxSize: number;
   scheduleFlush: (account: Account) => void;
+  /**
+   * Take one of the Store's WAL-fsync slots before committing a batch (false: none free; the
+   * account is queued and flushed again when one is handed to it). Bounding concurrent fsyncs
+   * makes batches grow under load instead of the number of fsyncs.
+   */
+  acquireSyncSlot: (account: Account) => boolean;
+  releaseSyncSlot: () => void;
 }
 
 interface PendingDelivery {
@@ -829,8 +836,10 @@ export class Account {
    */
   flushPending(max: number): number {
     if (this.pending.length === 0 || this.syncing) return 0;
+    if (!this.ctx.acquireSyncSlot(this)) return 0;
     const batch = this.pending.splice(0, max);
     if (this.closed && this.db.open === false) {
+      this.ctx.releaseSyncSlot();
       for (const p of batch) p.reject(new StoreError('closed', 'account closed'));
       return batch.length;
     }
@@ -891,6 +900,7 @@ export class Account {
       }
     };
     if (!committed || nFailed === batch.length) {
+      this.ctx.releaseSyncSlot();
       settle();
       return batch.length;
     }
@@ -912,6 +922,7 @@ export class Account {
     err: unknown,
   ): void {
     this.syncing = false;
+    this.ctx.releaseSyncSlot();
     this.ctx.log.debug(
       { account: this.name, rows, ms: +commitMs.toFixed(2), syncMs: +(performance.now() - t0 - commitMs).toFixed(2) },
       'delivery batch committed',

@@ -31,6 +31,12 @@ export const MAX_BATCH = 256;
  */
 export const DEFAULT_INLINE_MAX_SIZE = 64 * 1024;
 
+/**
+ * Default StoreOptions.maxConcurrentSyncs: libuv's default thread-pool size. In the SMTP bench
+ * (10 accounts, 50 connections) 4 gave 10–30% more messages/s than no bound and than 1–3.
+ */
+export const MAX_CONCURRENT_SYNCS = 4;
+
 export interface StoreOptions {
   dataDir: string;
   log?: Logger;
@@ -39,6 +45,12 @@ export interface StoreOptions {
   quotaMessageSize?: (account: string) => number | undefined;
   /** Override MAX_BATCH (tests, tuning). */
   maxBatch?: number;
+  /**
+   * Most delivery-batch WAL fsyncs running at once, over all accounts (default
+   * MAX_CONCURRENT_SYNCS). An account that finds none free waits, its rows accumulating into a
+   * larger batch, so under load the number of fsyncs stays bounded and batches grow.
+   */
+  maxConcurrentSyncs?: number;
   /**
    * Store messages given as bytes up to this size inside index.db (table message_blob) instead
    * of as files: no per-message fsync, the batch's WAL fsync covers them. Default
@@ -57,12 +69,17 @@ export class Store {
   private closed = false;
   private readonly ctx: AccountContext;
   private readonly maxBatch: number;
+  private syncSlots: number;
+  /** Accounts waiting for a sync slot, in order; `granted`: handed a slot, not yet flushed. */
+  private readonly syncWaiters = new Set<Account>();
+  private readonly syncGranted = new Set<Account>();
 
   private constructor(opts: StoreOptions) {
     this.dataDir = opts.dataDir;
     this.log = opts.log ?? nullLogger();
     this.changes = new ChangeBus(this.log);
     this.maxBatch = opts.maxBatch ?? MAX_BATCH;
+    this.syncSlots = Math.max(1, opts.maxConcurrentSyncs ?? MAX_CONCURRENT_SYNCS);
     const syncer = new DirSyncer();
     this.ctx = {
       dataDir: opts.dataDir,
@@ -74,6 +91,8 @@ export class Store {
       quotaLimit: opts.quotaMessageSize ?? (() => undefined),
       inlineMaxSize: opts.inlineMaxSize ?? DEFAULT_INLINE_MAX_SIZE,
       scheduleFlush: (a) => this.scheduleFlush(a),
+      acquireSyncSlot: (a) => this.acquireSyncSlot(a),
+      releaseSyncSlot: () => this.releaseSyncSlot(),
     };
   }
 
@@ -116,6 +135,27 @@ export class Store {
     setImmediate(() => this.flush());
   }
 
+  private acquireSyncSlot(a: Account): boolean {
+    if (this.syncGranted.delete(a)) return true;
+    if (this.syncSlots > 0 && this.syncWaiters.size === 0) {
+      this.syncSlots--;
+      return true;
+    }
+    this.syncWaiters.add(a);
+    return false;
+  }
+
+  private releaseSyncSlot(): void {
+    for (const a of this.syncWaiters) {
+      this.syncWaiters.delete(a);
+      if (a.pendingCount === 0) continue; // nothing to flush any more (not expected)
+      this.syncGranted.add(a);
+      this.scheduleFlush(a);
+      return;
+    }
+    this.syncSlots++;
+  }
+
   private flush(): void {
     this.flushScheduled = false;
     const accts = [...this.dirty];
@@ -127,7 +167,8 @@ export class Store {
         this.log.error({ err, account: a.name }, 'flushing deliveries');
       }
       // While the account's WAL fsync runs it asks for a flush itself when done.
-      if (a.pendingCount > 0 && !a.isSyncing) this.scheduleFlush(a);
+      // While waiting for a sync slot it is flushed again when one is handed to it.
+      if (a.pendingCount > 0 && !a.isSyncing && !this.syncWaiters.has(a)) this.scheduleFlush(a);
     }
   }
 
