@@ -399,7 +399,7 @@ function analyze(buf: Buffer, depth: number): BounceResult {
     (BOUNCE_SUBJECT.test(subject) && BOUNCE_BODY.test(human)) ||
     /This is the qmail-send program|This message was created automatically by mail delivery software/.test(human) ||
     (/<>/.test(fromRaw) && (BOUNCE_BODY.test(human) || BOUNCE_SUBJECT.test(subject))) ||
-    (!AUTOREPLY_SUBJECT.test(subject) && SMTP_REPLY_LINE.test(human) && (BOUNCE_FROM.test(fromRaw) || BOUNCE_SUBJECT.test(subject) || /\berror\b|fail|エラー/i.test(human.slice(0, 2000)))) ||
+    (!AUTOREPLY_SUBJECT.test(subject) && SMTP_REPLY_LINE.test(human) && (BOUNCE_FROM.test(fromRaw) || BOUNCE_SUBJECT.test(subject) || (hasReturned && /\berror\b|fail|エラー/i.test(human.slice(0, 2000))))) ||
     (/エラー|送信できません|配信できません|届きません|不達/.test(subject + human.slice(0, 1000)) && findAddresses(human).length > 0);
   const autoReplyLike =
     (autoSubmitted !== '' && autoSubmitted !== 'no') ||

@@ -186,3 +186,19 @@ test('field helpers', () => {
   assert.deepEqual(findCodes('host said: 452 4.2.2 over quota (in reply to RCPT)'), { smtpCode: 452, enhancedCode: '4.2.2' });
   assert.deepEqual(findCodes('Sorry (#5.1.1) at 192.168.1.2'), { smtpCode: undefined, enhancedCode: '5.1.1' });
 });
+
+test('a person quoting an SMTP error is not a bounce', () => {
+  const m = msg([
+    'From: Carol <carol@example.org>',
+    'To: help@example.net',
+    'Subject: question about my mail server',
+    '',
+    'Hi, my server logs show this:',
+    '550 5.1.1 <x@example.com>: user unknown',
+    'What does the error mean?',
+    '',
+  ]);
+  const r = analyzeBounce(m);
+  assert.equal(r.isBounce, false);
+  assert.equal(r.kind, 'notabounce');
+});
