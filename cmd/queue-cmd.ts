@@ -6,6 +6,7 @@
 import { Option, type Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { QueueStore } from '../queue/store.js';
+import type { Store } from '../store/index.js';
 import { nullLogger } from '../log/logger.js';
 import { globalOptions, UserError } from './context.js';
 import { withConfigErrors } from './serve-cmd.js';
@@ -25,12 +26,22 @@ async function run(cmd: Command, op: string, args: Record<string, unknown> = {})
     log: nullLogger(),
     keepRetiredFor: (a) => loaded.dynamic.Accounts[a]?.KeepRetiredMessagePeriod ?? 0,
   });
+  const { Store: StoreImpl } = await import('../store/index.js');
+  const { parseBuffer } = await import('../message/part.js');
+  let store: Store | undefined;
   try {
-    return await queueOp(q, op, args);
+    return await queueOp(q, op, args, {
+      hostname: loaded.static.Hostname,
+      deliverToAccount: async (account, message) => {
+        store ??= await StoreImpl.open({ dataDir: loaded.static.DataDir, log: nullLogger() });
+        await store.account(account).deliver({ mailbox: 'Inbox', data: message, parsed: parseBuffer(message), rcptTo: account });
+      },
+    });
   } catch (e) {
     throw new UserError((e as Error).message);
   } finally {
     await q.close();
+    await store?.close();
   }
 }
 
@@ -139,10 +150,12 @@ export function registerQueue(program: Command): void {
     ['hold', 'put matching messages on hold'],
     ['unhold', 'release matching messages from hold'],
     ['drop', 'remove matching messages without a DSN (event "canceled")'],
+    ['fail', 'fail matching messages: the sender gets a failure DSN (event "failed")'],
   ] as const) {
     withFilter(queue.command(name).description(desc), true).action(async (o: FilterFlags, cmd: Command) => {
       const r = await run(cmd, name, filterArgs(o));
-      process.stdout.write(`${Array.isArray(r) ? r.length : String(r)} message(s) ${name === 'drop' ? 'dropped' : name === 'hold' ? 'held' : 'released'}\n`);
+      const verb = { drop: 'dropped', fail: 'failed', hold: 'held', unhold: 'released' }[name];
+      process.stdout.write(`${Array.isArray(r) ? r.length : String(r)} message(s) ${verb}\n`);
     });
   }
 

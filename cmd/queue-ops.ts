@@ -5,6 +5,14 @@
 import type { QueueStore, QueueFilter, ListSort, QueuedMsg, RetiredMsg } from '../queue/store.js';
 import { parseRelativeFilter } from '../queue/rules.js';
 import { parseDuration } from '../config/duration.js';
+import { dsnsForSender } from '../queue/dsn.js';
+
+/** What queue operations need beyond the queue: delivering DSNs to local senders. */
+export interface QueueOpContext {
+  hostname: string;
+  /** Store a message in an account's Inbox, durably. */
+  deliverToAccount(account: string, message: Buffer): Promise<void>;
+}
 
 /** Filter as it travels over ctl: strings from CLI flags. */
 export interface FilterArgs {
@@ -41,7 +49,7 @@ function jsonMsg(m: QueuedMsg | RetiredMsg): Record<string, unknown> {
   return JSON.parse(JSON.stringify(m)) as Record<string, unknown>;
 }
 
-export async function queueOp(q: QueueStore, op: string, a: Record<string, unknown>): Promise<unknown> {
+export async function queueOp(q: QueueStore, op: string, a: Record<string, unknown>, ctx?: QueueOpContext): Promise<unknown> {
   const fa = (a.filter ?? {}) as FilterArgs;
   switch (op) {
     case 'list': {
@@ -72,6 +80,19 @@ export async function queueOp(q: QueueStore, op: string, a: Record<string, unkno
     case 'drop':
       requireFilter(fa, a.all as boolean, op);
       return (await q.retire(toFilter(fa), 'canceled', { success: false, error: 'delivery canceled by admin' })).map(jsonMsg);
+    case 'fail': {
+      // Like drop, but the sender gets a failure DSN (mox's "queue fail").
+      requireFilter(fa, a.all as boolean, op);
+      if (!ctx) throw new Error('fail needs the message store to deliver DSNs');
+      const filter = toFilter(fa);
+      const originals = new Map<number, Buffer>();
+      for (const m of q.list(filter, { field: 'queued' }, 1_000_000)) {
+        if (!originals.has(m.baseId)) originals.set(m.baseId, await q.messageBytes(m.id));
+      }
+      const retired = await q.retire(filter, 'failed', { success: false, error: 'delivery canceled by admin' });
+      for (const d of dsnsForSender(retired, 'failed', { hostname: ctx.hostname, originals })) await ctx.deliverToAccount(d.account, d.message);
+      return retired.map(jsonMsg);
+    }
     case 'dump':
       return (await q.messageBytes(Number(a.id))).toString('latin1');
     case 'holdrules-list':

@@ -25,6 +25,7 @@ import { tmpDir } from '../store/paths.js';
 import { startMetricsListener } from '../metrics/http.js';
 import { QueueStore } from '../queue/store.js';
 import { queueOp } from './queue-ops.js';
+import { parseBuffer } from '../message/part.js';
 
 /** How often retired queue messages past their keep period are deleted (mox: hourly). */
 export const RETIRED_CLEANUP_INTERVAL_MS = 3_600_000;
@@ -174,7 +175,13 @@ export async function startServer(opts: StartOptions): Promise<Server> {
           store.account(account).setPassword(await hashPassword(password));
           return null;
         },
-        queue: (args) => queueOp(queue, String(args.op ?? ''), args),
+        queue: (args) =>
+          queueOp(queue, String(args.op ?? ''), args, {
+            hostname: loaded.static.Hostname,
+            deliverToAccount: async (account, message) => {
+              await store.account(account).deliver({ mailbox: 'Inbox', data: message, parsed: parseBuffer(message), rcptTo: account });
+            },
+          }),
         accountremoved: async (args) => {
           // Called by "config account rm" after removing the account from domains.conf.
           const account = String(args.account ?? '');

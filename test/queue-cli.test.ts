@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { runMoxts, startMoxts } from './helpers/cli.js';
 import { writeTestConfig } from './helpers/server.js';
 import { QueueStore } from '../queue/store.js';
+import { Store } from '../store/index.js';
 import { nullLogger } from '../log/logger.js';
 
 async function seed(dataDir: string): Promise<number[]> {
@@ -102,7 +103,13 @@ test('queue commands, directly and through the running server', async () => {
     r = await q('retired', 'print', String(retired[0]!.id));
     assert.equal(JSON.parse(r.stdout).recipientAddress, 'b@gmail.example');
 
-    r = await q('suppress', 'add', 'mjl', 'John.Doe+x@Example.org', '--reason', 'unsubscribed');
+    // fail: retired as failed, and the sender (a local account) gets a failure DSN in its Inbox.
+  r = await q('fail', '--to', 'a@gmail');
+  assert.match(r.stdout, /^1 message\(s\) failed/);
+  r = await q('retired', 'list', '--json');
+  assert.equal((JSON.parse(r.stdout) as Array<{ outcome: string }>).filter((m) => m.outcome === 'failed').length, 1);
+
+  r = await q('suppress', 'add', 'mjl', 'John.Doe+x@Example.org', '--reason', 'unsubscribed');
     assert.match(r.stdout, /suppressed for mjl/);
     r = await q('suppress', 'lookup', 'mjl', 'johndoe@example.org');
     assert.match(r.stdout, /suppressed as johndoe@example\.org: unsubscribed/);
@@ -121,6 +128,20 @@ test('queue commands, directly and through the running server', async () => {
   }
   // The server's changes are on disk: the direct path sees them.
   r = await q('list', '--json');
-  assert.equal(JSON.parse(r.stdout).length, 2);
+  assert.equal(JSON.parse(r.stdout).length, 1);
+  // The failure DSN is in mjl's Inbox, a multipart/report for a@gmail.example.
+  const store = await Store.open({ dataDir: join(dir, 'data'), log: nullLogger() });
+  try {
+    const acc = store.account('mjl');
+    const msgs = acc.listMessages(acc.mailbox('Inbox')!.id);
+    assert.equal(msgs.length, 1);
+    const dsn = (await acc.readMessage(msgs[0]!.id)).toString();
+    assert.match(dsn, /Content-Type: multipart\/report;[^]*report-type=delivery-status/i);
+    assert.match(dsn, /Final-Recipient: rfc822; ?a@gmail\.example/i);
+    assert.match(dsn, /Action: failed/i);
+    assert.match(dsn, /Subject: to a/, 'original headers returned');
+  } finally {
+    await store.close();
+  }
   rmSync(dir, { recursive: true, force: true });
 });
