@@ -4,7 +4,8 @@
  * Load generator for incoming SMTP: a moxts server in a child process (its own event loop and
  * core), and here N messages sent over `concurrency` connections, each reusing its connection
  * with pipelined MAIL/RCPT/DATA. Reports messages/s and p50/p99 latency from the end of DATA
- * (the final ".") to the durable 250. BENCH_SERVER_NODE_ARGS passes node options to the server
+ * (the final ".") to the durable 250, and the CPU time per message of the server process (all its
+ * threads, from /proc/<pid>/stat) and of this load generator. BENCH_SERVER_NODE_ARGS passes node options to the server
  * process (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
  */
 import { spawn } from 'node:child_process';
@@ -12,6 +13,19 @@ import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { readFileSync } from 'node:fs';
+
+/** CPU seconds (user + system, all threads) used so far by a process; undefined where /proc is missing. */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 (utime, stime) of proc(5), counted from 1; we dropped the first two.
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
 
 function arg(args: string[], name: string, def: string): string {
   const i = args.indexOf(`--${name}`);
@@ -120,15 +134,21 @@ export async function run(args: string[]): Promise<void> {
     child.once('exit', (code) => reject(new Error(`server exited ${code}`)));
   });
   console.log(`server pid ${child.pid} on 127.0.0.1:${port}; ${n} messages per run (fewer for 100 KiB at concurrency 1)`);
-  console.log('size      conc   msgs/s     p50 ms   p99 ms   failures');
+  console.log('size      conc   msgs/s     p50 ms   p99 ms   failures   server cpu ms/msg   load cpu ms/msg');
   for (const size of sizes) {
     for (const c of concs) {
       const count = size > 16_384 && c === 1 ? Math.min(n, 500) : n;
       // Warm-up: JIT, DNS cache, account databases.
       await runOne(port, size, c, Math.min(200, count));
+      const cpu0 = cpuSeconds(child.pid);
+      const own0 = process.cpuUsage();
       const r = await runOne(port, size, c, count);
+      const cpu1 = cpuSeconds(child.pid);
+      const own = process.cpuUsage(own0);
+      const srv = cpu0 !== undefined && cpu1 !== undefined ? (((cpu1 - cpu0) * 1000) / count).toFixed(3) : '-';
+      const gen = ((own.user + own.system) / 1000 / count).toFixed(3);
       console.log(
-        `${String(size).padEnd(9)} ${String(c).padEnd(6)} ${r.rate.toFixed(0).padStart(7)}   ${r.p50.toFixed(2).padStart(7)}  ${r.p99.toFixed(2).padStart(7)}   ${r.failures}`,
+        `${String(size).padEnd(9)} ${String(c).padEnd(6)} ${r.rate.toFixed(0).padStart(7)}   ${r.p50.toFixed(2).padStart(7)}  ${r.p99.toFixed(2).padStart(7)}   ${String(r.failures).padEnd(10)} ${srv.padStart(8)}            ${gen.padStart(6)}`,
       );
     }
   }
