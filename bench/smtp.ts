@@ -119,6 +119,9 @@ async function runOne(port: number, size: number, concurrency: number, n: number
   return { rate: n / secs, p50: q(0.5), p99: q(0.99), failures };
 }
 
+/** Messages sent before each measured run (JIT, DNS cache, account databases): we report steady state. */
+const WARMUP = 1000;
+
 export async function run(args: string[]): Promise<void> {
   const n = Number(arg(args, 'n', '3000'));
   const sizes = arg(args, 'sizes', '4096,102400').split(',').map(Number);
@@ -139,7 +142,7 @@ export async function run(args: string[]): Promise<void> {
     for (const c of concs) {
       const count = size > 16_384 && c === 1 ? Math.min(n, 500) : n;
       // Warm-up: JIT, DNS cache, account databases.
-      await runOne(port, size, c, Math.min(200, count));
+      await runOne(port, size, c, Math.min(WARMUP, count));
       const cpu0 = cpuSeconds(child.pid);
       const own0 = process.cpuUsage();
       const r = await runOne(port, size, c, count);
