@@ -45,17 +45,8 @@ async function run(cmd: Command, op: string, args: Record<string, unknown> = {})
   }
 }
 
-interface FilterFlags {
-  ids?: string;
-  account?: string;
-  from?: string;
-  to?: string;
-  hold?: boolean;
-  submitted?: string;
-  nextattempt?: string;
-  transport?: string;
-  all?: boolean;
-}
+/** The filter as commander parses it: ids as one comma-separated string, plus --all. */
+type FilterFlags = Omit<FilterArgs, 'ids'> & { ids?: string; all?: boolean };
 
 function withFilter(c: Command, all = false): Command {
   c.option('--ids <ids>', 'comma-separated queue ids')
@@ -72,19 +63,8 @@ function withFilter(c: Command, all = false): Command {
 }
 
 function filterArgs(o: FilterFlags): { filter: FilterArgs; all?: boolean } {
-  return {
-    filter: {
-      ids: o.ids ? o.ids.split(',').map((x) => Number(x.trim())) : undefined,
-      account: o.account,
-      from: o.from,
-      to: o.to,
-      hold: o.hold,
-      submitted: o.submitted,
-      nextattempt: o.nextattempt,
-      transport: o.transport,
-    },
-    all: o.all,
-  };
+  const { ids, all, account, from, to, hold, submitted, nextattempt, transport } = o;
+  return { filter: { ids: ids ? ids.split(',').map((x) => Number(x.trim())) : undefined, account, from, to, hold, submitted, nextattempt, transport }, all };
 }
 
 function out(v: unknown, json: boolean | undefined, text: (v: never) => string): void {
