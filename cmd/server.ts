@@ -227,6 +227,7 @@ export async function startServer(opts: StartOptions): Promise<Server> {
         headers: authResultsHeader + receivedSpfHeader,
         reject: dmarcRejects(v) ? `message rejected by the DMARC policy of ${v.fromDomain}` : undefined,
         dmarcPass: v.dmarc.result === 'pass',
+        verifiedDomains: [...new Set([...(v.spf.result === 'pass' && v.spf.domain ? [v.spf.domain.toLowerCase()] : []), ...v.dkimVerifiedDomains])],
         meta,
       };
     };

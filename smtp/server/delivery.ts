@@ -22,6 +22,10 @@ import { PartParser, parseBuffer, type Part } from '../../message/part.js';
 import { C, E, SmtpError } from '../codes.js';
 import { formatAddress, type SmtpAddress } from '../parse.js';
 import { receivedHeader, returnPathHeader } from './headers.js';
+import { chooseMailbox, type RulesetInput } from './rulesets.js';
+import { parseHeader } from '../../message/header.js';
+import { readRange } from '../../store/msgfile.js';
+import type { Ruleset } from '../../config/dynamic-schema.js';
 import { newReceivedId, type Recipient, type SessionInfo, type SessionPolicy, type Transaction } from './session.js';
 import type { ReceivedMessage } from './sink.js';
 
@@ -38,6 +42,8 @@ export interface VerifyResult {
   reject?: string;
   /** DMARC passed (aligned SPF or DKIM). */
   dmarcPass: boolean;
+  /** Domains verified by a passing SPF check or DKIM signature, lower-case (for rulesets). */
+  verifiedDomains: string[];
   /** JSON-serialisable verdicts stored with the message (webapi Meta, incoming webhook). */
   meta: unknown;
 }
@@ -71,6 +77,8 @@ export interface DeliveryDeps {
 interface Target {
   account: string;
   mailbox: string;
+  /** The destination's rulesets; they may pick another mailbox once the message is known. */
+  rulesets?: readonly Ruleset[];
   /** The recipient address as given in RCPT TO. */
   rcptTo: string;
 }
@@ -151,7 +159,7 @@ export class DeliveryPolicy implements SessionPolicy {
       }
       if (!targets.length) throw refuse(C.MailboxUnavailable, E.BadDestMailbox, 'alias has no local members');
     } else {
-      targets = [{ account: r.account, mailbox: r.mailbox, rcptTo }];
+      targets = [{ account: r.account, mailbox: r.mailbox, rcptTo, rulesets: r.kind === 'account' ? r.destination.Rulesets : undefined }];
     }
     // Refuse early when a mailbox is already over quota (rfc5321:4.5.3.1.10 / rfc3463 x.2.2).
     for (const t of targets) {
@@ -209,19 +217,25 @@ export class DeliveryPolicy implements SessionPolicy {
     );
     const fullSize = prefix.length + msg.size;
 
-    // Deduplicate targets: the same account mailbox reached through several addresses gets one copy.
-    const targets = new Map<string, Target>();
-    for (const i of infos) for (const t of i.targets) if (!targets.has(`${t.account}\0${t.mailbox}`)) targets.set(`${t.account}\0${t.mailbox}`, t);
-    for (const t of targets.values()) {
-      const q = d.store.account(t.account).quota();
-      if (q.limit > 0 && q.used + fullSize > q.limit) {
-        result('quota');
-        throw refuse(C.ExceededStorage, E.MailboxFull, 'mailbox full');
-      }
-    }
-
     const { parsed, data, cleanup } = await this.prepare(prefix, msg);
     try {
+      // Rulesets may file the message into another mailbox of the destination's account.
+      let all = infos.flatMap((i) => i.targets);
+      if (all.some((t) => t.rulesets?.length)) {
+        const input = await this.rulesetInput(mailFrom, prefix.length, parsed, data, verdict.verifiedDomains);
+        all = all.map((t) => (t.rulesets?.length ? { ...t, mailbox: chooseMailbox(t.rulesets, t.mailbox, input) } : t));
+      }
+      // Deduplicate targets: the same account mailbox reached through several addresses gets one copy.
+      const targets = new Map<string, Target>();
+      for (const t of all) if (!targets.has(`${t.account}\0${t.mailbox}`)) targets.set(`${t.account}\0${t.mailbox}`, t);
+      for (const t of targets.values()) {
+        const q = d.store.account(t.account).quota();
+        if (q.limit > 0 && q.used + fullSize > q.limit) {
+          result('quota');
+          throw refuse(C.ExceededStorage, E.MailboxFull, 'mailbox full');
+        }
+      }
+
       const meta = {
         receivedId: id,
         mailFrom,
@@ -264,6 +278,24 @@ export class DeliveryPolicy implements SessionPolicy {
     d.metrics.smtpDeliveryDuration.observe({ service: this.service }, Number(process.hrtime.bigint() - started) / 1e9);
     s.log.info({ id, mailFrom, rcpts: tx.recipients.length, size: fullSize }, 'delivered');
     return `message delivered, id ${id}`;
+  }
+
+  /** What rulesets match against: envelope sender, From, verified domains, the original header fields. */
+  private async rulesetInput(
+    mailFrom: string,
+    prefixLen: number,
+    parsed: Part,
+    data: Buffer | { tempPath: string },
+    verifiedDomains: string[],
+  ): Promise<RulesetInput> {
+    const headerBytes = Buffer.isBuffer(data) ? data.subarray(prefixLen, parsed.bodyOffset) : await readRange(data.tempPath, prefixLen, parsed.bodyOffset);
+    const from = parsed.envelope?.from?.[0];
+    return {
+      mailFrom,
+      msgFrom: from?.mailbox ? `${from.mailbox}@${from.host ?? ''}` : '',
+      verifiedDomains,
+      headers: parseHeader(headerBytes).fields.map((f) => [f.key, f.value] as const),
+    };
   }
 
   /**
