@@ -494,7 +494,7 @@ export class QueueStore {
    * their history; keep retired records for accounts with a KeepRetiredMessagePeriod. Message
    * files are removed once no row refers to them. Returns the retired messages.
    */
-  async retire(f: QueueFilter, outcome: RetiredOutcome, result?: Omit<AttemptResult, 'start' | 'durationMs'>): Promise<RetiredMsg[]> {
+  async retire(f: QueueFilter, outcome: RetiredOutcome, result?: Omit<AttemptResult, 'start' | 'durationMs'> & Partial<Pick<AttemptResult, 'start' | 'durationMs'>>): Promise<RetiredMsg[]> {
     const now = this.now();
     const w = this.where(f);
     const retired: RetiredMsg[] = [];
@@ -532,6 +532,53 @@ export class QueueStore {
       if (!left) await fsp.rm(this.filePath(b), { force: true });
     }
     return retired;
+  }
+
+  // ---------------------------------------------------------------- delivery attempts
+
+  /** Due messages (not held, next attempt at or before now), oldest first. */
+  due(max = 1000): QueuedMsg[] {
+    return (this.db.prepare('SELECT * FROM msg WHERE hold = 0 AND next_attempt <= ? ORDER BY next_attempt, id LIMIT ?').all(this.now(), max) as Row[]).map(rowToMsg);
+  }
+
+  /** When the next message becomes due (held messages excluded), or undefined when none is queued. */
+  nextDue(): Date | undefined {
+    const t = this.db.prepare('SELECT min(next_attempt) FROM msg WHERE hold = 0').pluck().get() as number | null;
+    return t == null ? undefined : new Date(t);
+  }
+
+  /**
+   * Start an attempt: count it and push the next attempt forward *before* delivering, so a crash
+   * during delivery never leads to an immediate retry storm (mox §3.2). Returns the updated rows
+   * (fewer when some were changed or removed meanwhile, e.g. held by an admin).
+   */
+  beginAttempt(ids: readonly number[], nextAttempt: (attempts: number) => number): QueuedMsg[] {
+    const now = this.now();
+    const out: QueuedMsg[] = [];
+    this.db.transaction(() => {
+      const get = this.db.prepare('SELECT * FROM msg WHERE id = ? AND hold = 0');
+      const upd = this.db.prepare('UPDATE msg SET attempts = ?, last_attempt = ?, next_attempt = ? WHERE id = ?');
+      for (const id of ids) {
+        const r = get.get(id) as Row | undefined;
+        if (!r) continue;
+        const attempts = (r.attempts as number) + 1;
+        const next = now + nextAttempt(attempts);
+        upd.run(attempts, now, next, id);
+        out.push(rowToMsg({ ...r, attempts, last_attempt: now, next_attempt: next }));
+      }
+    })();
+    return out;
+  }
+
+  /** Append an attempt result to a message's history (a temporary failure; it stays queued). */
+  addResult(id: number, result: AttemptResult, opts: { delayedDsnSent?: boolean } = {}): void {
+    const r = this.db.prepare('SELECT results FROM msg WHERE id = ?').pluck().get(id) as string | undefined;
+    if (r === undefined) return;
+    const results = JSON.parse(r) as AttemptResult[];
+    results.push(result);
+    this.db
+      .prepare('UPDATE msg SET results = ?, delayed_dsn_sent = delayed_dsn_sent | ? WHERE id = ?')
+      .run(JSON.stringify(results), opts.delayedDsnSent ? 1 : 0, id);
   }
 
   // ---------------------------------------------------------------- retired messages
