@@ -20,14 +20,29 @@
  */
 import { promises as fsp, readdirSync, statSync, rmSync, mkdirSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Logger } from '../log/logger.js';
 import { openDb, type Db } from './db.js';
 import type { Transaction } from 'better-sqlite3';
 import { ACCOUNT_MIGRATIONS } from './schema.js';
 import { accountDbPath, accountDir, messagePath, messagesDir, messageDirName, MSG_DIR_SHIFT } from './paths.js';
-import { installMessageFile, linkOrCopy, readRange, type DirMaker, type DirSyncer } from './msgfile.js';
+import { installMessageFile, linkOrCopy, readRange } from './msgfile.js';
 import { WalSyncer } from './walsync.js';
-import type { Change, ChangeBus } from './changes.js';
+import { rowToMailbox, rowToMessage, prepareAccountStatements, type AccountStatements, type MailboxRow, type MessageRow } from './account-sql.js';
+import {
+  MAX_UID,
+  MAX_MAILBOX_NAME,
+  DEFAULT_MAILBOXES,
+  type AccountContext,
+  type Changes,
+  type CopyResult,
+  type Delivered,
+  type DeliverOptions,
+  type ExpungeResult,
+  type FlagResult,
+  type FlagUpdate,
+  type UidSet,
+} from './account-types.js';
+export * from './account-types.js';
+import type { Change } from './changes.js';
 import {
   FLAG_BITS,
   flagsFromBits,
@@ -36,117 +51,10 @@ import {
   QuotaExceededError,
   SPECIAL_USES,
   StoreError,
-  type FlagName,
-  type Flags,
   type Mailbox,
   type Message,
   type SpecialUse,
 } from './types.js';
-
-/** Default mailboxes of a new account (mox's set), with their special-use attributes. */
-export const DEFAULT_MAILBOXES: ReadonlyArray<{ name: string; specialUse: SpecialUse | null }> = [
-  { name: 'Inbox', specialUse: null },
-  { name: 'Sent', specialUse: '\\Sent' },
-  { name: 'Archive', specialUse: '\\Archive' },
-  { name: 'Trash', specialUse: '\\Trash' },
-  { name: 'Drafts', specialUse: '\\Drafts' },
-  { name: 'Junk', specialUse: '\\Junk' },
-];
-
-/** Longest mailbox name we accept (bytes of UTF-16 code units; mox limits similarly). */
-export const MAX_MAILBOX_NAME = 1000;
-/** Largest UID (RFC 9051: 32-bit unsigned, non-zero). */
-export const MAX_UID = 0xffffffff;
-
-/** Which uids: single uids and inclusive [from, to] ranges (to may be Infinity for "*"). */
-export type UidSet = ReadonlyArray<number | readonly [number, number]>;
-
-export interface DeliverOptions {
-  /** Mailbox name or id. By name, a missing mailbox is created unless create is false. */
-  mailbox: string | number;
-  /** Create a missing mailbox given by name (default true for deliver, false for append). */
-  create?: boolean;
-  /** Message bytes, or a temp file the caller wrote (it is hard-linked; the caller removes it). */
-  data: Uint8Array | { tempPath: string; size?: number; synced?: boolean };
-  receivedAt?: Date;
-  flags?: FlagName[];
-  keywords?: string[];
-  parsed?: unknown;
-  meta?: unknown;
-  messageId?: string;
-  subject?: string;
-  mailFrom?: string;
-  rcptTo?: string;
-  remoteIp?: string;
-}
-
-export interface Delivered {
-  id: number;
-  uid: number;
-  mailboxId: number;
-  modseq: number;
-}
-
-export interface FlagUpdate {
-  /** add: set these; remove: clear these; replace: exactly these (system flags and keywords). */
-  mode: 'add' | 'remove' | 'replace';
-  flags?: FlagName[];
-  keywords?: string[];
-  /** CONDSTORE UNCHANGEDSINCE: messages with a higher modseq are not changed but reported. */
-  unchangedSince?: number;
-}
-
-export interface FlagResult {
-  /** Modseq given to changed messages, or null if nothing changed. */
-  modseq: number | null;
-  changed: Array<{ id: number; uid: number; flags: Flags; keywords: string[]; modseq: number }>;
-  /** UIDs not changed because their modseq > unchangedSince (RFC 7162 MODIFIED). */
-  failed: number[];
-}
-
-export interface CopyResult {
-  uidValidity: number;
-  mailboxId: number;
-  /** Source and destination uids, same order (UIDPLUS COPYUID). */
-  srcUids: number[];
-  dstUids: number[];
-  modseq: number | null;
-}
-
-export interface ExpungeResult {
-  uids: number[];
-  modseq: number | null;
-}
-
-export interface Changes {
-  highestModseq: number;
-  /** Live messages with modseq > the given one. */
-  changed: Message[];
-  /** UIDs expunged with modseq > the given one (QRESYNC VANISHED). */
-  vanished: number[];
-}
-
-/** What Account needs from the Store that owns it. */
-export interface AccountContext {
-  dataDir: string;
-  log: Logger;
-  clock: () => Date;
-  bus: ChangeBus;
-  syncer: DirSyncer;
-  dirs: DirMaker;
-  /** Quota in bytes for the account's messages; 0 or undefined: unlimited. */
-  quotaLimit: (account: string) => number | undefined;
-  /** Messages given as bytes up to this size are stored in index.db, not as files (0: never). */
-  inlineMaxSize: number;
-  scheduleFlush: (account: Account) => void;
-  /**
-   * Take one of the Store's WAL-fsync slots before committing a batch (false: none free; the
-   * account is queued and flushed again when one is handed to it). Bounding concurrent fsyncs
-   * makes batches grow under load instead of the number of fsyncs.
-   */
-  acquireSyncSlot: (account: Account) => boolean;
-  releaseSyncSlot: () => void;
-}
 
 interface PendingDelivery {
   id: number;
@@ -160,48 +68,6 @@ interface PendingDelivery {
   resolve: (d: Delivered) => void;
   reject: (e: unknown) => void;
 }
-
-interface MailboxRow {
-  id: number;
-  name: string;
-  specialUse: string | null;
-  uidValidity: number;
-  uidNext: number;
-  total: number;
-  unseen: number;
-  deleted: number;
-  size: number;
-  highestModseq: number;
-  createSeq: number;
-  keywords: string;
-  subscribed: number;
-}
-
-interface MessageRow {
-  id: number;
-  mailboxId: number;
-  uid: number;
-  modseq: number;
-  createSeq: number;
-  flags: number;
-  keywords: string;
-  receivedAt: number;
-  size: number;
-  messageId: string;
-  subject: string;
-  mailFrom: string;
-  rcptTo: string;
-  remoteIp: string;
-  expunged: number;
-  parsed?: string | null;
-  meta?: string | null;
-}
-
-const SUMMARY_COLS =
-  'id, mailboxId, uid, modseq, createSeq, flags, keywords, receivedAt, size, messageId, subject, mailFrom, rcptTo, remoteIp, expunged';
-const FULL_COLS = `${SUMMARY_COLS}, parsed, meta`;
-const MAILBOX_COLS =
-  'm.id, m.name, m.specialUse, m.uidValidity, m.uidNext, m.total, m.unseen, m.deleted, m.size, m.highestModseq, m.createSeq, m.keywords, (s.name IS NOT NULL) AS subscribed';
 
 /** "INBOX", "inbox/x" → "Inbox", "Inbox/x" (IMAP: INBOX is case-insensitive). */
 export function normalizeMailboxName(name: string): string {
@@ -230,46 +96,6 @@ function normKeywords(kw: readonly string[] | undefined): string[] {
     out.add(l);
   }
   return [...out].sort();
-}
-
-function rowToMailbox(r: MailboxRow): Mailbox {
-  return {
-    id: r.id,
-    name: r.name,
-    specialUse: (r.specialUse as SpecialUse | null) ?? null,
-    uidValidity: r.uidValidity,
-    uidNext: r.uidNext,
-    subscribed: !!r.subscribed,
-    total: r.total,
-    unseen: r.unseen,
-    deleted: r.deleted,
-    size: r.size,
-    highestModseq: r.highestModseq,
-    keywords: JSON.parse(r.keywords) as string[],
-  };
-}
-
-function rowToMessage(r: MessageRow): Message {
-  const m: Message = {
-    id: r.id,
-    mailboxId: r.mailboxId,
-    uid: r.uid,
-    modseq: r.modseq,
-    createSeq: r.createSeq,
-    flags: flagsFromBits(r.flags),
-    keywords: JSON.parse(r.keywords) as string[],
-    receivedAt: new Date(r.receivedAt),
-    size: r.size,
-    messageId: r.messageId,
-    subject: r.subject,
-    mailFrom: r.mailFrom,
-    rcptTo: r.rcptTo,
-    remoteIp: r.remoteIp,
-    expunged: !!r.expunged,
-  };
-  if (r.parsed !== undefined) m.parsed = r.parsed == null ? undefined : JSON.parse(r.parsed);
-  if (r.meta !== undefined) m.meta = r.meta == null ? undefined : JSON.parse(r.meta);
-  return m;
 }
 
 function uidRanges(uids: UidSet): Array<[number, number]> {
@@ -301,7 +127,7 @@ export class Account {
   private pending: PendingDelivery[] = [];
   private inflight = new Set<Promise<unknown>>();
   private closed = false;
-  private readonly st: ReturnType<Account['prepare']>;
+  private readonly st: AccountStatements;
   private readonly commitOne: (p: PendingDelivery, modseq: number) => number;
   private readonly commitBatch: Transaction<(batch: PendingDelivery[], results: Array<Delivered | Error>, isolated: boolean) => number>;
   /** fdatasync of index.db-wal on the thread pool, after a batch committed at synchronous=NORMAL. */
@@ -330,7 +156,7 @@ export class Account {
     this.wal = new WalSyncer(`${dbPath}-wal`);
     try {
       this.initAccount();
-      this.st = this.prepare();
+      this.st = prepareAccountStatements(this.db);
       const meta = this.st.getAccount.get() as { nextMessageId: number; quotaUsed: number };
       const maxId = (this.db.prepare('SELECT max(id) AS m FROM message').get() as { m: number | null }).m ?? 0;
       this.nextId = Math.max(meta.nextMessageId, maxId + 1);
@@ -368,74 +194,6 @@ export class Account {
     tx.immediate();
   }
 
-  private prepare() {
-    const db = this.db;
-    return {
-      getAccount: db.prepare('SELECT modseq, uidValidityNext, nextMessageId, quotaUsed FROM account WHERE id = 1'),
-      getModseq: db.prepare('SELECT modseq FROM account WHERE id = 1').pluck(),
-      setCounters: db.prepare('UPDATE account SET modseq = ?, nextMessageId = max(nextMessageId, ?), quotaUsed = quotaUsed + ? WHERE id = 1'),
-      takeUidValidity: db.prepare('UPDATE account SET uidValidityNext = uidValidityNext + 1 WHERE id = 1 RETURNING uidValidityNext - 1 AS v').pluck(),
-      mailboxById: db.prepare(`SELECT ${MAILBOX_COLS} FROM mailbox m LEFT JOIN subscription s ON s.name = m.name WHERE m.id = ?`),
-      mailboxByName: db.prepare(`SELECT ${MAILBOX_COLS} FROM mailbox m LEFT JOIN subscription s ON s.name = m.name WHERE m.name = ?`),
-      mailboxes: db.prepare(`SELECT ${MAILBOX_COLS} FROM mailbox m LEFT JOIN subscription s ON s.name = m.name ORDER BY m.name`),
-      mailboxIdByName: db.prepare('SELECT id FROM mailbox WHERE name = ?').pluck(),
-      insertMailbox: db.prepare(
-        'INSERT INTO mailbox (name, specialUse, uidValidity, highestModseq, createSeq) VALUES (?, ?, ?, ?, ?) RETURNING id',
-      ).pluck(),
-      mailboxAdd: db.prepare(
-        'UPDATE mailbox SET uidNext = uidNext + 1, total = total + 1, unseen = unseen + ?, deleted = deleted + ?, size = size + ?, highestModseq = ? WHERE id = ? RETURNING uidNext - 1',
-      ).pluck(),
-      mailboxKeywords: db.prepare('SELECT keywords FROM mailbox WHERE id = ?').pluck(),
-      setMailboxKeywords: db.prepare('UPDATE mailbox SET keywords = ? WHERE id = ?'),
-      mailboxCounts: db.prepare(
-        'UPDATE mailbox SET total = total + ?, unseen = unseen + ?, deleted = deleted + ?, size = size + ?, highestModseq = max(highestModseq, ?) WHERE id = ?',
-      ),
-      insertMessage: db.prepare(
-        `INSERT INTO message (id, mailboxId, uid, modseq, createSeq, flags, keywords, receivedAt, size, messageId, subject, parsed, mailFrom, rcptTo, remoteIp, meta)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      insertTombstone: db.prepare(
-        `INSERT INTO message (id, mailboxId, uid, modseq, createSeq, flags, keywords, receivedAt, size, expunged)
-         VALUES (?, ?, ?, ?, ?, 0, '[]', ?, 0, 1)`,
-      ),
-      messageById: db.prepare(`SELECT ${FULL_COLS} FROM message WHERE id = ?`),
-      messageByUid: db.prepare(`SELECT ${FULL_COLS} FROM message WHERE mailboxId = ? AND uid = ?`),
-      messagesRange: db.prepare(
-        `SELECT ${SUMMARY_COLS} FROM message WHERE mailboxId = ? AND uid BETWEEN ? AND ? AND expunged = 0 ORDER BY uid`,
-      ),
-      messagesRangeFull: db.prepare(
-        `SELECT ${FULL_COLS} FROM message WHERE mailboxId = ? AND uid BETWEEN ? AND ? AND expunged = 0 ORDER BY uid`,
-      ),
-      messagesPage: db.prepare(
-        `SELECT ${SUMMARY_COLS} FROM message WHERE mailboxId = ? AND uid > ? AND expunged = 0 ORDER BY uid LIMIT ?`,
-      ),
-      messagesPageFull: db.prepare(
-        `SELECT ${FULL_COLS} FROM message WHERE mailboxId = ? AND uid > ? AND expunged = 0 ORDER BY uid LIMIT ?`,
-      ),
-      updateFlags: db.prepare('UPDATE message SET flags = ?, keywords = ?, modseq = ? WHERE id = ?'),
-      expungeMessage: db.prepare('UPDATE message SET expunged = 1, modseq = ?, parsed = NULL, meta = NULL WHERE id = ?'),
-      moveMessage: db.prepare('UPDATE message SET mailboxId = ?, uid = ?, modseq = ? WHERE id = ?'),
-      takeUids: db.prepare('UPDATE mailbox SET uidNext = uidNext + ? WHERE id = ? RETURNING uidNext - ?').pluck(),
-      liveUids: db.prepare('SELECT uid FROM message WHERE mailboxId = ? AND expunged = 0 ORDER BY uid').pluck(),
-      changesSince: db.prepare(`SELECT ${SUMMARY_COLS} FROM message WHERE mailboxId = ? AND modseq > ? ORDER BY uid`),
-      liveIdsInRange: db.prepare('SELECT id FROM message WHERE id BETWEEN ? AND ? AND expunged = 0').pluck(),
-      deleteText: db.prepare('DELETE FROM message_text WHERE rowid = ?'),
-      insertText: db.prepare('INSERT INTO message_text (rowid, text) VALUES (?, ?)'),
-      searchText: db.prepare('SELECT rowid FROM message_text WHERE message_text MATCH ? ORDER BY rowid').pluck(),
-      insertBlob: db.prepare('INSERT INTO message_blob (id, data) VALUES (?, ?)'),
-      copyBlob: db.prepare('INSERT INTO message_blob (id, data) SELECT ?, data FROM message_blob WHERE id = ?'),
-      hasBlob: db.prepare('SELECT 1 FROM message_blob WHERE id = ?').pluck(),
-      deleteBlob: db.prepare('DELETE FROM message_blob WHERE id = ?'),
-      readBlob: db.prepare('SELECT substr(data, ?, ?) FROM message_blob WHERE id = ?').pluck(),
-      blobSize: db.prepare('SELECT length(data) FROM message_blob WHERE id = ?').pluck(),
-      syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
-      syncFull: db.prepare('PRAGMA synchronous = FULL'),
-      getPassword: db.prepare('SELECT record FROM password WHERE id = 1').pluck(),
-      setPassword: db.prepare(
-        'INSERT INTO password (id, record, updatedAt) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET record = excluded.record, updatedAt = excluded.updatedAt',
-      ),
-    };
-  }
 
   // ---------------------------------------------------------------- lifecycle
 
@@ -1108,9 +866,7 @@ export class Account {
       try {
         const tx = this.db.transaction(() => {
           const modseq = this.takeModseq();
-          const first = this.st.takeUids.get(msgs.length, dstMb.id, msgs.length) as number | undefined;
-          if (first === undefined) throw new MailboxNotFoundError(dstMb.id);
-          if (first + msgs.length - 1 > MAX_UID) throw new StoreError('invalid', 'mailbox uids exhausted');
+          const first = this.takeUidRange(dstMb.id, msgs.length);
           let unseen = 0;
           let deleted = 0;
           const kwAll = new Set<string>();
@@ -1168,9 +924,7 @@ export class Account {
       const msgs = this.listMessages(srcMailboxId, { uids });
       if (!msgs.length) return;
       const modseq = this.takeModseq();
-      const first = this.st.takeUids.get(msgs.length, dstMb.id, msgs.length) as number | undefined;
-      if (first === undefined) throw new MailboxNotFoundError(dstMb.id);
-      if (first + msgs.length - 1 > MAX_UID) throw new StoreError('invalid', 'mailbox uids exhausted');
+      const first = this.takeUidRange(dstMb.id, msgs.length);
       let unseen = 0;
       let deleted = 0;
       let size = 0;
@@ -1298,6 +1052,15 @@ export class Account {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /** Reserve n consecutive UIDs in a mailbox (inside a write transaction); returns the first. */
+  private takeUidRange(mailboxId: number, n: number): number {
+    const first = this.st.takeUids.get(n, mailboxId, n) as number | undefined;
+    if (first === undefined) throw new MailboxNotFoundError(mailboxId);
+    // rfc9051:2.3.1.1 UIDs are 32-bit; a mailbox that ran out needs a new UIDVALIDITY.
+    if (first + n - 1 > MAX_UID) throw new StoreError('invalid', 'mailbox uids exhausted');
+    return first;
+  }
 
   /** Remove message files after a commit; failures are logged (the startup sweep retries). */
   private removeFiles(ids: number[]): void {

@@ -1,0 +1,159 @@
+/**
+ * SQL of an account's index.db (store/account.ts): row shapes, column lists, row → object
+ * mapping, and the prepared statements, prepared once per connection.
+ */
+import type { Db } from './db.js';
+import { flagsFromBits, type Mailbox, type Message, type SpecialUse } from './types.js';
+
+export interface MailboxRow {
+  id: number;
+  name: string;
+  specialUse: string | null;
+  uidValidity: number;
+  uidNext: number;
+  total: number;
+  unseen: number;
+  deleted: number;
+  size: number;
+  highestModseq: number;
+  createSeq: number;
+  keywords: string;
+  subscribed: number;
+}
+
+export interface MessageRow {
+  id: number;
+  mailboxId: number;
+  uid: number;
+  modseq: number;
+  createSeq: number;
+  flags: number;
+  keywords: string;
+  receivedAt: number;
+  size: number;
+  messageId: string;
+  subject: string;
+  mailFrom: string;
+  rcptTo: string;
+  remoteIp: string;
+  expunged: number;
+  parsed?: string | null;
+  meta?: string | null;
+}
+
+export const SUMMARY_COLS =
+  'id, mailboxId, uid, modseq, createSeq, flags, keywords, receivedAt, size, messageId, subject, mailFrom, rcptTo, remoteIp, expunged';
+export const FULL_COLS = `${SUMMARY_COLS}, parsed, meta`;
+export const MAILBOX_COLS =
+  'm.id, m.name, m.specialUse, m.uidValidity, m.uidNext, m.total, m.unseen, m.deleted, m.size, m.highestModseq, m.createSeq, m.keywords, (s.name IS NOT NULL) AS subscribed';
+
+export function rowToMailbox(r: MailboxRow): Mailbox {
+  return {
+    id: r.id,
+    name: r.name,
+    specialUse: (r.specialUse as SpecialUse | null) ?? null,
+    uidValidity: r.uidValidity,
+    uidNext: r.uidNext,
+    subscribed: !!r.subscribed,
+    total: r.total,
+    unseen: r.unseen,
+    deleted: r.deleted,
+    size: r.size,
+    highestModseq: r.highestModseq,
+    keywords: JSON.parse(r.keywords) as string[],
+  };
+}
+
+export function rowToMessage(r: MessageRow): Message {
+  const m: Message = {
+    id: r.id,
+    mailboxId: r.mailboxId,
+    uid: r.uid,
+    modseq: r.modseq,
+    createSeq: r.createSeq,
+    flags: flagsFromBits(r.flags),
+    keywords: JSON.parse(r.keywords) as string[],
+    receivedAt: new Date(r.receivedAt),
+    size: r.size,
+    messageId: r.messageId,
+    subject: r.subject,
+    mailFrom: r.mailFrom,
+    rcptTo: r.rcptTo,
+    remoteIp: r.remoteIp,
+    expunged: !!r.expunged,
+  };
+  if (r.parsed !== undefined) m.parsed = r.parsed == null ? undefined : JSON.parse(r.parsed);
+  if (r.meta !== undefined) m.meta = r.meta == null ? undefined : JSON.parse(r.meta);
+  return m;
+}
+
+/** Every statement Account uses, prepared once when the account is opened. */
+export function prepareAccountStatements(db: Db) {
+  return {
+    getAccount: db.prepare('SELECT modseq, uidValidityNext, nextMessageId, quotaUsed FROM account WHERE id = 1'),
+    getModseq: db.prepare('SELECT modseq FROM account WHERE id = 1').pluck(),
+    setCounters: db.prepare('UPDATE account SET modseq = ?, nextMessageId = max(nextMessageId, ?), quotaUsed = quotaUsed + ? WHERE id = 1'),
+    takeUidValidity: db.prepare('UPDATE account SET uidValidityNext = uidValidityNext + 1 WHERE id = 1 RETURNING uidValidityNext - 1 AS v').pluck(),
+    mailboxById: db.prepare(`SELECT ${MAILBOX_COLS} FROM mailbox m LEFT JOIN subscription s ON s.name = m.name WHERE m.id = ?`),
+    mailboxByName: db.prepare(`SELECT ${MAILBOX_COLS} FROM mailbox m LEFT JOIN subscription s ON s.name = m.name WHERE m.name = ?`),
+    mailboxes: db.prepare(`SELECT ${MAILBOX_COLS} FROM mailbox m LEFT JOIN subscription s ON s.name = m.name ORDER BY m.name`),
+    mailboxIdByName: db.prepare('SELECT id FROM mailbox WHERE name = ?').pluck(),
+    insertMailbox: db.prepare(
+      'INSERT INTO mailbox (name, specialUse, uidValidity, highestModseq, createSeq) VALUES (?, ?, ?, ?, ?) RETURNING id',
+    ).pluck(),
+    mailboxAdd: db.prepare(
+      'UPDATE mailbox SET uidNext = uidNext + 1, total = total + 1, unseen = unseen + ?, deleted = deleted + ?, size = size + ?, highestModseq = ? WHERE id = ? RETURNING uidNext - 1',
+    ).pluck(),
+    mailboxKeywords: db.prepare('SELECT keywords FROM mailbox WHERE id = ?').pluck(),
+    setMailboxKeywords: db.prepare('UPDATE mailbox SET keywords = ? WHERE id = ?'),
+    mailboxCounts: db.prepare(
+      'UPDATE mailbox SET total = total + ?, unseen = unseen + ?, deleted = deleted + ?, size = size + ?, highestModseq = max(highestModseq, ?) WHERE id = ?',
+    ),
+    insertMessage: db.prepare(
+      `INSERT INTO message (id, mailboxId, uid, modseq, createSeq, flags, keywords, receivedAt, size, messageId, subject, parsed, mailFrom, rcptTo, remoteIp, meta)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    insertTombstone: db.prepare(
+      `INSERT INTO message (id, mailboxId, uid, modseq, createSeq, flags, keywords, receivedAt, size, expunged)
+       VALUES (?, ?, ?, ?, ?, 0, '[]', ?, 0, 1)`,
+    ),
+    messageById: db.prepare(`SELECT ${FULL_COLS} FROM message WHERE id = ?`),
+    messageByUid: db.prepare(`SELECT ${FULL_COLS} FROM message WHERE mailboxId = ? AND uid = ?`),
+    messagesRange: db.prepare(
+      `SELECT ${SUMMARY_COLS} FROM message WHERE mailboxId = ? AND uid BETWEEN ? AND ? AND expunged = 0 ORDER BY uid`,
+    ),
+    messagesRangeFull: db.prepare(
+      `SELECT ${FULL_COLS} FROM message WHERE mailboxId = ? AND uid BETWEEN ? AND ? AND expunged = 0 ORDER BY uid`,
+    ),
+    messagesPage: db.prepare(
+      `SELECT ${SUMMARY_COLS} FROM message WHERE mailboxId = ? AND uid > ? AND expunged = 0 ORDER BY uid LIMIT ?`,
+    ),
+    messagesPageFull: db.prepare(
+      `SELECT ${FULL_COLS} FROM message WHERE mailboxId = ? AND uid > ? AND expunged = 0 ORDER BY uid LIMIT ?`,
+    ),
+    updateFlags: db.prepare('UPDATE message SET flags = ?, keywords = ?, modseq = ? WHERE id = ?'),
+    expungeMessage: db.prepare('UPDATE message SET expunged = 1, modseq = ?, parsed = NULL, meta = NULL WHERE id = ?'),
+    moveMessage: db.prepare('UPDATE message SET mailboxId = ?, uid = ?, modseq = ? WHERE id = ?'),
+    takeUids: db.prepare('UPDATE mailbox SET uidNext = uidNext + ? WHERE id = ? RETURNING uidNext - ?').pluck(),
+    liveUids: db.prepare('SELECT uid FROM message WHERE mailboxId = ? AND expunged = 0 ORDER BY uid').pluck(),
+    changesSince: db.prepare(`SELECT ${SUMMARY_COLS} FROM message WHERE mailboxId = ? AND modseq > ? ORDER BY uid`),
+    liveIdsInRange: db.prepare('SELECT id FROM message WHERE id BETWEEN ? AND ? AND expunged = 0').pluck(),
+    deleteText: db.prepare('DELETE FROM message_text WHERE rowid = ?'),
+    insertText: db.prepare('INSERT INTO message_text (rowid, text) VALUES (?, ?)'),
+    searchText: db.prepare('SELECT rowid FROM message_text WHERE message_text MATCH ? ORDER BY rowid').pluck(),
+    insertBlob: db.prepare('INSERT INTO message_blob (id, data) VALUES (?, ?)'),
+    copyBlob: db.prepare('INSERT INTO message_blob (id, data) SELECT ?, data FROM message_blob WHERE id = ?'),
+    hasBlob: db.prepare('SELECT 1 FROM message_blob WHERE id = ?').pluck(),
+    deleteBlob: db.prepare('DELETE FROM message_blob WHERE id = ?'),
+    readBlob: db.prepare('SELECT substr(data, ?, ?) FROM message_blob WHERE id = ?').pluck(),
+    blobSize: db.prepare('SELECT length(data) FROM message_blob WHERE id = ?').pluck(),
+    syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
+    syncFull: db.prepare('PRAGMA synchronous = FULL'),
+    getPassword: db.prepare('SELECT record FROM password WHERE id = 1').pluck(),
+    setPassword: db.prepare(
+      'INSERT INTO password (id, record, updatedAt) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET record = excluded.record, updatedAt = excluded.updatedAt',
+    ),
+  };
+}
+
+export type AccountStatements = ReturnType<typeof prepareAccountStatements>;
