@@ -61,6 +61,10 @@ export class DataReader {
           continue;
         }
         st = S.Mid; // an ordinary first byte is handled as in a line
+      } else if (st === S.Dot && c !== CR) {
+        st = S.Mid; // rfc5321:4.5.2 the first "." of a line was stuffing: drop it, go on as in a line
+      } else if (st === S.DotCR && c !== LF) {
+        st = S.CR; // "." CR not followed by LF: the dot is dropped, the CR is a bare CR
       }
       switch (st) {
         case S.Mid:
@@ -68,7 +72,6 @@ export class DataReader {
           else {
             if (c === LF) this.bareLF = true;
             out[o++] = c;
-            st = S.Mid;
           }
           continue;
         case S.CR:
@@ -79,36 +82,20 @@ export class DataReader {
           } else {
             this.bareCR = true;
             out[o++] = CR;
-            if (c === CR) st = S.CR;
-            else {
+            if (c !== CR) {
               out[o++] = c;
               st = S.Mid;
             }
           }
           continue;
         case S.Dot:
-          // rfc5321:4.5.2 the first "." of a line is removed; "." CR LF ends the data.
-          if (c === CR) st = S.DotCR;
-          else {
-            if (c === LF) this.bareLF = true;
-            out[o++] = c;
-            st = S.Mid;
-          }
+          st = S.DotCR; // c is CR here
           continue;
         case S.DotCR:
-          if (c === LF) {
-            this.done = true;
-            i++;
-            break;
-          }
-          this.bareCR = true;
-          out[o++] = CR;
-          if (c === CR) st = S.CR;
-          else {
-            out[o++] = c;
-            st = S.Mid;
-          }
-          continue;
+          // c is LF: "." CR LF at the start of a line ends the data.
+          this.done = true;
+          i++;
+          break;
       }
       break; // only reached from DotCR + LF
     }
