@@ -1,6 +1,7 @@
 /**
  * queue.db tables (DESIGN §4): queued messages (one row per recipient), retired messages, hold
- * rules, suppression list. Webhook tables are added by webhook/ with later migrations.
+ * rules, suppression list, and (migration 2) the outgoing event log that webhook/ turns into webhook
+ * deliveries. Webhook delivery tables are added by webhook/ with later migrations (3, ...).
  * Times are milliseconds since the epoch; JSON columns are TEXT.
  */
 import type { Migration } from '../store/db.js';
@@ -95,6 +96,23 @@ export const QUEUE_MIGRATIONS: readonly Migration[] = [
         reason TEXT NOT NULL DEFAULT '',
         UNIQUE(account, base_address)
       );
+    `,
+  },
+  {
+    // The outgoing event log (queue/events.ts): one row per delivery outcome, written in the same
+    // transaction as the outcome itself, so no event is lost or invented by a crash. webhook/
+    // consumes rows in id order (and deletes them) in its own transactions.
+    version: 2,
+    sql: `
+      CREATE TABLE event (
+        id INTEGER PRIMARY KEY,
+        created INTEGER NOT NULL,
+        account TEXT NOT NULL,
+        queue_msg_id INTEGER NOT NULL,         -- 0 when unknown (e.g. an unrecognized incoming DSN)
+        event TEXT NOT NULL,                   -- delivered|suppressed|delayed|failed|relayed|expanded|canceled|unrecognized
+        payload TEXT NOT NULL                  -- JSON, mox webhook.Outgoing shape (queue/events.ts OutgoingPayload)
+      );
+      CREATE INDEX event_account ON event(account, id);
     `,
   },
 ];
