@@ -26,6 +26,10 @@ import { startMetricsListener } from '../metrics/http.js';
 import { QueueStore } from '../queue/store.js';
 import { queueOp } from './queue-ops.js';
 import { parseBuffer } from '../message/part.js';
+import { LoginGuard, type LoginAccount } from '../auth/login.js';
+import { AuthDb, AUTH_DB_FILE, AUTH_CLEANUP_INTERVAL_MS } from '../auth/authdb.js';
+import type { PasswordRecord } from '../auth/password.js';
+import { lookupDestination } from '../config/lookup.js';
 
 /** How often retired queue messages past their keep period are deleted (mox: hourly). */
 export const RETIRED_CLEANUP_INTERVAL_MS = 3_600_000;
@@ -42,6 +46,14 @@ export interface Server {
   /** Bound addresses per service (ports chosen by the OS when configured as 0). */
   readonly listeners: ReadonlyArray<{ service: string; ip: string; port: number }>;
   readonly metrics: Metrics;
+  /**
+   * The one failed-login limiter and login-attempt recorder shared by every protocol (SMTP
+   * submission, IMAP, webapi, web): mox §9.2 limits per IP class, attempts stored in auth.db.
+   */
+  readonly loginGuard: LoginGuard;
+  readonly authDb: AuthDb;
+  /** The DNS resolver every component uses. */
+  readonly resolver: Resolver;
   /** The current dynamic config (domains.conf), replaced on successful reloads. */
   dynamic(): DynamicConfig;
   /** Resolves when the server has stopped, by stop() or a ctl "stop". */
@@ -61,6 +73,8 @@ export interface StartOptions {
   smtpLimits?: Partial<SmtpLimits>;
   /** SMTP idle timeout between commands; default 5 minutes (rfc5321:4.5.3.2.7). */
   smtpCommandTimeoutMs?: number;
+  /** Delay after a failed login (default auth/login.ts FAILED_LOGIN_DELAY_MS; tests use 0). */
+  failedLoginDelayMs?: number;
 }
 
 type Triple = readonly [number, number, number];
@@ -119,6 +133,29 @@ export async function startServer(opts: StartOptions): Promise<Server> {
   const listeners: Array<{ service: string; ip: string; port: number }> = [];
   const metrics = new Metrics({ defaultMetrics: true });
   const resolver = opts.resolver ?? cachingResolver(createResolver());
+  const clockNow = () => (opts.clock ? opts.clock().getTime() : Date.now());
+  const authDb = new AuthDb(join(dataDir, AUTH_DB_FILE), { clock: clockNow });
+  cleanups.push(() => authDb.close());
+  cleanups.push(authDb.scheduleCleanup(AUTH_CLEANUP_INTERVAL_MS, (err) => log.error({ err }, 'cleaning up login attempts')));
+  // Login names are email addresses of an account (its destinations, as in mox); the password
+  // record is in the account's index.db.
+  const lookupAccount = async (username: string): Promise<LoginAccount | undefined> => {
+    const r = lookupDestination(current, username);
+    // Not through an "@domain" catchall destination or an alias: only the account's own addresses.
+    if (r?.kind !== 'account' || r.destinationKey.startsWith('@') || r.report) return undefined;
+    const account = r.account;
+    const record = store.account(account).getPassword<PasswordRecord>();
+    if (!record) return undefined;
+    const ld = current.Accounts[account]?.LoginDisabled;
+    return { account, record, ...(ld ? { loginDisabled: ld } : {}) };
+  };
+  const loginGuard = new LoginGuard({
+    lookupAccount,
+    authDb,
+    clock: clockNow,
+    log: log.child({ proto: 'auth' }),
+    ...(opts.failedLoginDelayMs !== undefined ? { failureDelayMs: opts.failedLoginDelayMs } : {}),
+  });
   let stopping: Promise<void> | undefined;
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
@@ -273,5 +310,5 @@ export async function startServer(opts: StartOptions): Promise<Server> {
     throw err;
   }
 
-  return { loaded, store, queue, ctlPath: ctlPath(dataDir), services, listeners, metrics, dynamic: () => current, stopped, stop };
+  return { loaded, store, queue, ctlPath: ctlPath(dataDir), services, listeners, metrics, loginGuard, authDb, resolver, dynamic: () => current, stopped, stop };
 }

@@ -14,6 +14,7 @@ import { startServer, type Server, type SmtpLimits } from '../../cmd/server.js';
 import { generateSelfSignedCert } from '../../cmd/tls-selfsigned.js';
 import { startTestDns, type TestDns, type TestDnsZone } from '../../dns/testserver.js';
 import { cachingResolver } from '../../dns/cache.js';
+import { hashPassword } from '../../auth/password.js';
 import { nullLogger, createLogger, type Logger } from '../../log/logger.js';
 
 type ListenerInput = StaticConfigInput['Listeners'][string];
@@ -33,6 +34,10 @@ export interface TestServerOptions {
   /** Default 0 (no delay) in tests. */
   unknownRecipientDelayMs?: number;
   smtpCommandTimeoutMs?: number;
+  /** Delay after a failed login; default 0 in tests. */
+  failedLoginDelayMs?: number;
+  /** Set these account passwords (account name → password) after start. */
+  passwords?: Record<string, string>;
 }
 
 export interface TestServer {
@@ -81,7 +86,8 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
   const dns = await startTestDns(o.zone ?? {});
   const log = o.log ?? (process.env.MOXTS_TEST_LOG ? createLogger({ level: process.env.MOXTS_TEST_LOG as 'debug' }) : nullLogger());
   const resolver = o.cacheDns ? cachingResolver(dns.resolver) : dns.resolver;
-  const server = await startServer({ configPath: join(dir, 'mox.conf'), log, resolver, unknownRecipientDelayMs: o.unknownRecipientDelayMs ?? 0, smtpLimits: o.smtpLimits, smtpCommandTimeoutMs: o.smtpCommandTimeoutMs });
+  const server = await startServer({ configPath: join(dir, 'mox.conf'), log, resolver, unknownRecipientDelayMs: o.unknownRecipientDelayMs ?? 0, smtpLimits: o.smtpLimits, smtpCommandTimeoutMs: o.smtpCommandTimeoutMs, failedLoginDelayMs: o.failedLoginDelayMs ?? 0 });
+  for (const [account, password] of Object.entries(o.passwords ?? {})) server.store.account(account).setPassword(await hashPassword(password));
   const smtp = server.listeners.find((l) => l.service === 'smtp');
   return {
     server,
