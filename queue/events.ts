@@ -2,7 +2,7 @@
  * The outgoing event log in queue.db (table `event`, queue/schema.ts migration 2).
  *
  * Every delivery outcome (delivered, delayed, failed, suppressed, canceled, and the outcomes of
- * incoming DSNs: relayed, expanded, unrecognized) is recorded here by the code that records the
+ * incoming DSNs: relayed, expanded, unrecognized; complaints: complained) is recorded here by the code that records the
  * outcome, inside the same SQLite transaction, with the payload already in mox's
  * `webhook.Outgoing` shape (../shared/reference/mox-behaviour.md §2.3). webhook/ reads the log in
  * id order, turns rows into webhook deliveries for accounts that configured an OutgoingWebhook
@@ -12,7 +12,11 @@
  */
 import type { Db } from '../store/db.js';
 
-export const OUTGOING_EVENTS = ['delivered', 'suppressed', 'delayed', 'failed', 'relayed', 'expanded', 'canceled', 'unrecognized'] as const;
+/**
+ * mox's events plus `complained` (our addition): an incoming feedback report (rfc5965 ARF, JMRP,
+ * …) about a message we sent; the recipient was added to the suppression list (queue/incoming.ts).
+ */
+export const OUTGOING_EVENTS = ['delivered', 'suppressed', 'delayed', 'failed', 'relayed', 'expanded', 'canceled', 'unrecognized', 'complained'] as const;
 export type OutgoingEventName = (typeof OUTGOING_EVENTS)[number];
 
 /** mox webhook.Outgoing (field names are the JSON names apps already parse). */

@@ -1,7 +1,8 @@
 /**
  * queue.db tables (DESIGN §4): queued messages (one row per recipient), retired messages, hold
- * rules, suppression list, and (migration 2) the outgoing event log that webhook/ turns into webhook
- * deliveries. Webhook delivery tables are added by webhook/ with later migrations (3, ...).
+ * rules, suppression list, (migration 2) the outgoing event log that webhook/ turns into webhook
+ * deliveries, and (3) an index for matching incoming DSNs by ENVID. Webhook delivery tables are
+ * added by webhook/ with later migrations (4, ...).
  * Times are milliseconds since the epoch; JSON columns are TEXT.
  */
 import type { Migration } from '../store/db.js';
@@ -109,10 +110,18 @@ export const QUEUE_MIGRATIONS: readonly Migration[] = [
         created INTEGER NOT NULL,
         account TEXT NOT NULL,
         queue_msg_id INTEGER NOT NULL,         -- 0 when unknown (e.g. an unrecognized incoming DSN)
-        event TEXT NOT NULL,                   -- delivered|suppressed|delayed|failed|relayed|expanded|canceled|unrecognized
+        event TEXT NOT NULL,                   -- delivered|suppressed|delayed|failed|relayed|expanded|canceled|unrecognized|complained
         payload TEXT NOT NULL                  -- JSON, mox webhook.Outgoing shape (queue/events.ts OutgoingPayload)
       );
       CREATE INDEX event_account ON event(account, id);
+    `,
+  },
+  {
+    // Matching incoming DSNs by the rfc3461 ENVID we passed on (queue/incoming.ts): the ENVID is
+    // kept in the dsn JSON column; an expression index makes the lookup cheap.
+    version: 3,
+    sql: `
+      CREATE INDEX retired_envid ON msg_retired(sender_account, json_extract(dsn, '$.envid')) WHERE json_extract(dsn, '$.envid') IS NOT NULL;
     `,
   },
 ];
