@@ -1,8 +1,9 @@
 /**
  * queue.db tables (DESIGN §4): queued messages (one row per recipient), retired messages, hold
  * rules, suppression list, (migration 2) the outgoing event log that webhook/ turns into webhook
- * deliveries, and (3) an index for matching incoming DSNs by ENVID. Webhook delivery tables are
- * added by webhook/ with later migrations (4, ...).
+ * deliveries, (3) an index for matching incoming DSNs by ENVID, and (4) the per-recipient
+ * submission record the send limits count. Webhook delivery tables are added by webhook/ with
+ * later migrations (5, ...).
  * Times are milliseconds since the epoch; JSON columns are TEXT.
  */
 import type { Migration } from '../store/db.js';
@@ -122,6 +123,22 @@ export const QUEUE_MIGRATIONS: readonly Migration[] = [
     version: 3,
     sql: `
       CREATE INDEX retired_envid ON msg_retired(sender_account, json_extract(dsn, '$.envid')) WHERE json_extract(dsn, '$.envid') IS NOT NULL;
+    `,
+  },
+  {
+    // Send limits (queue/sendlimits.ts, mox §3.11): one row per recipient of every submission, by
+    // every way of sending (SMTP submission, webapi), written in the same transaction as the
+    // queued rows. Counted over a rolling 24 h; older rows tell first-time recipients apart.
+    version: 4,
+    sql: `
+      CREATE TABLE outgoing (
+        id INTEGER PRIMARY KEY,
+        account TEXT NOT NULL,
+        recipient TEXT NOT NULL,               -- lower-case localpart@domain
+        submitted INTEGER NOT NULL
+      );
+      CREATE INDEX outgoing_account ON outgoing(account, submitted);
+      CREATE INDEX outgoing_recipient ON outgoing(account, recipient, submitted);
     `,
   },
 ];

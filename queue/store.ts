@@ -81,6 +81,8 @@ export interface AddRecipient {
   localpart: string;
   domain: string;
   fromId?: string;
+  /** This recipient's MAIL FROM localpart when it differs from mailFrom's (fromid: "user+<id>"). */
+  senderLocalpart?: string;
   notify?: string[];
   orcpt?: string;
 }
@@ -105,6 +107,11 @@ export interface AddInput {
   envid?: string;
   ret?: 'FULL' | 'HDRS';
   maxAttempts?: number;
+  /**
+   * Record the recipients in the `outgoing` table (send limits, queue/sendlimits.ts) in the same
+   * transaction as the rows. Set by submissions; not by DSNs and other system messages.
+   */
+  recordOutgoing?: boolean;
 }
 
 export interface QueueFilter {
@@ -152,6 +159,8 @@ export class QueueError extends Error {
 
 interface Pending {
   rows: Array<Record<string, unknown>>;
+  /** Rows for the outgoing table (send limits). */
+  outgoing?: Array<{ account: string; recipient: string; submitted: number }>;
   resolve: (ids: number[]) => void;
   reject: (e: unknown) => void;
   file: string;
@@ -308,7 +317,7 @@ export class QueueStore {
         queued: now,
         hold: hold ? 1 : 0,
         sender_account: input.account,
-        sender_localpart: input.mailFrom.localpart,
+        sender_localpart: r.senderLocalpart ?? input.mailFrom.localpart,
         sender_domain: input.mailFrom.domain.toLowerCase(),
         from_id: r.fromId ?? null,
         recipient_localpart: r.localpart,
@@ -330,7 +339,10 @@ export class QueueStore {
     });
     try {
       await new Promise<number[]>((resolve, reject) => {
-        this.pending.push({ rows, resolve, reject, file });
+        const outgoing = input.recordOutgoing
+          ? input.recipients.map((r) => ({ account: input.account, recipient: `${r.localpart}@${r.domain}`.toLowerCase(), submitted: now }))
+          : undefined;
+        this.pending.push({ rows, resolve, reject, file, outgoing });
         this.scheduleFlush();
       });
     } catch (e) {
@@ -347,6 +359,7 @@ export class QueueStore {
   }
 
   private insertStmt?: ReturnType<Db['prepare']>;
+  private outgoingStmt?: ReturnType<Db['prepare']>;
 
   /** Group commit: all pending submissions in one transaction (one fsync). */
   private flush(): void {
@@ -366,6 +379,8 @@ export class QueueStore {
         @max_attempts, @next_attempt, @has8bit, @smtputf8, @size, @message_id, @subject, @prefix, @transport, @require_tls, @future_release, @extra, @dsn)`,
     );
     const stmt = this.insertStmt;
+    this.outgoingStmt ??= this.db.prepare('INSERT INTO outgoing (account, recipient, submitted) VALUES (@account, @recipient, @submitted)');
+    const outStmt = this.outgoingStmt;
     const failed = new Map<Pending, unknown>();
     try {
       this.db.transaction(() => {
@@ -374,6 +389,7 @@ export class QueueStore {
           try {
             this.db.transaction(() => {
               for (const r of p.rows) stmt.run(r);
+              for (const o of p.outgoing ?? []) outStmt.run(o);
             })();
           } catch (e) {
             failed.set(p, e);
