@@ -39,11 +39,15 @@ export interface MessageRow {
   expunged: number;
   parsed?: string | null;
   meta?: string | null;
+  imapEnvelope?: string | null;
+  imapBodyStructure?: string | null;
 }
 
 export const SUMMARY_COLS =
   'id, mailboxId, uid, modseq, createSeq, flags, keywords, receivedAt, size, messageId, subject, mailFrom, rcptTo, remoteIp, expunged';
-export const FULL_COLS = `${SUMMARY_COLS}, parsed, meta`;
+export const FULL_COLS = `${SUMMARY_COLS}, parsed, meta, imapEnvelope, imapBodyStructure`;
+/** Summary plus the preformatted IMAP ENVELOPE/BODYSTRUCTURE (FETCH without the parse tree). */
+export const IMAP_COLS = `${SUMMARY_COLS}, imapEnvelope, imapBodyStructure`;
 export const MAILBOX_COLS =
   'm.id, m.name, m.specialUse, m.uidValidity, m.uidNext, m.total, m.unseen, m.deleted, m.size, m.highestModseq, m.createSeq, m.keywords, (s.name IS NOT NULL) AS subscribed';
 
@@ -84,6 +88,8 @@ export function rowToMessage(r: MessageRow): Message {
   };
   if (r.parsed !== undefined) m.parsed = r.parsed == null ? undefined : JSON.parse(r.parsed);
   if (r.meta !== undefined) m.meta = r.meta == null ? undefined : JSON.parse(r.meta);
+  if (r.imapEnvelope !== undefined) m.imapEnvelope = r.imapEnvelope;
+  if (r.imapBodyStructure !== undefined) m.imapBodyStructure = r.imapBodyStructure;
   return m;
 }
 
@@ -110,8 +116,8 @@ export function prepareAccountStatements(db: Db) {
       'UPDATE mailbox SET total = total + ?, unseen = unseen + ?, deleted = deleted + ?, size = size + ?, highestModseq = max(highestModseq, ?) WHERE id = ?',
     ),
     insertMessage: db.prepare(
-      `INSERT INTO message (id, mailboxId, uid, modseq, createSeq, flags, keywords, receivedAt, size, messageId, subject, parsed, mailFrom, rcptTo, remoteIp, meta)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO message (id, mailboxId, uid, modseq, createSeq, flags, keywords, receivedAt, size, messageId, subject, parsed, mailFrom, rcptTo, remoteIp, meta, imapEnvelope, imapBodyStructure)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     insertTombstone: db.prepare(
       `INSERT INTO message (id, mailboxId, uid, modseq, createSeq, flags, keywords, receivedAt, size, expunged)
@@ -125,21 +131,34 @@ export function prepareAccountStatements(db: Db) {
     messagesRangeFull: db.prepare(
       `SELECT ${FULL_COLS} FROM message WHERE mailboxId = ? AND uid BETWEEN ? AND ? AND expunged = 0 ORDER BY uid`,
     ),
+    messagesRangeImap: db.prepare(
+      `SELECT ${IMAP_COLS} FROM message WHERE mailboxId = ? AND uid BETWEEN ? AND ? AND expunged = 0 ORDER BY uid`,
+    ),
     messagesPage: db.prepare(
       `SELECT ${SUMMARY_COLS} FROM message WHERE mailboxId = ? AND uid > ? AND expunged = 0 ORDER BY uid LIMIT ?`,
     ),
     messagesPageFull: db.prepare(
       `SELECT ${FULL_COLS} FROM message WHERE mailboxId = ? AND uid > ? AND expunged = 0 ORDER BY uid LIMIT ?`,
     ),
+    messagesPageImap: db.prepare(
+      `SELECT ${IMAP_COLS} FROM message WHERE mailboxId = ? AND uid > ? AND expunged = 0 ORDER BY uid LIMIT ?`,
+    ),
+    setImapStrings: db.prepare('UPDATE message SET imapEnvelope = ?, imapBodyStructure = ? WHERE id = ? AND expunged = 0'),
     updateFlags: db.prepare('UPDATE message SET flags = ?, keywords = ?, modseq = ? WHERE id = ?'),
-    expungeMessage: db.prepare('UPDATE message SET expunged = 1, modseq = ?, parsed = NULL, meta = NULL WHERE id = ?'),
+    expungeMessage: db.prepare(
+      'UPDATE message SET expunged = 1, modseq = ?, parsed = NULL, meta = NULL, imapEnvelope = NULL, imapBodyStructure = NULL WHERE id = ?',
+    ),
     moveMessage: db.prepare('UPDATE message SET mailboxId = ?, uid = ?, modseq = ? WHERE id = ?'),
     takeUids: db.prepare('UPDATE mailbox SET uidNext = uidNext + ? WHERE id = ? RETURNING uidNext - ?').pluck(),
     liveUids: db.prepare('SELECT uid FROM message WHERE mailboxId = ? AND expunged = 0 ORDER BY uid').pluck(),
     changesSince: db.prepare(`SELECT ${SUMMARY_COLS} FROM message WHERE mailboxId = ? AND modseq > ? ORDER BY uid`),
     liveIdsInRange: db.prepare('SELECT id FROM message WHERE id BETWEEN ? AND ? AND expunged = 0').pluck(),
     deleteText: db.prepare('DELETE FROM message_text WHERE rowid = ?'),
-    insertText: db.prepare('INSERT INTO message_text (rowid, text) VALUES (?, ?)'),
+    insertText: db.prepare('INSERT INTO message_text (rowid, header, body) VALUES (?, ?, ?)'),
+    unindexed: db.prepare('SELECT id, size, parsed FROM message WHERE textIndexed = 0 AND expunged = 0 ORDER BY id LIMIT ?'),
+    markIndexed: db.prepare('UPDATE message SET textIndexed = 1 WHERE id = ? AND expunged = 0'),
+    markIndexedIfNot: db.prepare('UPDATE message SET textIndexed = 1 WHERE id = ? AND expunged = 0 AND textIndexed = 0'),
+    countUnindexed: db.prepare('SELECT count(*) FROM message WHERE textIndexed = 0 AND expunged = 0 AND mailboxId = ?').pluck(),
     searchText: db.prepare('SELECT rowid FROM message_text WHERE message_text MATCH ? ORDER BY rowid').pluck(),
     insertBlob: db.prepare('INSERT INTO message_blob (id, data) VALUES (?, ?)'),
     copyBlob: db.prepare('INSERT INTO message_blob (id, data) SELECT ?, data FROM message_blob WHERE id = ?'),

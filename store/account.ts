@@ -26,6 +26,9 @@ import { ACCOUNT_MIGRATIONS } from './schema.js';
 import { accountDbPath, accountDir, messagePath, messagesDir, messageDirName, MSG_DIR_SHIFT } from './paths.js';
 import { installMessageFile, linkOrCopy, readRange } from './msgfile.js';
 import { WalSyncer } from './walsync.js';
+import { imapStrings, type ImapStrings } from './imapcache.js';
+import { INDEX_BATCH, messageText } from './textindex.js';
+import type { Part } from '../message/part.js';
 import { rowToMailbox, rowToMessage, prepareAccountStatements, type AccountStatements, type MailboxRow, type MessageRow } from './account-sql.js';
 import {
   MAX_UID,
@@ -65,6 +68,8 @@ interface PendingDelivery {
   keywords: string[];
   /** Bytes to store inline in message_blob, or null if the message is a file. */
   inline: Uint8Array | null;
+  /** Preformatted IMAP ENVELOPE/BODYSTRUCTURE (computed before the batch transaction). */
+  imap: ImapStrings;
   resolve: (d: Delivered) => void;
   reject: (e: unknown) => void;
 }
@@ -139,6 +144,9 @@ export class Account {
    */
   private syncing = false;
   private deferred: Change[] = [];
+  /** The running full-text indexing loop, if any (indexPending). */
+  private indexRun: Promise<void> | null = null;
+  private indexTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly name: string,
@@ -240,6 +248,8 @@ export class Account {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.indexTimer) clearTimeout(this.indexTimer);
+    this.indexTimer = null;
     while (this.inflight.size) await Promise.allSettled([...this.inflight]);
     await this.wal.close();
     this.db.close();
@@ -263,6 +273,7 @@ export class Account {
    */
   private publish(changes: Change[]): void {
     if (!changes.length) return;
+    if (changes.some((c) => c.kind === 'add')) this.scheduleIndexing();
     if (this.syncing) this.deferred.push(...changes);
     else this.ctx.bus.publish(...changes);
   }
@@ -470,9 +481,10 @@ export class Account {
     this.reserveQuota(size);
     const id = this.nextId++;
     const inline = o.data instanceof Uint8Array && size <= this.ctx.inlineMaxSize ? o.data : null;
+    const imap = imapStrings(o.parsed);
     if (inline) {
       return new Promise<Delivered>((resolve, reject) => {
-        this.pending.push({ id, mailboxId, o, size, bits, keywords, inline, resolve, reject });
+        this.pending.push({ id, mailboxId, o, size, bits, keywords, inline, imap, resolve, reject });
         this.ctx.scheduleFlush(this);
       });
     }
@@ -488,7 +500,7 @@ export class Account {
       throw err;
     }
     return new Promise<Delivered>((resolve, reject) => {
-      this.pending.push({ id, mailboxId, o, size, bits, keywords, inline: null, resolve, reject });
+      this.pending.push({ id, mailboxId, o, size, bits, keywords, inline: null, imap, resolve, reject });
       this.ctx.scheduleFlush(this);
     });
   }
@@ -535,6 +547,8 @@ export class Account {
       o.rcptTo ?? '',
       o.remoteIp ?? '',
       o.meta === undefined ? null : JSON.stringify(o.meta),
+      p.imap.envelope,
+      p.imap.bodyStructure,
     );
     if (p.inline) this.st.insertBlob.run(p.id, p.inline);
     return uid;
@@ -742,12 +756,16 @@ export class Account {
 
   /**
    * Live messages of a mailbox in uid order. With `uids`, only those; otherwise a page of up to
-   * `limit` (default all) after `afterUid`. `full` includes parsed and meta (heavier).
+   * `limit` (default all) after `afterUid`. `full` includes parsed and meta (heavier); `imap`
+   * only the preformatted IMAP ENVELOPE/BODYSTRUCTURE besides the summary.
    */
-  listMessages(mailboxId: number, opts: { uids?: UidSet; afterUid?: number; limit?: number; full?: boolean } = {}): Message[] {
+  listMessages(
+    mailboxId: number,
+    opts: { uids?: UidSet; afterUid?: number; limit?: number; full?: boolean; imap?: boolean } = {},
+  ): Message[] {
     const out: Message[] = [];
     if (opts.uids) {
-      const st = opts.full ? this.st.messagesRangeFull : this.st.messagesRange;
+      const st = opts.full ? this.st.messagesRangeFull : opts.imap ? this.st.messagesRangeImap : this.st.messagesRange;
       const seen = new Set<number>();
       for (const [a, b] of uidRanges(opts.uids)) {
         for (const r of st.iterate(mailboxId, a, b) as IterableIterator<MessageRow>) {
@@ -759,7 +777,7 @@ export class Account {
       if (opts.uids.length > 1) out.sort((x, y) => x.uid - y.uid);
       return out;
     }
-    const st = opts.full ? this.st.messagesPageFull : this.st.messagesPage;
+    const st = opts.full ? this.st.messagesPageFull : opts.imap ? this.st.messagesPageImap : this.st.messagesPage;
     for (const r of st.iterate(mailboxId, opts.afterUid ?? 0, opts.limit ?? -1) as IterableIterator<MessageRow>) {
       out.push(rowToMessage(r));
     }
@@ -879,7 +897,7 @@ export class Account {
             this.st.insertMessage.run(
               ids[i], dstMb.id, uid, modseq, modseq, b, JSON.stringify(m.keywords), m.receivedAt.getTime(), m.size,
               m.messageId, m.subject, m.parsed === undefined ? null : JSON.stringify(m.parsed), m.mailFrom, m.rcptTo,
-              m.remoteIp, m.meta === undefined ? null : JSON.stringify(m.meta),
+              m.remoteIp, m.meta === undefined ? null : JSON.stringify(m.meta), m.imapEnvelope ?? null, m.imapBodyStructure ?? null,
             );
             if (inline[i] && this.st.copyBlob.run(ids[i], m.id).changes !== 1) {
               throw new StoreError('notfound', `message ${m.id} vanished during copy`);
@@ -1023,15 +1041,86 @@ export class Account {
 
   // ---------------------------------------------------------------- full-text index hook
 
-  /** Add a message's text to the FTS5 index (call off the delivery path). */
-  indexText(id: number, text: string): void {
+  /**
+   * Put a message's text into the FTS5 index (replacing what was there) and mark it indexed.
+   * A string is body text. The background indexer (indexPending) does this for every message.
+   */
+  indexText(id: number, text: string | { header: string; body: string }): void {
     this.checkOpen();
+    const t = typeof text === 'string' ? { header: '', body: text } : text;
     const tx = this.db.transaction(() => {
       this.st.deleteText.run(id);
-      this.st.insertText.run(id, text);
+      if (this.st.markIndexed.run(id).changes === 1) this.st.insertText.run(id, t.header, t.body);
     });
     tx.immediate();
   }
+
+  /** Start indexing new messages soon (debounced so a burst of deliveries is indexed in batches). */
+  private scheduleIndexing(): void {
+    if (this.closed || this.indexTimer || this.indexRun) return;
+    this.indexTimer = setTimeout(() => {
+      this.indexTimer = null;
+      if (!this.closed) this.indexPending().catch((err: unknown) => this.ctx.log.error({ err, account: this.name }, 'full-text indexing'));
+    }, 20);
+    this.indexTimer.unref?.();
+  }
+
+  /** Messages of a mailbox not yet in the full-text index. */
+  unindexedCount(mailboxId: number): number {
+    return this.st.countUnindexed.get(mailboxId) as number;
+  }
+
+  /**
+   * Index every live message not yet in the full-text index (store/textindex.ts), in batches of
+   * INDEX_BATCH per transaction. One loop runs at a time; concurrent callers share it. IMAP SEARCH
+   * TEXT/BODY awaits this first so its results include messages delivered a moment ago. Index
+   * transactions run at synchronous=NORMAL: the index backs no acknowledgement, and a message
+   * whose entry was lost in a crash still has textIndexed = 0 and is indexed again.
+   */
+  indexPending(): Promise<void> {
+    if (this.indexRun) return this.indexRun;
+    const run = (async () => {
+      while (!this.closed) {
+        const rows = this.st.unindexed.all(INDEX_BATCH) as Array<{ id: number; size: number; parsed: string | null }>;
+        if (!rows.length) return;
+        const docs = await Promise.all(
+          rows.map(async (r) => {
+            try {
+              const parsed = r.parsed ? (JSON.parse(r.parsed) as Part) : null;
+              return { id: r.id, text: await messageText((a, b) => this.readMessage(r.id, a, b), r.size, parsed) };
+            } catch (err) {
+              // Unreadable (e.g. expunged meanwhile, file gone): mark it so the loop moves on.
+              this.ctx.log.debug({ err, account: this.name, id: r.id }, 'indexing message text');
+              return { id: r.id, text: { header: '', body: '' } };
+            }
+          }),
+        );
+        if (this.closed) return;
+        this.st.syncNormal.run();
+        try {
+          this.db.transaction(() => {
+            for (const d of docs) {
+              // Not if indexText() or an expunge got there first while the bytes were read.
+              if (this.st.markIndexedIfNot.run(d.id).changes !== 1) continue;
+              this.st.deleteText.run(d.id);
+              this.st.insertText.run(d.id, d.text.header, d.text.body);
+            }
+          }).immediate();
+        } finally {
+          this.st.syncFull.run();
+        }
+      }
+    })();
+    this.indexRun = run;
+    this.inflight.add(run);
+    const done = () => {
+      this.inflight.delete(run);
+      if (this.indexRun === run) this.indexRun = null;
+    };
+    run.then(done, done);
+    return run;
+  }
+
 
   /** Message ids matching an FTS5 query (raw FTS5 syntax; the IMAP layer builds it). */
   searchText(query: string): number[] {

@@ -76,4 +76,22 @@ CREATE TABLE message_blob (
 );
 `,
   },
+  {
+    version: 3,
+    sql: `
+-- IMAP FETCH ENVELOPE/BODYSTRUCTURE preformatted at delivery from the parse tree (store/imapcache.ts),
+-- so FETCH of many messages neither parses JSON nor formats (DESIGN §4 "parse once").
+-- NULL for rows written before this migration or without a parse tree: computed on demand then.
+ALTER TABLE message ADD COLUMN imapEnvelope TEXT;
+ALTER TABLE message ADD COLUMN imapBodyStructure TEXT;
+-- Full-text index state: 0 until the background indexer (store/textindex.ts) has put the
+-- message's text into message_text.
+ALTER TABLE message ADD COLUMN textIndexed INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX message_unindexed ON message(id) WHERE textIndexed = 0 AND expunged = 0;
+-- Two columns so IMAP SEARCH BODY can ignore the header; trigram tokens give IMAP's
+-- case-insensitive substring semantics (rfc9051:6.4.4) for strings of 3+ characters.
+DROP TABLE message_text;
+CREATE VIRTUAL TABLE message_text USING fts5(header, body, content='', contentless_delete=1, tokenize='trigram remove_diacritics 1');
+`,
+  },
 ];

@@ -80,6 +80,13 @@ export interface Message {
   parsed?: unknown;
   /** Auth verdicts etc. (opaque). */
   meta?: unknown;
+  /**
+   * IMAP ENVELOPE and BODYSTRUCTURE, preformatted at delivery (store/imapcache.ts). Filled by
+   * getMessage / listMessages({full}) / listMessages({imap}); null for messages delivered without
+   * a parse tree or before store migration 3 (compute them from `parsed` then).
+   */
+  imapEnvelope?: string | null;
+  imapBodyStructure?: string | null;
 }
 
 /** Typed store errors; `code` lets protocol layers map them (e.g. quota → SMTP 552 5.2.2). */
