@@ -20,7 +20,7 @@ import { Metrics } from '../metrics/registry.js';
 import { RateLimiter, ConcurrencyLimiter } from '../auth/ratelimit.js';
 import { verifyMessage, dmarcRejects } from '../auth/verify.js';
 import { startSmtpListener, type SmtpListener } from '../smtp/server/listener.js';
-import { DeliveryPolicy, type Verifier } from '../smtp/server/delivery.js';
+import { DeliveryPolicy, type Verifier, type IncomingReportCall } from '../smtp/server/delivery.js';
 import { tmpDir } from '../store/paths.js';
 import { startMetricsListener } from '../metrics/http.js';
 import { QueueStore } from '../queue/store.js';
@@ -29,7 +29,8 @@ import { parseBuffer } from '../message/part.js';
 import { LoginGuard, type LoginAccount } from '../auth/login.js';
 import { AuthDb, AUTH_DB_FILE, AUTH_CLEANUP_INTERVAL_MS } from '../auth/authdb.js';
 import type { PasswordRecord } from '../auth/password.js';
-import { lookupDestination } from '../config/lookup.js';
+import { lookupDestination, findDomain, catchallSeparators } from '../config/lookup.js';
+import { IncomingReports, MAX_REPORT_BYTES } from '../queue/incoming.js';
 
 /** How often retired queue messages past their keep period are deleted (mox: hourly). */
 export const RETIRED_CLEANUP_INTERVAL_MS = 3_600_000;
@@ -268,6 +269,19 @@ export async function startServer(opts: StartOptions): Promise<Server> {
         meta,
       };
     };
+    // DSNs, bounces and complaints about messages we sent (queue/incoming.ts, mox §4.3).
+    const incomingReports = new IncomingReports({ queue, log: log.child({ proto: 'queue' }), clock: opts.clock });
+    const incomingReport = async (i: IncomingReportCall) =>
+      !incomingReports.hasRetired(i.account) ? { outgoing: false } : incomingReports.process({
+        account: i.account,
+        rcptTo: i.rcptTo,
+        mailFrom: i.mailFrom,
+        message: await i.read(MAX_REPORT_BYTES),
+        separators: (domain) => {
+          const d = findDomain(current, domain);
+          return d ? catchallSeparators(d.domain) : [];
+        },
+      });
     for (const [name, l] of Object.entries(loaded.static.Listeners)) {
       if (!l.SMTP?.Enabled) continue;
       const tls = await loadListenerTLS(l);
@@ -284,6 +298,7 @@ export async function startServer(opts: StartOptions): Promise<Server> {
         requireTLS: l.SMTP.RequireSTARTTLS,
         clock: opts.clock,
         unknownRecipientDelayMs: opts.unknownRecipientDelayMs,
+        incomingReport,
       });
       for (const ip of l.IPs) {
         const sl: SmtpListener = await startSmtpListener(

@@ -547,3 +547,35 @@ function diagnosticLine(text: string, code: number | undefined, enh: string | un
   }
   return out.join(' ').slice(0, 1000);
 }
+
+/** How much of a message's start `looksLikeReport` reads to find the end of its header. */
+const REPORT_HEADER_SCAN = 64 * 1024;
+
+/**
+ * A cheap first look, from the top-level header alone, at whether a message may be a bounce, DSN
+ * or complaint: worth the full `analyzeBounce` (which costs about 50 µs per KiB). For the incoming
+ * path, where every message delivered to an account that keeps retired messages would otherwise
+ * be analysed. True for a null reverse path (rfc5321:4.5.5: DSNs are sent with one),
+ * multipart/report (rfc6522: DSNs, ARF, MDNs), X-Failed-Recipients, complaint headers (JMRP,
+ * Apple), a bounce-like From/Sender/subject, or Auto-Submitted other than "no" (rfc3834).
+ * `mailFrom` is the SMTP MAIL FROM ('' for the null path; undefined when unknown). Never throws.
+ */
+export function looksLikeReport(message: Buffer, mailFrom?: string): boolean {
+  if (mailFrom === '') return true;
+  try {
+    const head = message.subarray(0, REPORT_HEADER_SCAN);
+    let end = head.indexOf('\r\n\r\n');
+    if (end < 0) end = head.indexOf('\n\n');
+    const top = parseHeader(end < 0 ? head : head.subarray(0, end + 2));
+    if (/^\s*multipart\/report\b/i.test(top.get('content-type') ?? '')) return true;
+    if (top.has('x-failed-recipients') || top.has('x-hmxmroriginalrecipient') || top.has('x-apple-unsubscribe')) return true;
+    const auto = (top.get('auto-submitted') ?? '').trim().toLowerCase();
+    if (auto !== '' && !auto.startsWith('no')) return true;
+    const sender = `${top.get('from') ?? ''} ${top.get('sender') ?? ''}`;
+    if (BOUNCE_FROM.test(sender) || /amazonses|sns\.amazonaws|<>/i.test(sender)) return true;
+    const subject = decodeHeaderValue(top.get('subject') ?? '');
+    return BOUNCE_SUBJECT.test(subject) || /complaint|abuse report|feedback report|エラー|送信できません|配信できません|不達/i.test(subject);
+  } catch {
+    return true;
+  }
+}

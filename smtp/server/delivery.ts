@@ -71,6 +71,25 @@ export interface DeliveryDeps {
   requireTLS: boolean;
   clock?: () => Date;
   unknownRecipientDelayMs?: number;
+  /**
+   * Called once per receiving account after its copy is durably stored, before 250: is the
+   * message a report (DSN, bounce, complaint) about a message the account sent? Wired to
+   * queue/incoming.ts (mox queue.Incoming, §4.3). `outgoing: true` means it was matched to an
+   * outgoing message: outgoing events were recorded, and no incoming-message webhook is to be
+   * sent for this account's copy. The message stays in the mailbox either way.
+   */
+  incomingReport?: (input: IncomingReportCall) => Promise<{ outgoing: boolean }> | { outgoing: boolean };
+}
+
+/** What DeliveryDeps.incomingReport gets. */
+export interface IncomingReportCall {
+  account: string;
+  /** The RCPT TO addresses of this transaction that deliver to the account (fromids are in their localparts). */
+  rcptTo: Array<{ localpart: string; domain: string }>;
+  /** SMTP MAIL FROM, '' for the null reverse path. */
+  mailFrom: string;
+  /** The message as received, without our trace headers: at most its first `maxBytes`. */
+  read(maxBytes: number): Promise<Buffer>;
 }
 
 /** One local copy to make for a recipient. */
@@ -265,6 +284,10 @@ export class DeliveryPolicy implements SessionPolicy {
           }),
         ),
       );
+      // Reports about messages we sent (mox queue.Incoming): accounts whose copy is about outgoing
+      // mail get outgoing events and no incoming-message webhook.
+      const outgoingReportAccounts = await this.matchReports(s, tx, mailFrom, msg);
+      if (outgoingReportAccounts.size) s.log.info({ id, accounts: [...outgoingReportAccounts] }, 'report about outgoing message');
     } catch (e) {
       if (e instanceof QuotaExceededError) {
         result('quota');
@@ -278,6 +301,38 @@ export class DeliveryPolicy implements SessionPolicy {
     d.metrics.smtpDeliveryDuration.observe({ service: this.service }, Number(process.hrtime.bigint() - started) / 1e9);
     s.log.info({ id, mailFrom, rcpts: tx.recipients.length, size: fullSize }, 'delivered');
     return `message delivered, id ${id}`;
+  }
+
+  /**
+   * Give each receiving account's copy to deps.incomingReport. Returns the accounts for which the
+   * message was matched to an outgoing message. Errors are logged, never turned into a refusal:
+   * the message is already stored, a 4xx would only make the sender deliver it twice.
+   */
+  private async matchReports(s: SessionInfo, tx: Transaction, mailFrom: string, msg: ReceivedMessage): Promise<Set<string>> {
+    const out = new Set<string>();
+    const hook = this.deps.incomingReport;
+    if (!hook) return out;
+    const byAccount = new Map<string, Array<{ localpart: string; domain: string }>>();
+    for (const r of tx.recipients) {
+      for (const t of (r.info as RcptInfo).targets) {
+        const l = byAccount.get(t.account) ?? [];
+        if (r.address.domain && !l.some((x) => x.localpart === r.address.localpart && x.domain === r.address.domain)) l.push({ localpart: r.address.localpart, domain: r.address.domain });
+        byAccount.set(t.account, l);
+      }
+    }
+    let cached: { max: number; data: Promise<Buffer> } | undefined;
+    const read = (max: number): Promise<Buffer> => {
+      if (!cached || cached.max < max) cached = { max, data: msg.buffer ? Promise.resolve(msg.buffer.subarray(0, max)) : readRange(msg.path!, 0, Math.min(max, msg.size)) };
+      return cached.data.then((b) => b.subarray(0, max));
+    };
+    for (const [account, rcptTo] of byAccount) {
+      try {
+        if ((await hook({ account, rcptTo, mailFrom, read })).outgoing) out.add(account);
+      } catch (err) {
+        s.log.error({ err, account }, 'matching incoming message to outgoing messages');
+      }
+    }
+    return out;
   }
 
   /** What rulesets match against: envelope sender, From, verified domains, the original header fields. */
