@@ -73,7 +73,26 @@ export function fetchSetsSeen(atts: readonly FetchAtt[]): boolean {
   return atts.some((a) => a.kind === 'RFC822' || a.kind === 'RFC822.TEXT' || ((a.kind === 'BODY[]' || a.kind === 'BINARY[]') && !a.peek));
 }
 
-/** Whether the attributes need the message's parse tree (store Message.parsed). */
+/**
+ * Whether rendering the attributes needs the message's parse tree (store Message.parsed, the heavy
+ * column): ENVELOPE/BODYSTRUCTURE come preformatted, whole-message reads need only the size.
+ */
 export function fetchNeedsParsed(atts: readonly FetchAtt[]): boolean {
-  return atts.some((a) => a.kind !== 'UID' && a.kind !== 'FLAGS' && a.kind !== 'INTERNALDATE' && a.kind !== 'RFC822.SIZE' && a.kind !== 'MODSEQ' && a.kind !== 'SAVEDATE' && a.kind !== 'RFC822');
+  for (const a of atts) {
+    switch (a.kind) {
+      case 'BODY':
+      case 'RFC822.HEADER':
+      case 'RFC822.TEXT':
+      case 'PREVIEW':
+        return true;
+      case 'BODY[]':
+        if (a.section.part.length || a.section.text) return true;
+        break;
+      case 'BINARY[]':
+      case 'BINARY.SIZE':
+        if (a.part.length) return true;
+        break;
+    }
+  }
+  return false;
 }
