@@ -31,6 +31,9 @@ import { AuthDb, AUTH_DB_FILE, AUTH_CLEANUP_INTERVAL_MS } from '../auth/authdb.j
 import type { PasswordRecord } from '../auth/password.js';
 import { lookupDestination, findDomain, catchallSeparators } from '../config/lookup.js';
 import { IncomingReports, MAX_REPORT_BYTES } from '../queue/incoming.js';
+import { startWebhooks, type WebhookService } from '../webhook/service.js';
+import { webhookOp } from './webhook-ops.js';
+import { moxtsVersion } from './version-cmd.js';
 
 /** How often retired queue messages past their keep period are deleted (mox: hourly). */
 export const RETIRED_CLEANUP_INTERVAL_MS = 3_600_000;
@@ -41,6 +44,8 @@ export interface Server {
   readonly loaded: LoadedConfig;
   readonly store: Store;
   readonly queue: QueueStore;
+  /** Webhook store and delivery worker (webhook/). */
+  readonly webhooks: WebhookService;
   readonly ctlPath: string;
   /** Names of the network services running (smtp, submission, imap, http, ...), for the banner. */
   readonly services: readonly string[];
@@ -130,6 +135,8 @@ export async function startServer(opts: StartOptions): Promise<Server> {
   }, RETIRED_CLEANUP_INTERVAL_MS);
   cleanupTimer.unref();
   cleanups.push(() => clearInterval(cleanupTimer));
+  const webhooks = startWebhooks({ dataDir, config: () => current, log: log.child({ proto: 'webhook' }), clock: opts.clock, userAgent: `moxts/${moxtsVersion()} (webhook)` });
+  cleanups.push(() => webhooks.stop());
   const services: string[] = [];
   const listeners: Array<{ service: string; ip: string; port: number }> = [];
   const metrics = new Metrics({ defaultMetrics: true });
@@ -220,6 +227,7 @@ export async function startServer(opts: StartOptions): Promise<Server> {
               await store.account(account).deliver({ mailbox: 'Inbox', data: message, parsed: parseBuffer(message), rcptTo: account });
             },
           }),
+        webhook: (args) => webhookOp(webhooks, String(args.op ?? ''), args, { config: () => current, userAgent: `moxts/${moxtsVersion()} (webhook)`, clock: opts.clock }),
         accountremoved: async (args) => {
           // Called by "config account rm" after removing the account from domains.conf.
           const account = String(args.account ?? '');
@@ -299,6 +307,7 @@ export async function startServer(opts: StartOptions): Promise<Server> {
         clock: opts.clock,
         unknownRecipientDelayMs: opts.unknownRecipientDelayMs,
         incomingReport,
+        afterDeliver: (d) => webhooks.afterDeliver(d),
       });
       for (const ip of l.IPs) {
         const sl: SmtpListener = await startSmtpListener(
@@ -325,5 +334,5 @@ export async function startServer(opts: StartOptions): Promise<Server> {
     throw err;
   }
 
-  return { loaded, store, queue, ctlPath: ctlPath(dataDir), services, listeners, metrics, loginGuard, authDb, resolver, dynamic: () => current, stopped, stop };
+  return { loaded, store, queue, webhooks, ctlPath: ctlPath(dataDir), services, listeners, metrics, loginGuard, authDb, resolver, dynamic: () => current, stopped, stop };
 }

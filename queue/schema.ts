@@ -2,8 +2,7 @@
  * queue.db tables (DESIGN §4): queued messages (one row per recipient), retired messages, hold
  * rules, suppression list, (migration 2) the outgoing event log that webhook/ turns into webhook
  * deliveries, (3) an index for matching incoming DSNs by ENVID, and (4) the per-recipient
- * submission record the send limits count. Webhook delivery tables are added by webhook/ with
- * later migrations (5, ...).
+ * submission record the send limits count; (5) webhook/'s delivery tables.
  * Times are milliseconds since the epoch; JSON columns are TEXT.
  */
 import type { Migration } from '../store/db.js';
@@ -139,6 +138,70 @@ export const QUEUE_MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX outgoing_account ON outgoing(account, submitted);
       CREATE INDEX outgoing_recipient ON outgoing(account, recipient, submitted);
+    `,
+  },
+  {
+    // Webhook deliveries (owned by webhook/, see webhook/store.ts and webhook/README.md): queued
+    // hooks with their attempt history, retired hooks (kept KeepRetiredWebhookPeriod), and the
+    // per-account Standard Webhooks signing secrets. AUTOINCREMENT: a hook id is never reused,
+    // even after the newest retired hooks were cleaned up (X-Mox-Webhook-ID stays unique).
+    version: 5,
+    sql: `
+      CREATE TABLE hook (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        webhook_id TEXT NOT NULL,              -- Standard Webhooks "webhook-id", same on every attempt (and replay)
+        queue_msg_id INTEGER NOT NULL DEFAULT 0, -- 0 for incoming-message hooks
+        from_id TEXT NOT NULL DEFAULT '',
+        message_id TEXT NOT NULL DEFAULT '',
+        subject TEXT NOT NULL DEFAULT '',
+        extra TEXT NOT NULL DEFAULT '{}',
+        account TEXT NOT NULL,
+        url TEXT NOT NULL,                     -- captured when queued
+        authorization TEXT NOT NULL DEFAULT '',-- captured when queued; never copied to hook_retired
+        is_incoming INTEGER NOT NULL,
+        outgoing_event TEXT NOT NULL DEFAULT '',
+        payload TEXT NOT NULL,                 -- the JSON body, built once, sent byte-identical on every attempt
+        submitted INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt INTEGER NOT NULL,
+        results TEXT NOT NULL DEFAULT '[]'     -- JSON array of HookResult (the attempt history)
+      );
+      CREATE INDEX hook_due ON hook(next_attempt);
+      CREATE INDEX hook_url_due ON hook(url, next_attempt);
+      CREATE INDEX hook_queue_msg ON hook(queue_msg_id) WHERE queue_msg_id != 0;
+
+      CREATE TABLE hook_retired (
+        id INTEGER PRIMARY KEY,                -- the id it had in hook
+        webhook_id TEXT NOT NULL,
+        queue_msg_id INTEGER NOT NULL,
+        from_id TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        extra TEXT NOT NULL,
+        account TEXT NOT NULL,
+        url TEXT NOT NULL,
+        has_authorization INTEGER NOT NULL,    -- the secret itself is not kept (as mox)
+        is_incoming INTEGER NOT NULL,
+        outgoing_event TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        submitted INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        results TEXT NOT NULL,
+        superseded_by_id INTEGER NOT NULL DEFAULT 0,
+        success INTEGER NOT NULL,
+        last_activity INTEGER NOT NULL,
+        keep_until INTEGER NOT NULL
+      );
+      CREATE INDEX hook_retired_keep ON hook_retired(keep_until);
+      CREATE INDEX hook_retired_account ON hook_retired(account, last_activity);
+
+      CREATE TABLE hook_secret (
+        account TEXT PRIMARY KEY,
+        secret TEXT NOT NULL,                  -- "whsec_" + base64 of 32 random bytes
+        created INTEGER NOT NULL,
+        previous TEXT,                         -- the secret before the last rotation, also signed with until previous_until
+        previous_until INTEGER
+      );
     `,
   },
 ];

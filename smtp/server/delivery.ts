@@ -72,6 +72,12 @@ export interface DeliveryDeps {
   clock?: () => Date;
   unknownRecipientDelayMs?: number;
   /**
+   * Called for each stored copy, awaited before the 250, after report matching (cmd/server.ts
+   * passes webhook/'s afterDeliver: the incoming webhook is queued durably before we acknowledge).
+   * A rejection fails the transaction with a temporary error; the sender retries.
+   */
+  afterDeliver?: (d: IncomingDelivery) => Promise<void>;
+  /**
    * Called once per receiving account after its copy is durably stored, before 250: is the
    * message a report (DSN, bounce, complaint) about a message the account sent? Wired to
    * queue/incoming.ts (mox queue.Incoming, §4.3). `outgoing: true` means it was matched to an
@@ -90,6 +96,29 @@ export interface IncomingReportCall {
   mailFrom: string;
   /** The message as received, without our trace headers: at most its first `maxBytes`. */
   read(maxBytes: number): Promise<Buffer>;
+}
+
+/** One stored copy of an incoming message, for what follows delivery (the incoming webhook). */
+export interface IncomingDelivery {
+  account: string;
+  /** Mailbox after rulesets. */
+  mailbox: string;
+  /** Storage id in the account. */
+  msgId: number;
+  parsed: Part;
+  /** The stored bytes (Return-Path, Authentication-Results and Received included). */
+  data: Buffer | { tempPath: string };
+  mailFrom: string;
+  rcptTo: string;
+  remoteIP: string;
+  receivedAt: Date;
+  /** Verification verdicts (VerifyResult.meta). */
+  auth: unknown;
+  /**
+   * The copy is a report matched to an outgoing message (incomingReport said outgoing): only the
+   * outgoing webhook reports it, never the incoming one (mox §2.4).
+   */
+  dsnMatched: boolean;
 }
 
 /** One local copy to make for a recipient. */
@@ -268,9 +297,10 @@ export class DeliveryPolicy implements SessionPolicy {
         auth: verdict.meta,
       };
       const env = parsed.envelope;
+      const stored: Array<{ t: Target; msgId: number }> = [];
       await Promise.all(
-        [...targets.values()].map((t) =>
-          d.store.account(t.account).deliver({
+        [...targets.values()].map(async (t) => {
+          const delivered = await d.store.account(t.account).deliver({
             mailbox: t.mailbox,
             data,
             receivedAt: now,
@@ -281,13 +311,19 @@ export class DeliveryPolicy implements SessionPolicy {
             mailFrom,
             rcptTo: t.rcptTo,
             remoteIp: s.remoteIP,
-          }),
-        ),
+          });
+          stored.push({ t, msgId: delivered.id });
+        }),
       );
       // Reports about messages we sent (mox queue.Incoming): accounts whose copy is about outgoing
       // mail get outgoing events and no incoming-message webhook.
       const outgoingReportAccounts = await this.matchReports(s, tx, mailFrom, msg);
       if (outgoingReportAccounts.size) s.log.info({ id, accounts: [...outgoingReportAccounts] }, 'report about outgoing message');
+      if (d.afterDeliver) {
+        for (const { t, msgId } of stored) {
+          await d.afterDeliver({ account: t.account, mailbox: t.mailbox, msgId, parsed, data, mailFrom, rcptTo: t.rcptTo, remoteIP: s.remoteIP, receivedAt: now, auth: verdict.meta, dsnMatched: outgoingReportAccounts.has(t.account) });
+        }
+      }
     } catch (e) {
       if (e instanceof QuotaExceededError) {
         result('quota');

@@ -38,6 +38,8 @@ export interface TestServerOptions {
   failedLoginDelayMs?: number;
   /** Set these account passwords (account name → password) after start. */
   passwords?: Record<string, string>;
+  /** The server's clock (tests that move time, e.g. webhook retries). */
+  clock?: () => Date;
 }
 
 export interface TestServer {
@@ -86,7 +88,7 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
   const dns = await startTestDns(o.zone ?? {});
   const log = o.log ?? (process.env.MOXTS_TEST_LOG ? createLogger({ level: process.env.MOXTS_TEST_LOG as 'debug' }) : nullLogger());
   const resolver = o.cacheDns ? cachingResolver(dns.resolver) : dns.resolver;
-  const server = await startServer({ configPath: join(dir, 'mox.conf'), log, resolver, unknownRecipientDelayMs: o.unknownRecipientDelayMs ?? 0, smtpLimits: o.smtpLimits, smtpCommandTimeoutMs: o.smtpCommandTimeoutMs, failedLoginDelayMs: o.failedLoginDelayMs ?? 0 });
+  const server = await startServer({ configPath: join(dir, 'mox.conf'), log, resolver, unknownRecipientDelayMs: o.unknownRecipientDelayMs ?? 0, smtpLimits: o.smtpLimits, smtpCommandTimeoutMs: o.smtpCommandTimeoutMs, failedLoginDelayMs: o.failedLoginDelayMs ?? 0, clock: o.clock });
   for (const [account, password] of Object.entries(o.passwords ?? {})) server.store.account(account).setPassword(await hashPassword(password));
   const smtp = server.listeners.find((l) => l.service === 'smtp');
   return {
