@@ -20,6 +20,7 @@ import { Metrics } from '../metrics/registry.js';
 import { RateLimiter, ConcurrencyLimiter } from '../auth/ratelimit.js';
 import { verifyMessage, dmarcRejects } from '../auth/verify.js';
 import { startSmtpListener, type SmtpListener } from '../smtp/server/listener.js';
+import { startImapListener } from '../imap/listener.js';
 import { DeliveryPolicy, type Verifier, type IncomingReportCall } from '../smtp/server/delivery.js';
 import { tmpDir } from '../store/paths.js';
 import { startMetricsListener } from '../metrics/http.js';
@@ -81,6 +82,10 @@ export interface StartOptions {
   smtpCommandTimeoutMs?: number;
   /** Delay after a failed login (default auth/login.ts FAILED_LOGIN_DELAY_MS; tests use 0). */
   failedLoginDelayMs?: number;
+  /** Override the IMAP connection limits per IP class (benchmarks, fuzz tests). */
+  imapLimits?: Partial<Pick<SmtpLimits, 'connectionsPerMinute' | 'concurrentConnections'>>;
+  /** IMAP autologout timeout; default 30 minutes (rfc9051:5.4). */
+  imapIdleTimeoutMs?: number;
 }
 
 type Triple = readonly [number, number, number];
@@ -318,6 +323,40 @@ export async function startServer(opts: StartOptions): Promise<Server> {
         listeners.push({ service: 'smtp', ...sl.address });
       }
       if (!services.includes('smtp')) services.push('smtp');
+    }
+
+    // IMAP listeners (143 with STARTTLS, 993 implicit TLS); own connection limits (mox §9.2).
+    const imapRate = new RateLimiter([{ windowMs: 60_000, max: opts.imapLimits?.connectionsPerMinute ?? SMTP_LIMITS.connectionsPerMinute }], clockMs);
+    const imapConcurrency = new ConcurrencyLimiter(opts.imapLimits?.concurrentConnections ?? SMTP_LIMITS.concurrentConnections);
+    for (const [name, l] of Object.entries(loaded.static.Listeners)) {
+      if (!l.IMAP?.Enabled && !l.IMAPS?.Enabled) continue;
+      const tls = await loadListenerTLS(l);
+      const specs: Array<{ service: 'imap' | 'imaps'; port: number }> = [];
+      if (l.IMAP?.Enabled) specs.push({ service: 'imap', port: l.IMAP.Port });
+      if (l.IMAPS?.Enabled) specs.push({ service: 'imaps', port: l.IMAPS.Port });
+      for (const sp of specs) {
+        for (const ip of l.IPs) {
+          const il = await startImapListener(
+            { ip, port: sp.port, service: sp.service, tlsContext: tls?.context, sni: tls?.sni },
+            {
+              store,
+              loginGuard,
+              log: log.child({ listener: name }),
+              metrics,
+              hostname: l.Hostname ?? hostname,
+              allowPlaintextLogin: sp.service === 'imap' && (l.IMAP?.NoRequireSTARTTLS ?? false),
+              appendLimit: l.SMTPMaxMessageSize,
+              idleTimeoutMs: opts.imapIdleTimeoutMs,
+              clock: opts.clock,
+              connectionRate: imapRate,
+              concurrency: imapConcurrency,
+            },
+          );
+          cleanups.push(() => il.close());
+          listeners.push({ service: sp.service, ...il.address });
+        }
+        if (!services.includes(sp.service)) services.push(sp.service);
+      }
     }
 
     for (const [name, l] of Object.entries(loaded.static.Listeners)) {

@@ -40,6 +40,26 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly imapConnections = new Counter({
+    name: 'moxts_imap_connections_total',
+    help: 'IMAP connections by service (imap, imaps) and result (accepted, refused).',
+    labelNames: ['service', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly imapCommands = new Counter({
+    name: 'moxts_imap_commands_total',
+    help: 'IMAP commands by name and result (ok, no, bad).',
+    labelNames: ['command', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly imapCommandDuration = new Histogram({
+    name: 'moxts_imap_command_duration_seconds',
+    help: 'Time to execute an IMAP command, by name (IDLE and AUTHENTICATE include client time).',
+    labelNames: ['command'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
+    registers: [this.registry],
+  });
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'moxts_' });
   }

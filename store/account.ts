@@ -754,6 +754,15 @@ export class Account {
     return this.st.liveUids.all(mailboxId) as number[];
   }
 
+  /** UID of the first live message without \Seen (IMAP4rev1 SELECT's UNSEEN), or undefined. */
+  firstUnseenUid(mailboxId: number): number | undefined {
+    const u = this.db
+      .prepare('SELECT min(uid) FROM message WHERE mailboxId = ? AND expunged = 0 AND (flags & 1) = 0')
+      .pluck()
+      .get(mailboxId) as number | null;
+    return u ?? undefined;
+  }
+
   /**
    * Live messages of a mailbox in uid order. With `uids`, only those; otherwise a page of up to
    * `limit` (default all) after `afterUid`. `full` includes parsed and meta (heavier); `imap`

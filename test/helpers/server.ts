@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { StaticConfigInput } from '../../config/static-schema.js';
 import type { DynamicConfigInput } from '../../config/dynamic-schema.js';
-import { startServer, type Server, type SmtpLimits } from '../../cmd/server.js';
+import { startServer, type Server, type SmtpLimits, type StartOptions } from '../../cmd/server.js';
 import { generateSelfSignedCert } from '../../cmd/tls-selfsigned.js';
 import { startTestDns, type TestDns, type TestDnsZone } from '../../dns/testserver.js';
 import { cachingResolver } from '../../dns/cache.js';
@@ -40,6 +40,11 @@ export interface TestServerOptions {
   passwords?: Record<string, string>;
   /** The server's clock (tests that move time, e.g. webhook retries). */
   clock?: () => Date;
+  /** Enable IMAP (port 0, plaintext login allowed unless imapRequireTLS) and IMAPS (port 0). */
+  imap?: boolean;
+  imapRequireTLS?: boolean;
+  imapLimits?: StartOptions['imapLimits'];
+  imapIdleTimeoutMs?: number;
 }
 
 export interface TestServer {
@@ -47,6 +52,9 @@ export interface TestServer {
   dir: string;
   dns: TestDns;
   smtpPort: number;
+  /** Ports of the IMAP (143-style) and IMAPS listeners, 0 when not enabled. */
+  imapPort: number;
+  imapsPort: number;
   certPem: string;
   stop(): Promise<void>;
 }
@@ -66,6 +74,7 @@ export async function writeTestConfig(dir: string, o: TestServerOptions = {}): P
         IPs: ['127.0.0.1'],
         TLS: { KeyCerts: [{ CertFile: 'cert.pem', KeyFile: 'key.pem' }] },
         SMTP: { Enabled: true, Port: 0 },
+        ...(o.imap ? { IMAP: { Enabled: true, Port: 0, NoRequireSTARTTLS: !o.imapRequireTLS }, IMAPS: { Enabled: true, Port: 0 } } : {}),
         ...o.listener,
       },
     },
@@ -88,7 +97,7 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
   const dns = await startTestDns(o.zone ?? {});
   const log = o.log ?? (process.env.MOXTS_TEST_LOG ? createLogger({ level: process.env.MOXTS_TEST_LOG as 'debug' }) : nullLogger());
   const resolver = o.cacheDns ? cachingResolver(dns.resolver) : dns.resolver;
-  const server = await startServer({ configPath: join(dir, 'mox.conf'), log, resolver, unknownRecipientDelayMs: o.unknownRecipientDelayMs ?? 0, smtpLimits: o.smtpLimits, smtpCommandTimeoutMs: o.smtpCommandTimeoutMs, failedLoginDelayMs: o.failedLoginDelayMs ?? 0, clock: o.clock });
+  const server = await startServer({ configPath: join(dir, 'mox.conf'), log, resolver, unknownRecipientDelayMs: o.unknownRecipientDelayMs ?? 0, smtpLimits: o.smtpLimits, smtpCommandTimeoutMs: o.smtpCommandTimeoutMs, failedLoginDelayMs: o.failedLoginDelayMs ?? 0, imapLimits: o.imapLimits, imapIdleTimeoutMs: o.imapIdleTimeoutMs, clock: o.clock });
   for (const [account, password] of Object.entries(o.passwords ?? {})) server.store.account(account).setPassword(await hashPassword(password));
   const smtp = server.listeners.find((l) => l.service === 'smtp');
   return {
@@ -96,6 +105,8 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
     dir,
     dns,
     smtpPort: smtp?.port ?? 0,
+    imapPort: server.listeners.find((l) => l.service === 'imap')?.port ?? 0,
+    imapsPort: server.listeners.find((l) => l.service === 'imaps')?.port ?? 0,
     certPem,
     async stop() {
       await server.stop();

@@ -1,0 +1,100 @@
+/**
+ * IMAP listeners: port 143 (plain, STARTTLS; LOGINDISABLED before TLS unless the listener allows
+ * plaintext logins) and 993 (implicit TLS). Per-IP-class connection rate and concurrency limits
+ * (mox §9.2: 300/900/2700 per minute, 30/90/270 at once) and refusal of clients over the
+ * failed-login limit (mox: IMAP refuses the connection). Shutdown says BYE to connected clients.
+ */
+import { createServer as createTcpServer, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer, type SecureContext, type TLSSocket } from 'node:tls';
+import { once } from 'node:events';
+import { newCid } from '../log/logger.js';
+import type { RateLimiter, ConcurrencyLimiter } from '../auth/ratelimit.js';
+import { Session, normalizeIP, type ImapConfig } from './session.js';
+
+export interface ImapListenerSpec {
+  ip: string;
+  port: number;
+  /** 'imap' (143) or 'imaps' (993). */
+  service: 'imap' | 'imaps';
+  tlsContext?: SecureContext;
+  /** For SNI with several certificates. */
+  sni?: (servername: string) => SecureContext;
+}
+
+export interface ImapListenerDeps extends Omit<ImapConfig, 'tlsContext' | 'implicitTLS'> {
+  connectionRate?: RateLimiter;
+  concurrency?: ConcurrencyLimiter;
+}
+
+export interface ImapListener {
+  readonly address: { ip: string; port: number };
+  readonly service: string;
+  /** Open sessions (tests). */
+  readonly sessionCount: number;
+  close(): Promise<void>;
+}
+
+export async function startImapListener(spec: ImapListenerSpec, deps: ImapListenerDeps): Promise<ImapListener> {
+  const log = deps.log.child({ proto: spec.service });
+  const sessions = new Set<Session>();
+  const implicitTLS = spec.service === 'imaps';
+  const cfg: ImapConfig = { ...deps, log, tlsContext: implicitTLS ? undefined : spec.tlsContext, implicitTLS };
+
+  const onConnection = (socket: Socket) => {
+    const ip = normalizeIP(socket.remoteAddress ?? '');
+    const cid = newCid();
+    const clog = log.child({ cid, remote: ip });
+    let refusal: string | undefined;
+    let release: (() => void) | undefined;
+    if (deps.connectionRate && !deps.connectionRate.add(ip)) refusal = 'too many connections from your network, try again later';
+    else if (deps.concurrency && !(release = deps.concurrency.acquire(ip))) refusal = 'too many concurrent connections from your network';
+    else if ('ratelimited' in deps.loginGuard.checkLogin(ip)) refusal = 'too many authentication failures, try again later';
+    deps.metrics?.imapConnections?.inc({ service: spec.service, result: refusal ? 'refused' : 'accepted' });
+    clog.debug({ refused: refusal }, 'connection');
+    const session = new Session(cfg, socket, cid, clog, () => {
+      sessions.delete(session);
+      release?.();
+    });
+    sessions.add(session);
+    session.start(refusal);
+  };
+
+  let server: NetServer;
+  if (implicitTLS) {
+    if (!spec.tlsContext) throw new Error(`imaps on ${spec.ip}:${spec.port} needs a TLS certificate`);
+    const ctx = spec.tlsContext;
+    const sni = spec.sni;
+    server = createTlsServer({ SNICallback: (name, cb) => cb(null, sni ? sni(name) : ctx) }, (s: TLSSocket) => onConnection(s));
+    server.on('tlsClientError', (err: Error) => log.debug({ err: err.message }, 'tls handshake failed'));
+  } else {
+    server = createTcpServer(onConnection);
+  }
+  server.on('error', (err) => log.error({ err }, 'listener error'));
+  server.listen(spec.port, spec.ip);
+  await Promise.race([
+    once(server, 'listening'),
+    once(server, 'error').then(([e]) => {
+      throw new Error(`${spec.service}: cannot listen on ${spec.ip}:${spec.port}: ${(e as Error).message}`);
+    }),
+  ]);
+  const addr = server.address() as { address: string; port: number };
+  log.info({ ip: addr.address, port: addr.port }, 'listening');
+  return {
+    address: { ip: addr.address, port: addr.port },
+    service: spec.service,
+    get sessionCount() {
+      return sessions.size;
+    },
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of [...sessions]) {
+        // rfc9051:7.1.5 BYE before closing.
+        if (!s.isClosed) {
+          s.w.line('* BYE server shutting down');
+          void s.w.flush().finally(() => s.close());
+        }
+      }
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * Response writer: collects response text and literal bytes and writes them to the socket in
+ * large chunks (a FETCH of 10,000 messages is a few hundred writes, not 10,000), waiting for the
+ * socket to drain when the client reads slowly so memory stays bounded.
+ */
+import type { Duplex } from 'node:stream';
+import { formatImapValueBytes, type ImapValue } from '../../message/imapvalue.js';
+
+/** Buffered output above which `maybeFlush` writes. */
+export const FLUSH_AT = 64 * 1024;
+
+export class ResponseWriter {
+  private chunks: Array<string | Buffer> = [];
+  private size = 0;
+  closed = false;
+
+  constructor(private sock: Duplex) {}
+
+  /** Switch to a new socket (after STARTTLS). */
+  setSocket(sock: Duplex): void {
+    this.sock = sock;
+  }
+
+  get pending(): number {
+    return this.size;
+  }
+
+  /** Raw text or bytes. */
+  write(x: string | Buffer): void {
+    this.chunks.push(x);
+    this.size += x.length;
+  }
+
+  /** A response line: text + CRLF. */
+  line(s: string): void {
+    this.write(s + '\r\n');
+  }
+
+  /** An IMAP value (message/imapvalue.ts), e.g. an ENVELOPE or a literal. */
+  value(v: ImapValue, utf8: boolean): void {
+    this.write(formatImapValueBytes(v, { utf8 }));
+  }
+
+  /** Writes out what is buffered; resolves when the socket accepted it (drained if needed). */
+  async flush(): Promise<void> {
+    if (!this.size || this.closed) {
+      this.chunks = [];
+      this.size = 0;
+      return;
+    }
+    const data = Buffer.concat(this.chunks.map((c) => (typeof c === 'string' ? Buffer.from(c, 'utf8') : c)));
+    this.chunks = [];
+    this.size = 0;
+    const s = this.sock;
+    if (s.destroyed || !s.writable) return;
+    if (!s.write(data)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          s.off('drain', done);
+          s.off('close', done);
+          resolve();
+        };
+        s.on('drain', done);
+        s.on('close', done);
+      });
+    }
+  }
+
+  /** Flush when much is buffered (call inside long loops). */
+  async maybeFlush(): Promise<void> {
+    if (this.size >= FLUSH_AT) await this.flush();
+  }
+}
+
+/**
+ * A string for the wire: an atom-safe word as is is NOT assumed; this always gives a quoted
+ * string, or a literal when it cannot be quoted (CR, LF, NUL, or non-ASCII without UTF-8).
+ */
+export function quoteString(s: string, utf8: boolean): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 13 || c === 10 || c === 0 || (c >= 0x80 && !utf8)) return `{${Buffer.byteLength(s)}}\r\n${s}`;
+  }
+  return '"' + s.replace(/[\\"]/g, (c) => '\\' + c) + '"';
+}
+
+/** An astring: a bare atom when it is one, else quoted. */
+export function astring(s: string, utf8: boolean): string {
+  if (s.length && /^[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~\]\[]+$/.test(s) && s.toUpperCase() !== 'NIL') return s;
+  return quoteString(s, utf8);
+}
