@@ -35,6 +35,9 @@ import { IncomingReports, MAX_REPORT_BYTES } from '../queue/incoming.js';
 import { startWebhooks, type WebhookService } from '../webhook/service.js';
 import { webhookOp } from './webhook-ops.js';
 import { moxtsVersion } from './version-cmd.js';
+import { Submitter } from '../queue/submit.js';
+import { cleanupOutgoing } from '../queue/sendlimits.js';
+import { SubmissionPolicy } from '../smtp/server/submission.js';
 
 /** How often retired queue messages past their keep period are deleted (mox: hourly). */
 export const RETIRED_CLEANUP_INTERVAL_MS = 3_600_000;
@@ -47,6 +50,8 @@ export interface Server {
   readonly queue: QueueStore;
   /** Webhook store and delivery worker (webhook/). */
   readonly webhooks: WebhookService;
+  /** The one way into the queue for an account's message (SMTP submission, webapi Send). */
+  readonly submitter: Submitter;
   readonly ctlPath: string;
   /** Names of the network services running (smtp, submission, imap, http, ...), for the banner. */
   readonly services: readonly string[];
@@ -134,6 +139,7 @@ export async function startServer(opts: StartOptions): Promise<Server> {
     try {
       const n = queue.cleanupRetired();
       if (n) log.info({ removed: n }, 'removed expired retired messages');
+      cleanupOutgoing(queue.db, opts.clock ? opts.clock().getTime() : Date.now());
     } catch (err) {
       log.error({ err }, 'cleaning up retired messages');
     }
@@ -144,6 +150,16 @@ export async function startServer(opts: StartOptions): Promise<Server> {
   cleanups.push(() => webhooks.stop());
   const services: string[] = [];
   const listeners: Array<{ service: string; ip: string; port: number }> = [];
+  // Called after every submission is queued; the delivery wiring points it at the scheduler.
+  let onQueued: () => void = () => {};
+  const submitter = new Submitter({
+    config: () => ({ static: loaded.static, dynamic: current }),
+    queue,
+    tmpDir: tmpDir(dataDir),
+    clock: opts.clock,
+    log: log.child({ proto: 'submit' }),
+    onQueued: () => onQueued(),
+  });
   const metrics = new Metrics({ defaultMetrics: true });
   const resolver = opts.resolver ?? cachingResolver(createResolver());
   const clockNow = () => (opts.clock ? opts.clock().getTime() : Date.now());
@@ -359,6 +375,36 @@ export async function startServer(opts: StartOptions): Promise<Server> {
       }
     }
 
+    // SMTP submission listeners: 587 with STARTTLS, 465 with implicit TLS (rfc8314).
+    for (const [name, l] of Object.entries(loaded.static.Listeners)) {
+      for (const service of ['submission', 'submissions'] as const) {
+        const sc = service === 'submission' ? l.Submission : l.Submissions;
+        if (!sc?.Enabled) continue;
+        const tls = await loadListenerTLS(l);
+        const requireTLS = service === 'submissions' || !l.Submission?.NoRequireSTARTTLS;
+        if (service === 'submission' && requireTLS && !tls) log.warn({ listener: name }, 'submission requires STARTTLS but the listener has no TLS config: nobody can submit');
+        const policy = new SubmissionPolicy({
+          service,
+          config: () => ({ static: loaded.static, dynamic: current }),
+          submitter,
+          loginGuard,
+          metrics,
+          maxMessageSize: l.SMTPMaxMessageSize,
+          requireTLS,
+          clock: opts.clock,
+        });
+        for (const ip of l.IPs) {
+          const sl: SmtpListener = await startSmtpListener(
+            { ip, port: sc.Port, hostname: l.Hostname ?? hostname, policy, tlsContext: tls?.context, implicitTLS: service === 'submissions' },
+            { log: log.child({ listener: name }), metrics, connectionRate, concurrency, tmpDir: tmpDir(dataDir), commandTimeoutMs: opts.smtpCommandTimeoutMs },
+          );
+          cleanups.push(() => sl.close());
+          listeners.push({ service, ...sl.address });
+        }
+        if (!services.includes(service)) services.push(service);
+      }
+    }
+
     for (const [name, l] of Object.entries(loaded.static.Listeners)) {
       if (!l.MetricsHTTP?.Enabled) continue;
       for (const ip of l.IPs) {
@@ -373,5 +419,5 @@ export async function startServer(opts: StartOptions): Promise<Server> {
     throw err;
   }
 
-  return { loaded, store, queue, webhooks, ctlPath: ctlPath(dataDir), services, listeners, metrics, loginGuard, authDb, resolver, dynamic: () => current, stopped, stop };
+  return { loaded, store, queue, webhooks, submitter, ctlPath: ctlPath(dataDir), services, listeners, metrics, loginGuard, authDb, resolver, dynamic: () => current, stopped, stop };
 }

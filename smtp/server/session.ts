@@ -16,6 +16,7 @@ import { C, E, SmtpError } from '../codes.js';
 import { splitCommand, parsePathArgs, decodeXtext, type SmtpAddress } from '../parse.js';
 import { DataReader } from '../data.js';
 import { MessageSink, type ReceivedMessage } from './sink.js';
+import { tlsExporterBinding, type ChannelBinding } from '../../auth/sasl.js';
 
 /** rfc5321:4.5.3.1.4 says 512 octets; mox allows 2048 to leave room for long parameters. Longer: 500 and close. */
 export const MAX_COMMAND_LINE = 2048;
@@ -50,6 +51,8 @@ export interface Transaction {
   ret?: 'FULL' | 'HDRS';
   envid?: string;
   requireTLS: boolean;
+  /** rfc4865 FUTURERELEASE (HOLDFOR/HOLDUNTIL), set by a policy that supports it. */
+  futureRelease?: { holdForSeconds: number } | { holdUntil: Date };
   recipients: Recipient[];
 }
 
@@ -70,7 +73,26 @@ export interface SessionInfo {
   readonly tls: { version: string; cipher: string } | undefined;
   /** The authenticated account (submission). */
   readonly account: string | undefined;
+  /** The login name the account authenticated with (submission; decides fromid). */
+  readonly loginAddress: string | undefined;
+  /** rfc9266 tls-exporter channel binding of this connection (TLS 1.3 only), for SCRAM -PLUS. */
+  channelBinding(): ChannelBinding | undefined;
   readonly transaction: Transaction | undefined;
+}
+
+/**
+ * SMTP AUTH (rfc4954) for a policy that offers it. `authenticate` runs one exchange: `challenge`
+ * sends a 334 with the data and resolves with the client's next line (null when the connection
+ * closed). It resolves with the account or throws SmtpError (the session replies and, for 421,
+ * closes).
+ */
+export interface SessionAuth {
+  authenticate(
+    s: SessionInfo,
+    mechanism: string,
+    initialResponse: string | null,
+    challenge: (data: Buffer) => Promise<string | null>,
+  ): Promise<{ account: string; loginAddress: string }>;
 }
 
 /** What a listener decides; the session enforces the protocol. Handlers throw SmtpError to refuse. */
@@ -82,6 +104,13 @@ export interface SessionPolicy {
   readonly requireTLS: boolean;
   /** Extra EHLO keywords after the standard ones (e.g. AUTH for submission). */
   extensions?(s: SessionInfo): string[];
+  /** AUTH support (submission); without it AUTH is refused. */
+  readonly auth?: SessionAuth;
+  /**
+   * A MAIL FROM parameter the session does not know (e.g. HOLDFOR, REQUIRETLS on submission): the
+   * policy stores it in tx and returns true, or returns false (555), or throws SmtpError.
+   */
+  mailParam?(s: SessionInfo, tx: Transaction, key: string, value: string): boolean;
   mailFrom(s: SessionInfo, tx: Transaction): Promise<void> | void;
   /** Accept or refuse one recipient; the result is stored as Recipient.info. */
   rcptTo(s: SessionInfo, tx: Transaction, rcpt: Recipient): Promise<unknown> | unknown;
@@ -122,9 +151,12 @@ export class SmtpSession implements SessionInfo {
   esmtp = false;
   tls: { version: string; cipher: string } | undefined;
   account: string | undefined;
+  loginAddress: string | undefined;
   transaction: Transaction | undefined;
 
   private sock: Socket;
+  /** Set while AUTH waits for the client's next SASL line. */
+  private lineWaiter: ((line: string | null) => void) | undefined;
   private readonly policy: SessionPolicy;
   private readonly opts: SessionOptions;
   private mode: Mode = 'command';
@@ -186,6 +218,9 @@ export class SmtpSession implements SessionInfo {
     // A client that vanishes mid-DATA leaves nothing behind: the sink removes its temp file.
     this.data?.sink.discard();
     this.data = undefined;
+    const w = this.lineWaiter;
+    this.lineWaiter = undefined;
+    w?.(null);
     this.policy.close?.(this);
     this.opts.onClose?.();
     this.log.debug('closed');
@@ -223,8 +258,42 @@ export class SmtpSession implements SessionInfo {
     if (this.mode === 'closed') return;
     this.input.push(d);
     this.inputLen += d.length;
+    if (this.lineWaiter) return this.deliverLine();
     if (this.inputLen > MAX_PENDING_INPUT && this.mode === 'command') this.sock.pause();
     this.pump();
+  }
+
+  channelBinding(): ChannelBinding | undefined {
+    return this.sock instanceof TLSSocket ? tlsExporterBinding(this.sock) : undefined;
+  }
+
+  /** The next line from the client while a command is in progress (SASL responses); null when closed. */
+  private readLine(): Promise<string | null> {
+    if (this.mode === 'closed') return Promise.resolve(null);
+    return new Promise((resolve) => {
+      this.lineWaiter = resolve;
+      this.deliverLine();
+    });
+  }
+
+  private deliverLine(): void {
+    const w = this.lineWaiter;
+    if (!w || this.inputLen === 0) return;
+    const buf = this.takeInput();
+    const nl = buf.indexOf(0x0a);
+    if (nl < 0 && buf.length <= MAX_COMMAND_LINE) {
+      this.unshiftInput(buf);
+      return;
+    }
+    this.lineWaiter = undefined;
+    if (nl < 0 || nl > MAX_COMMAND_LINE + 1) {
+      this.reply(C.SyntaxError, '5.5.2', 'line too long');
+      this.close();
+      w(null);
+      return;
+    }
+    this.unshiftInput(buf.subarray(nl + 1));
+    w(buf.subarray(0, nl > 0 && buf[nl - 1] === 0x0d ? nl - 1 : nl).toString('utf8'));
   }
 
   private takeInput(): Buffer {
@@ -366,7 +435,7 @@ export class SmtpSession implements SessionInfo {
       case 'HELP':
         return this.reply(214, '2.0.0', 'see https://www.rfc-editor.org/rfc/rfc5321');
       case 'AUTH':
-        throw this.bad(C.BadSequence, E.InvalidCommand, 'authentication not available on this service');
+        return this.cmdAuth(args);
       case 'BDAT':
         throw this.bad(C.NotImplemented, E.InvalidCommand, 'CHUNKING not supported');
       case '':
@@ -430,6 +499,8 @@ export class SmtpSession implements SessionInfo {
         this.tls = tlsInfo(tls);
         // rfc3207:4.2 the client must start over with EHLO; forget what it told us.
         this.helo = undefined;
+        this.account = undefined;
+        this.loginAddress = undefined;
         this.esmtp = false;
         this.transaction = undefined;
         this.attach(tls);
@@ -490,12 +561,32 @@ export class SmtpSession implements SessionInfo {
           tx.envid = decodeXtext(value);
           break;
         default:
+          if (this.policy.mailParam?.(this, tx, key, value)) break;
           throw this.bad(C.ParamsNotAccommodated, E.InvalidArguments, `unrecognized parameter ${key}`);
       }
     }
     await this.policy.mailFrom(this, tx);
     this.transaction = tx;
     this.reply(C.Completed, '2.1.0', 'sender ok');
+  }
+
+  /** rfc4954:4 AUTH mechanism [initial-response]; the exchange itself is the policy's. */
+  private async cmdAuth(args: string): Promise<void> {
+    const auth = this.policy.auth;
+    if (!auth) throw this.bad(C.BadSequence, E.InvalidCommand, 'authentication not available on this service');
+    if (!this.helo || !this.esmtp) throw this.bad(C.BadSequence, E.InvalidCommand, 'say EHLO first');
+    // rfc4954:4 no AUTH after a successful one, nor during a mail transaction.
+    if (this.account) throw this.bad(C.BadSequence, E.InvalidCommand, 'already authenticated');
+    if (this.transaction) throw this.bad(C.BadSequence, E.InvalidCommand, 'not during a mail transaction');
+    const parts = args.trim().split(/ +/);
+    if (!parts[0] || parts.length > 2) throw this.bad(C.ParamSyntaxError, E.InvalidArguments, 'usage: AUTH mechanism [initial-response]');
+    const r = await auth.authenticate(this, parts[0], parts[1] ?? null, async (data) => {
+      this.reply(C.AuthContinue, undefined, data.toString('base64'));
+      return this.readLine();
+    });
+    this.account = r.account;
+    this.loginAddress = r.loginAddress;
+    this.reply(C.AuthSuccess, '2.7.0', 'authentication successful');
   }
 
   private async cmdRcpt(args: string): Promise<void> {

@@ -55,6 +55,9 @@ export interface TestServer {
   /** Ports of the IMAP (143-style) and IMAPS listeners, 0 when not enabled. */
   imapPort: number;
   imapsPort: number;
+  /** Bound ports of the submission (587-style, STARTTLS) and submissions (465-style) listeners; 0 when not enabled (listener option `Submission`/`Submissions` with Port 0). */
+  submissionPort: number;
+  submissionsPort: number;
   certPem: string;
   stop(): Promise<void>;
 }
@@ -107,6 +110,8 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
     smtpPort: smtp?.port ?? 0,
     imapPort: server.listeners.find((l) => l.service === 'imap')?.port ?? 0,
     imapsPort: server.listeners.find((l) => l.service === 'imaps')?.port ?? 0,
+    submissionPort: server.listeners.find((l) => l.service === 'submission')?.port ?? 0,
+    submissionsPort: server.listeners.find((l) => l.service === 'submissions')?.port ?? 0,
     certPem,
     async stop() {
       await server.stop();

@@ -46,6 +46,11 @@ export class RawSmtp {
     return new RawSmtp(sock);
   }
 
+  /** The current socket (a TLSSocket after STARTTLS or with implicit TLS), e.g. for channel binding. */
+  get socket(): Socket {
+    return this.sock;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
