@@ -10,6 +10,7 @@ import { registerConfig } from './config-cmd.js';
 import { registerPasswords } from './password-cmd.js';
 import { registerVersion } from './version-cmd.js';
 import { registerQueue } from './queue-cmd.js';
+import { registerQueueWebhook } from './webhook-cmd.js';
 import { registerDsn } from './dsn-cmd.js';
 import { UserError } from './context.js';
 
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerConfig(program);
   registerPasswords(program);
   registerQueue(program);
+  registerQueueWebhook(program);
   registerDsn(program);
   registerVersion(program);
   return program;
