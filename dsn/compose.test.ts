@@ -229,3 +229,24 @@ test('receiver without SMTPUTF8: a 7-bit report with utf-8-addr-xtext and base64
   assert.equal(p.returnedHeaders?.get('subject'), 'Grüße');
   assert.match(p.textBody ?? '', /Grüße/);
 });
+
+test('Original-Recipient from a stored ORCPT ("type;address", smtp/parse parseOrcpt) round-trips', () => {
+  const cases: Array<[string, string, string, boolean]> = [
+    ['rfc822;orig+x@example.com', 'orig+x@example.com', 'rfc822', true],
+    ['utf-8;ørig@exämple.com', 'ørig@exämple.com', 'utf-8', true],
+    ['utf-8;ørig@exämple.com', 'ørig@exämple.com', 'utf-8', false],
+    ['x400;c=de;a=x', 'c=de;a=x', 'x400', true],
+    ['plain@example.com', 'plain@example.com', 'rfc822', true],
+  ];
+  for (const [orcpt, address, type, smtputf8] of cases) {
+    const r = recipient('failed');
+    r.originalRecipient = orcpt;
+    const msg = composeDsn(input([r], { smtputf8 }));
+    assert.doesNotMatch(msg.toString('utf8'), /rfc822; rfc822|utf-8; utf-8/, orcpt);
+    const p = parseDsn(msg)!;
+    const g = p.recipients[0]!;
+    assert.equal(g.originalRecipient, address, orcpt);
+    assert.equal(g.originalRecipientType, type, orcpt);
+    assert.match(p.textBody ?? '', new RegExp(`originally addressed to ${address.replace(/[.+*?^$()[\]{}|\\]/g, '\\$&')}`), 'the text shows the address');
+  }
+});

@@ -9,7 +9,7 @@ import libmime from 'libmime';
 import { formatRfc5322Date } from '../message/date.js';
 import { parseHeader } from '../message/header.js';
 import { decodeHeaderValue } from '../message/decode.js';
-import { encodeUtf8AddrXtext, encodeXtext, type Action } from './fields.js';
+import { encodeUtf8AddrXtext, encodeXtext, decodeUtf8AddrXtext, splitTyped, type Action } from './fields.js';
 
 export type { Action } from './fields.js';
 
@@ -140,10 +140,23 @@ function addressValue(addr: string, global: boolean): string {
 }
 
 /** Original-Recipient: ORCPT is xtext on the wire; we write the decoded address, xtext-encoding only
- * characters not allowed in a field (rfc3464:2.3.1 "original-recipient-field"). */
-function origRecipientValue(addr: string, global: boolean): string {
+ * characters not allowed in a field (rfc3464:2.3.1 "original-recipient-field"). An address type
+ * other than rfc822/utf-8 given with the ORCPT is kept (its value xtext-encoded only when it holds
+ * blanks, controls or non-ASCII). */
+function origRecipientValue(addr: string, global: boolean, type?: string): string {
+  if (type && !/^(?:rfc822|utf-8)$/i.test(type)) return `${type}; ${/[^\x21-\x7e]/.test(addr) ? encodeXtext(addr) : addr}`;
   if (isAscii(addr)) return `rfc822; ${/[\s+=]/.test(addr) ? encodeXtext(addr) : addr}`;
   return `utf-8; ${encodeUtf8AddrXtext(addr, global)}`;
+}
+
+/**
+ * The ORCPT as the queue stores it ("rfc822;addr", "utf-8;addr" with the address decoded, see
+ * smtp/parse.ts parseOrcpt) or a bare address: the address and its type, if any.
+ */
+function splitOrcpt(v: string): { type?: string; address: string } {
+  const t = splitTyped(v);
+  if (!t.type) return { address: v };
+  return { type: t.type, address: t.type === 'utf-8' ? decodeUtf8AddrXtext(t.value) : t.value };
 }
 
 function wrapText(s: string, width = 76): string {
@@ -255,6 +268,18 @@ function encodeSubject(s: string): string {
  * report is a global (UTF-8) one.
  */
 export function composeDsn(input: DsnInput): Buffer {
+  // Original-Recipient may come as "type;address" (an ORCPT); the text and the field use the address.
+  const origTypes = new Map<DsnRecipient, string | undefined>();
+  input = {
+    ...input,
+    recipients: input.recipients.map((r) => {
+      if (r.originalRecipient === undefined) return r;
+      const o = splitOrcpt(r.originalRecipient);
+      const nr = { ...r, originalRecipient: o.address };
+      origTypes.set(nr, o.type);
+      return nr;
+    }),
+  };
   const date = input.date ?? new Date();
   const original = input.original ? crlfBytes(input.original) : undefined;
   const origHeaderBytes = original ? headerOf(original) : undefined;
@@ -313,7 +338,7 @@ export function composeDsn(input: DsnInput): Buffer {
   if (input.arrivalDate) f.push(`Arrival-Date: ${formatRfc5322Date(input.arrivalDate)}`);
   for (const r of input.recipients) {
     f.push('');
-    if (r.originalRecipient !== undefined) f.push(foldField('Original-Recipient', origRecipientValue(r.originalRecipient, global)));
+    if (r.originalRecipient !== undefined) f.push(foldField('Original-Recipient', origRecipientValue(r.originalRecipient, global, origTypes.get(r))));
     f.push(foldField('Final-Recipient', addressValue(r.finalRecipient, global)));
     f.push(`Action: ${r.action}`);
     f.push(foldField('Status', `${r.status ?? defaultStatus(r.action)}${r.statusComment ? ` (${r.statusComment.replace(/[()\\]/g, '\\$&')})` : ''}`));

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { splitCommand, parsePathArgs, parseParams, decodeXtext, encodeXtext, formatAddress, parseMailbox } from './parse.js';
+import { splitCommand, parsePathArgs, parseParams, decodeXtext, encodeXtext, formatAddress, parseMailbox, parseEnvid, parseOrcpt, MAX_ORCPT_LENGTH } from './parse.js';
 import { SmtpError } from './codes.js';
 
 function code(f: () => unknown): string {
@@ -83,5 +83,69 @@ test('parsePathArgs never throws anything but SmtpError', () => {
       }
     }),
     { numRuns: 5000 },
+  );
+});
+
+test('ENVID (rfc3461:4.4): xtext, ≤ 100 characters, printable US-ASCII', () => {
+  assert.equal(parseEnvid('QQ314159+2Bx+20y'), 'QQ314159+x y');
+  assert.equal(parseEnvid('a'.repeat(100)), 'a'.repeat(100));
+  assert.equal(code(() => parseEnvid('a'.repeat(101))), '501 5.5.4');
+  assert.equal(code(() => parseEnvid('a+0Ab')), '501 5.5.4', 'control character');
+  assert.equal(code(() => parseEnvid('a+C3+A9')), '501 5.5.4', 'not ASCII');
+  assert.equal(code(() => parseEnvid('a+zz')), '501 5.5.4');
+});
+
+test('ORCPT (rfc3461:4.2, rfc6533:3): "type;address" with the address decoded', () => {
+  assert.equal(parseOrcpt('rfc822;user+2Btag@example.org', false), 'rfc822;user+tag@example.org');
+  assert.equal(parseOrcpt('RFC822;a+3Db@x', false), 'RFC822;a=b@x');
+  assert.equal(parseOrcpt('utf-8;\\x{7528}\\x{6237}@example.org', false), 'utf-8;用户@example.org');
+  assert.equal(parseOrcpt('utf-8;a\\x{2B}b@example.org', false), 'utf-8;a+b@example.org');
+  assert.equal(parseOrcpt('utf-8;用户@例子.测试', true), 'utf-8;用户@例子.测试', 'utf-8-addr-unitext with SMTPUTF8');
+  for (const [bad, utf8] of [
+    ['nosemicolon', false],
+    [';a@b', false],
+    ['rfc822;', false],
+    ['rf c822;a@b', false],
+    ['utf-8;用户@x', false],
+    ['utf-8;a\\x{41}@x', false],
+    ['utf-8;a\\x{D800}@x', false],
+    ['utf-8;a\\b@x', false],
+    ['utf-8;a\\x{110000}@x', false],
+    ['rfc822;a+4@x', false],
+    [`rfc822;${'a'.repeat(MAX_ORCPT_LENGTH)}`, false],
+  ] as const) {
+    assert.equal(code(() => parseOrcpt(bad, utf8)), '501 5.5.4', bad);
+  }
+});
+
+test('ORCPT: what our SMTP client sends (smtp/client orcptParam) parses back to the same address', async () => {
+  const { orcptParam } = await import('./client/deliver.js');
+  fc.assert(
+    fc.property(
+      fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }).filter((s) => !/[\s;]/.test(s) && !/[\ud800-\udfff]/.test(s)),
+      fc.constantFrom('example.org', 'bücher.example'),
+      (lp, domain) => {
+        const addr = `${lp}@${domain}`;
+        const wire = orcptParam(addr);
+        const ascii = /^[\x00-\x7f]*$/.test(addr);
+        assert.equal(parseOrcpt(wire, false), `${ascii ? 'rfc822' : 'utf-8'};${addr}`, wire);
+      },
+    ),
+    { numRuns: 1000 },
+  );
+});
+
+test('parseOrcpt and parseEnvid throw only SmtpErrors on arbitrary input', () => {
+  fc.assert(
+    fc.property(fc.string({ unit: 'grapheme', maxLength: 120 }), fc.boolean(), (s, utf8) => {
+      for (const f of [() => parseOrcpt(s, utf8), () => parseEnvid(s)]) {
+        try {
+          f();
+        } catch (e) {
+          assert.ok(e instanceof SmtpError, String(e));
+        }
+      }
+    }),
+    { numRuns: 3000 },
   );
 });

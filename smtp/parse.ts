@@ -210,3 +210,53 @@ export function encodeXtext(s: string): string {
   }
   return out;
 }
+
+/** rfc3461:4.4 ENVID is at most 100 characters (of xtext). */
+export const MAX_ENVID_LENGTH = 100;
+/** rfc3461:4.2 ORCPT is at most 500 characters. */
+export const MAX_ORCPT_LENGTH = 500;
+/** rfc6533:3 the ASCII characters utf-8-addr-xtext writes as \x{HH}: space, "+", "=", backslash and DEL. */
+const UTF8_ADDR_ASCII_ESCAPES = new Set([0x20, 0x2b, 0x3d, 0x5c, 0x7f]);
+
+/**
+ * ENVID value (rfc3461:4.4): xtext, at most 100 characters, decoding to printable US-ASCII
+ * (graphic characters and space). Returns the decoded envelope id.
+ */
+export function parseEnvid(value: string): string {
+  if (value.length > MAX_ENVID_LENGTH) throw syntax('ENVID too long');
+  const v = decodeXtext(value);
+  if (!/^[\x20-\x7e]+$/.test(v)) throw syntax('ENVID must be printable US-ASCII');
+  return v;
+}
+
+/**
+ * ORCPT value (rfc3461:4.2): addr-type ";" xtext, at most 500 characters. For the "utf-8" type
+ * (rfc6533:3) the address is utf-8-addr-xtext (\x{HH} escapes) or, in an SMTPUTF8 transaction,
+ * utf-8-addr-unitext (raw UTF-8 too).
+ * Returns "type;address" with the address decoded, the form the queue stores and the client
+ * re-encodes (smtp/client orcptParam) and DSNs show (dsn/compose).
+ */
+export function parseOrcpt(value: string, utf8: boolean): string {
+  if (value.length > MAX_ORCPT_LENGTH) throw syntax('ORCPT too long');
+  const semi = value.indexOf(';');
+  const type = semi > 0 ? value.slice(0, semi) : '';
+  const raw = value.slice(semi + 1);
+  // rfc3461:4.2 addr-type is an atom; registered types are rfc822 and utf-8.
+  if (!/^[A-Za-z0-9][A-Za-z0-9-]*$/.test(type) || raw === '') throw syntax('invalid ORCPT, expected addr-type;address');
+  if (type.toLowerCase() !== 'utf-8') return `${type};${decodeXtext(raw)}`;
+  if (!utf8 && /[^\x00-\x7f]/.test(raw)) throw syntax('non-ASCII ORCPT requires SMTPUTF8');
+  if (/[\x00-\x20\x7f]/.test(raw)) throw syntax('invalid character in ORCPT');
+  let bad = false;
+  // One pass, so a decoded character is never decoded again; a backslash must start an escape.
+  const addr = raw.replace(/\\x\{([0-9A-Fa-f]{1,6})\}|\\/g, (m: string, h: string | undefined) => {
+    const cp = h === undefined ? -1 : parseInt(h, 16);
+    // rfc6533:3 HEXPOINT: non-ASCII scalar values, and the ASCII characters QCHAR excludes.
+    if (!(UTF8_ADDR_ASCII_ESCAPES.has(cp) || (cp >= 0x80 && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff)))) {
+      bad = true;
+      return m;
+    }
+    return String.fromCodePoint(cp);
+  });
+  if (bad) throw syntax('invalid escape in ORCPT');
+  return `${type};${addr}`;
+}

@@ -13,7 +13,7 @@ import type { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../log/logger.js';
 import { C, E, SmtpError } from '../codes.js';
-import { splitCommand, parsePathArgs, decodeXtext, type SmtpAddress } from '../parse.js';
+import { splitCommand, parsePathArgs, parseEnvid, parseOrcpt, type SmtpAddress } from '../parse.js';
 import { DataReader } from '../data.js';
 import { MessageSink, type ReceivedMessage } from './sink.js';
 import { tlsExporterBinding, type ChannelBinding } from '../../auth/sasl.js';
@@ -556,9 +556,7 @@ export class SmtpSession implements SessionInfo {
           break;
         }
         case 'ENVID':
-          // rfc3461:4.4 at most 100 characters of xtext.
-          if (value.length > 100) throw this.bad(C.ParamSyntaxError, E.InvalidArguments, 'ENVID too long');
-          tx.envid = decodeXtext(value);
+          tx.envid = parseEnvid(value); // rfc3461:4.4
           break;
         default:
           if (this.policy.mailParam?.(this, tx, key, value)) break;
@@ -608,12 +606,9 @@ export class SmtpSession implements SessionInfo {
           rcpt.notify = vals;
           break;
         }
-        case 'ORCPT': {
-          const decoded = decodeXtext(value);
-          if (!/^[A-Za-z0-9-]+;.+/.test(decoded)) throw this.bad(C.ParamSyntaxError, E.InvalidArguments, 'invalid ORCPT');
-          rcpt.orcpt = decoded;
+        case 'ORCPT':
+          rcpt.orcpt = parseOrcpt(value, tx.smtputf8); // rfc3461:4.2, rfc6533:3
           break;
-        }
         default:
           throw this.bad(C.ParamsNotAccommodated, E.InvalidArguments, `unrecognized parameter ${key}`);
       }
