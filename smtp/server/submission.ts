@@ -61,7 +61,7 @@ export function submitErrorReply(e: SubmitError): SmtpError {
     case 'malformedMessage':
       return refuse(C.TransactionFailed, E.MessageHeaderBad, e.message);
     case 'futureRelease':
-      return refuse(C.TransactionFailed, E.WrongVersion, e.message);
+      return refuse(C.TransactionFailed, E.InvalidArguments, e.message);
     case 'fromIdMultipleRecipients':
       return refuse(C.TransactionFailed, E.TooManyRecipients, e.message);
     case 'duplicateFromId':
@@ -150,7 +150,7 @@ export class SubmissionPolicy implements SessionPolicy {
       case 'tlsrequired':
         throw refuse(C.EncryptionNeeded, E.AuthEncryptionRequired, 'mechanism requires TLS');
       case 'unsupported':
-        throw refuse(C.ParamNotImplemented, E.WrongVersion, 'mechanism not supported');
+        throw refuse(C.ParamNotImplemented, E.InvalidArguments, 'mechanism not supported');
       case 'error':
         throw new SmtpError(C.TempAuthFailure, E.SecOther, 'temporary authentication failure, try again later');
     }
@@ -167,7 +167,7 @@ export class SubmissionPolicy implements SessionPolicy {
       case 'HOLDFOR':
       case 'HOLDUNTIL': {
         // rfc4865:4 one of them, once.
-        if (tx.futureRelease) throw refuse(C.TransactionFailed, E.WrongVersion, 'only one of HOLDFOR and HOLDUNTIL');
+        if (tx.futureRelease) throw refuse(C.TransactionFailed, E.InvalidArguments, 'only one of HOLDFOR and HOLDUNTIL');
         if (key === 'HOLDFOR') {
           if (!/^\d{1,9}$/.test(value)) throw refuse(C.ParamSyntaxError, E.InvalidArguments, 'HOLDFOR needs a number of seconds');
           tx.futureRelease = { holdForSeconds: Number(value) };
