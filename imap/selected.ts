@@ -142,7 +142,6 @@ export class SelectedMailbox {
   report(o: ReportOptions): string[] {
     if (!this.pending.length) return [];
     const lines: string[] = [];
-    const before = this.uids.length;
     let added = false;
     const held: Change[] = [];
     let expunged: number[] = [];
@@ -173,7 +172,7 @@ export class SelectedMailbox {
     }
     flushExpunged();
     this.pending = held;
-    if (added || this.uids.length !== before) {
+    if (added) {
       lines.push(`* ${this.uids.length} EXISTS`);
       if (o.rev1) {
         const recent = this.recentCount();
