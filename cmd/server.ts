@@ -300,8 +300,9 @@ export async function startServer(opts: StartOptions): Promise<Server> {
     };
     // DSNs, bounces and complaints about messages we sent (queue/incoming.ts, mox §4.3).
     const incomingReports = new IncomingReports({ queue, log: log.child({ proto: 'queue' }), clock: opts.clock });
-    const incomingReport = async (i: IncomingReportCall) =>
-      !incomingReports.hasRetired(i.account) ? { outgoing: false } : incomingReports.process({
+    const incomingReport = async (i: IncomingReportCall) => {
+      if (!incomingReports.hasRetired(i.account)) return { outgoing: false };
+      const r = incomingReports.process({
         account: i.account,
         rcptTo: i.rcptTo,
         mailFrom: i.mailFrom,
@@ -311,6 +312,9 @@ export async function startServer(opts: StartOptions): Promise<Server> {
           return d ? catchallSeparators(d.domain) : [];
         },
       });
+      if (r.events.length) webhooks.worker.kick(); // the outgoing webhooks for the recorded events
+      return r;
+    };
     for (const [name, l] of Object.entries(loaded.static.Listeners)) {
       if (!l.SMTP?.Enabled) continue;
       const tls = await loadListenerTLS(l);
