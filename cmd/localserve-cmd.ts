@@ -94,7 +94,7 @@ export function localserveBanner(dir: string, ips: readonly string[], server?: S
     `  IMAPS             ${host}:${p.IMAPS} (TLS)${mark('imaps')}`,
     `  account web       http://localhost:${p.HTTP}/account/${mark('http')}`,
     `  admin web         http://localhost:${p.HTTP}/admin/${mark('http')}`,
-    `  webapi            http://localhost:${p.HTTP}/webapi/v0/${mark('http')}`,
+    `  webapi            http://localhost:${bound('webapi', p.HTTP)}/webapi/v0/${mark('webapi')}`,
     `  metrics           http://localhost:${bound('metrics', p.Metrics)}/metrics${mark('metrics')}`,
     `  control socket    ${server?.ctlPath ?? join(dir, 'data', 'ctl')}`,
   ];
@@ -102,7 +102,7 @@ export function localserveBanner(dir: string, ips: readonly string[], server?: S
     lines.push(
       '',
       'Send a message through the webapi:',
-      `  curl -u ${LOCALSERVE_ADDRESS}:${LOCALSERVE_PASSWORD} http://localhost:${p.HTTP}/webapi/v0/Send \\`,
+      `  curl -u ${LOCALSERVE_ADDRESS}:${LOCALSERVE_PASSWORD} http://localhost:${bound('webapi', p.HTTP)}/webapi/v0/Send \\`,
       `    -d 'request={"To": [{"Address": "someone@localhost"}], "Subject": "hi", "Text": "hello"}'`,
     );
   } else {

@@ -38,6 +38,9 @@ import { moxtsVersion } from './version-cmd.js';
 import { Submitter } from '../queue/submit.js';
 import { cleanupOutgoing } from '../queue/sendlimits.js';
 import { SubmissionPolicy } from '../smtp/server/submission.js';
+import { startWebListener, type WebService } from '../web/listener.js';
+import { webapiHandler } from '../webapi/handler.js';
+import { IdempotencyStore } from '../queue/idempotency.js';
 
 /** How often retired queue messages past their keep period are deleted (mox: hourly). */
 export const RETIRED_CLEANUP_INTERVAL_MS = 3_600_000;
@@ -406,6 +409,61 @@ export async function startServer(opts: StartOptions): Promise<Server> {
           listeners.push({ service, ...sl.address });
         }
         if (!services.includes(service)) services.push(service);
+      }
+    }
+
+    // HTTP services (webapi; admin and account pages later): one web server per listener, port and
+    // TLS, shared by the services configured on it, told apart by path (mox §8.3).
+    const idempotency = new IdempotencyStore(queue.db, clockNow);
+    const idemTimer = setInterval(() => {
+      try {
+        idempotency.cleanup();
+      } catch (err) {
+        log.error({ err }, 'cleaning up idempotency keys');
+      }
+    }, RETIRED_CLEANUP_INTERVAL_MS);
+    idemTimer.unref();
+    cleanups.push(() => clearInterval(idemTimer));
+    for (const [name, l] of Object.entries(loaded.static.Listeners)) {
+      const groups = new Map<string, { port: number; tls: boolean; services: WebService[] }>();
+      const add = (port: number, tls: boolean, svc: WebService) => {
+        const k = `${port}/${tls}`;
+        const g = groups.get(k) ?? { port, tls, services: [] };
+        g.services.push(svc);
+        groups.set(k, g);
+      };
+      const webapi = (path: string, forwarded: boolean): WebService => ({
+        name: 'webapi',
+        path,
+        forwarded,
+        handler: webapiHandler({
+          dynamic: () => current,
+          store,
+          queue,
+          submit: (r) => submitter.submit(r),
+          idempotency,
+          loginGuard,
+          hostname: l.Hostname ?? loaded.static.Hostname,
+          maxMessageSize: l.SMTPMaxMessageSize,
+          clock: opts.clock ?? (() => new Date()),
+          version: moxtsVersion(),
+          log: log.child({ listener: name, proto: 'webapi' }),
+          metrics,
+        }),
+      });
+      if (l.WebAPIHTTP?.Enabled) add(l.WebAPIHTTP.Port, false, webapi(l.WebAPIHTTP.Path, l.WebAPIHTTP.Forwarded));
+      if (l.WebAPIHTTPS?.Enabled) add(l.WebAPIHTTPS.Port, true, webapi(l.WebAPIHTTPS.Path, l.WebAPIHTTPS.Forwarded));
+      if (!groups.size) continue;
+      const tls = await loadListenerTLS(l);
+      for (const g of groups.values()) {
+        for (const ip of l.IPs) {
+          const wl = await startWebListener({ ip, port: g.port, tls: g.tls ? tls : undefined, services: g.services, log: log.child({ listener: name, proto: 'http' }) });
+          cleanups.push(() => wl.close());
+          for (const svc of g.services) {
+            listeners.push({ service: g.tls ? `${svc.name}s` : svc.name, ...wl.address });
+            if (!services.includes(svc.name)) services.push(svc.name);
+          }
+        }
       }
     }
 

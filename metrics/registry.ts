@@ -59,6 +59,19 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
     registers: [this.registry],
   });
+  readonly webapiResults = new Counter({
+    name: 'moxts_webapi_results_total',
+    help: 'Webapi calls by method and result (ok, badauth, ratelimited, or the error code).',
+    labelNames: ['method', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly webapiDuration = new Histogram({
+    name: 'moxts_webapi_duration_seconds',
+    help: 'Webapi call duration by method, from authentication to the response.',
+    labelNames: ['method'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'moxts_' });

@@ -2,10 +2,12 @@
  * queue.db tables (DESIGN §4): queued messages (one row per recipient), retired messages, hold
  * rules, suppression list, (migration 2) the outgoing event log that webhook/ turns into webhook
  * deliveries, (3) an index for matching incoming DSNs by ENVID, and (4) the per-recipient
- * submission record the send limits count; (5) webhook/'s delivery tables.
+ * submission record the send limits count; (5) webhook/'s delivery tables; (6) webapi Send
+ * idempotency keys (queue/idempotency.ts).
  * Times are milliseconds since the epoch; JSON columns are TEXT.
  */
 import type { Migration } from '../store/db.js';
+import { IDEMPOTENCY_MIGRATION_SQL } from './idempotency.js';
 
 export const QUEUE_MIGRATIONS: readonly Migration[] = [
   {
@@ -203,5 +205,11 @@ export const QUEUE_MIGRATIONS: readonly Migration[] = [
         previous_until INTEGER
       );
     `,
+  },
+  {
+    // webapi Send Idempotency-Key records (queue/idempotency.ts), in queue.db so they share the
+    // queue's WAL with the submissions they describe.
+    version: 6,
+    sql: IDEMPOTENCY_MIGRATION_SQL,
   },
 ];

@@ -178,8 +178,10 @@ test('localserve: zero-config start, banner, Ctrl-C, restart reuses the director
   assert.match(banner, /admin password\s+moxadmin/);
   const smtpPort = Number(/SMTP\s+127\.0\.0\.1:(\d+)/.exec(banner)?.[1]);
   assert.ok(smtpPort > 0 && smtpPort !== 1025, banner);
-  // Until the webapi exists, the banner points at SMTP instead of a webapi curl example.
-  assert.match(banner, new RegExp(`swaks --server 127\\.0\\.0\\.1:${smtpPort} --to mox@localhost`));
+  // The banner shows a webapi curl example with the port actually bound.
+  const webapiPort = Number(/curl -u mox@localhost:moxmoxmox http:\/\/localhost:(\d+)\/webapi\/v0\/Send/.exec(banner)?.[1]);
+  assert.ok(webapiPort > 0 && webapiPort !== 1080, banner);
+  assert.match(banner, new RegExp(`webapi\\s+http://localhost:${webapiPort}/webapi/v0/\n`));
   first.child.kill('SIGINT');
   assert.deepEqual(await first.exited, { code: 0, signal: null });
   const conf = readFileSync(join(dir, 'mox.conf'), 'utf8');

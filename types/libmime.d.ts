@@ -10,6 +10,10 @@ declare module 'libmime' {
     encodeWord(data: string | Buffer, mimeWordEncoding?: 'Q' | 'B', maxLength?: number): string;
     encodeWords(data: string | Buffer, mimeWordEncoding?: 'Q' | 'B', maxLength?: number, encodeAll?: boolean): string;
     parseHeaderValue(str: string): ParsedHeaderValue;
+    /** MIME type for a file name's extension (application/octet-stream when unknown). */
+    detectMimeType(filename: string): string;
+    /** rfc2231 parameter continuations for a value: [{key: "name*0*", value: "utf-8''..."}, ...]. */
+    buildHeaderParam(key: string, data: string, maxLength?: number): Array<{ key: string; value: string }>;
   }
   const libmime: Libmime;
   export default libmime;
