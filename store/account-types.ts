@@ -2,6 +2,7 @@
  * The public types and limits of an account's store (store/account.ts): what callers pass to and
  * get from Account. Kept apart from the implementation so the API reads on one page.
  */
+import type { Checkpointer } from './checkpointer.js';
 import type { Logger } from '../log/logger.js';
 import type { DirMaker, DirSyncer } from './msgfile.js';
 import type { ChangeBus } from './changes.js';
@@ -111,4 +112,9 @@ export interface AccountContext {
    */
   acquireSyncSlot: (account: Account) => boolean;
   releaseSyncSlot: () => void;
+  /**
+   * Runs WAL checkpoints in a worker thread (store/checkpointer.ts). When it is available the
+   * account turns SQLite's automatic checkpoint off and asks it instead.
+   */
+  checkpointer?: Checkpointer;
 }

@@ -124,6 +124,15 @@ function syncDirSync(dir: string): void {
 const SEEN = FLAG_BITS.seen;
 const DELETED = FLAG_BITS.deleted;
 
+/** SQLite's default wal_autocheckpoint (pages), restored if the checkpointer fails. */
+const DEFAULT_WAL_AUTOCHECKPOINT = 1000;
+/** Ask for a checkpoint after about this much WAL (SQLite's default: 1000 pages of 4 KiB). */
+export const CHECKPOINT_AFTER_BYTES = 4 * 1024 * 1024;
+/** WAL estimate per delivered row (index and table pages) on top of inline message bytes. */
+const WAL_BYTES_PER_ROW = 1024;
+/** WAL estimate per published change (flags, expunge, mailbox edits). */
+const WAL_BYTES_PER_CHANGE = 4096;
+
 export class Account {
   readonly db: Db;
   private nextId: number;
@@ -147,6 +156,9 @@ export class Account {
   /** The running full-text indexing loop, if any (indexPending). */
   private indexRun: Promise<void> | null = null;
   private indexTimer: NodeJS.Timeout | null = null;
+  private readonly dbPath: string;
+  /** Estimated bytes written to the WAL since the last checkpoint request. */
+  private walBytes = 0;
 
   constructor(
     readonly name: string,
@@ -162,7 +174,10 @@ export class Account {
     const dbPath = accountDbPath(ctx.dataDir, name);
     this.db = openDb(dbPath, ACCOUNT_MIGRATIONS);
     this.wal = new WalSyncer(`${dbPath}-wal`);
+    this.dbPath = dbPath;
     try {
+      // Checkpoints in a worker thread instead of inside a commit on the event loop.
+      if (ctx.checkpointer?.available) this.db.pragma('wal_autocheckpoint = 0');
       this.initAccount();
       this.st = prepareAccountStatements(this.db);
       const meta = this.st.getAccount.get() as { nextMessageId: number; quotaUsed: number };
@@ -274,8 +289,28 @@ export class Account {
   private publish(changes: Change[]): void {
     if (!changes.length) return;
     if (changes.some((c) => c.kind === 'add')) this.scheduleIndexing();
+    this.noteWalWrite(changes.length * WAL_BYTES_PER_CHANGE);
     if (this.syncing) this.deferred.push(...changes);
     else this.ctx.bus.publish(...changes);
+  }
+
+  /**
+   * Count (an estimate of) bytes written to the WAL; past CHECKPOINT_AFTER_BYTES ask the
+   * checkpointer for a passive checkpoint (store/checkpointer.ts).
+   */
+  private noteWalWrite(bytes: number): void {
+    const cp = this.ctx.checkpointer;
+    if (!cp?.available) return;
+    this.walBytes += bytes;
+    if (this.walBytes < CHECKPOINT_AFTER_BYTES) return;
+    this.walBytes = 0;
+    void cp.request(this.dbPath);
+  }
+
+  /** The checkpointer failed: let SQLite checkpoint inside commits again (its default). */
+  enableAutoCheckpoint(): void {
+    if (this.closed) return;
+    this.db.pragma(`wal_autocheckpoint = ${DEFAULT_WAL_AUTOCHECKPOINT}`);
   }
 
   // ---------------------------------------------------------------- mailboxes
@@ -639,6 +674,7 @@ export class Account {
     }
     const commitMs = performance.now() - t0;
     this.quotaUsed += committedSize;
+    if (committed) this.noteWalWrite(committedSize + batch.length * WAL_BYTES_PER_ROW);
     const changes: Change[] = [];
     const failed: number[] = [];
     let nFailed = 0;

@@ -20,6 +20,7 @@ import { ChangeBus } from './changes.js';
 import { DirMaker, DirSyncer, sweepTmp } from './msgfile.js';
 import { accountsDir, accountDir, checkAccountName, tmpDir } from './paths.js';
 import { StoreError } from './types.js';
+import { Checkpointer } from './checkpointer.js';
 
 /** Most rows committed in one transaction: bounds the time the event loop is blocked by a commit. */
 export const MAX_BATCH = 256;
@@ -57,6 +58,13 @@ export interface StoreOptions {
    * DEFAULT_INLINE_MAX_SIZE (64 KiB); 0: always files. See README "Inline messages".
    */
   inlineMaxSize?: number;
+  /**
+   * Run WAL checkpoints in a worker thread instead of inside commits on the event loop (default
+   * true; store/checkpointer.ts).
+   */
+  checkpointWorker?: boolean;
+  /** Checkpointer restart threshold in WAL frames (tests). */
+  checkpointRestartAfterFrames?: number;
 }
 
 export class Store {
@@ -73,6 +81,8 @@ export class Store {
   /** Accounts waiting for a sync slot, in order; `granted`: handed a slot, not yet flushed. */
   private readonly syncWaiters = new Set<Account>();
   private readonly syncGranted = new Set<Account>();
+  /** WAL checkpoints in a worker thread (undefined with checkpointWorker: false). */
+  readonly checkpointer: Checkpointer | undefined;
 
   private constructor(opts: StoreOptions) {
     this.dataDir = opts.dataDir;
@@ -81,6 +91,16 @@ export class Store {
     this.maxBatch = opts.maxBatch ?? MAX_BATCH;
     this.syncSlots = Math.max(1, opts.maxConcurrentSyncs ?? MAX_CONCURRENT_SYNCS);
     const syncer = new DirSyncer();
+    this.checkpointer =
+      opts.checkpointWorker === false
+        ? undefined
+        : new Checkpointer({
+            log: this.log,
+            restartAfterFrames: opts.checkpointRestartAfterFrames,
+            onFailure: () => {
+              for (const a of this.accounts.values()) a.enableAutoCheckpoint();
+            },
+          });
     this.ctx = {
       dataDir: opts.dataDir,
       log: this.log,
@@ -93,6 +113,7 @@ export class Store {
       scheduleFlush: (a) => this.scheduleFlush(a),
       acquireSyncSlot: (a) => this.acquireSyncSlot(a),
       releaseSyncSlot: () => this.releaseSyncSlot(),
+      checkpointer: this.checkpointer,
     };
   }
 
@@ -194,5 +215,6 @@ export class Store {
     this.closed = true;
     await Promise.all([...this.accounts.values()].map((a) => a.close()));
     this.accounts.clear();
+    await this.checkpointer?.close();
   }
 }
