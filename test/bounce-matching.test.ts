@@ -3,7 +3,7 @@
  * a remote accepted our message (queue rows added and retired as delivered) and later sends a DSN
  * to the fromid address, a DSN matched only by the returned Message-ID, one matched by ENVID, a
  * large spilled DSN, an ARF complaint, and a reply to a fromid address. Each produces the outgoing
- * event (queue/events.ts) and suppression entry mox would (plus `complained`), and the report
+ * event (queue/events.ts, read back as the outgoing webhook it becomes) and suppression entry mox would (plus `complained`), and the report
  * itself stays in the Inbox.
  */
 import { test, before, after } from 'node:test';
@@ -11,15 +11,25 @@ import assert from 'node:assert/strict';
 import { RawSmtp, sendRaw } from './helpers/smtp-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { remoteDsn, failedRecipient, originalMessage, arfComplaint, personalReply } from './helpers/reports.js';
-import { readEvents, type RecordedEvent } from '../queue/events.js';
+import { WebhookReceiver } from './helpers/webhook-receiver.js';
+import type { OutgoingPayload } from '../queue/events.js';
 import type { AddInput, RetiredMsg } from '../queue/store.js';
 
 let ts: TestServer;
+let rx: WebhookReceiver;
 
 before(async () => {
+  rx = await WebhookReceiver.start();
   ts = await startTestServer({
     accounts: {
-      mjl: { Domain: 'example.com', Destinations: { 'mjl@example.com': {} }, KeepRetiredMessagePeriod: '24h' },
+      mjl: {
+        Domain: 'example.com',
+        Destinations: { 'mjl@example.com': {} },
+        KeepRetiredMessagePeriod: '24h',
+        // The outgoing events are read back from the webhooks they become (webhook/ consumes the event log).
+        OutgoingWebhook: { URL: `${rx.url}/out` },
+        KeepRetiredWebhookPeriod: '24h',
+      },
       other: { Domain: 'example.com', Destinations: { 'other@example.com': {} } },
     },
   });
@@ -27,6 +37,7 @@ before(async () => {
 
 after(async () => {
   await ts.stop();
+  await rx.close();
 });
 
 /** What our queue did: a submission accepted by the remote (retired as delivered). */
@@ -55,8 +66,21 @@ async function deliver(from: string, to: string, message: Buffer | string): Prom
   c.close();
 }
 
-function eventsFor(queueMsgId: number): RecordedEvent[] {
-  return readEvents(ts.server.queue.db, 0, 10_000).filter((e) => e.queueMsgId === queueMsgId);
+/** All outgoing webhooks of mjl (queued or done), once the event log has been consumed. */
+async function allHooks(): Promise<Array<{ queueMsgId: number; event: string; payload: OutgoingPayload }>> {
+  const w = ts.server.webhooks;
+  while (w.store.hasEvents()) {
+    w.worker.kick();
+    await w.worker.idle();
+  }
+  return [...w.store.list({}, undefined, 10_000), ...w.store.listRetired({}, 10_000)]
+    .filter((h) => !h.isIncoming && h.account === 'mjl')
+    .sort((a, b) => a.id - b.id)
+    .map((h) => ({ queueMsgId: h.queueMsgId, event: h.outgoingEvent, payload: JSON.parse(h.payload) as OutgoingPayload }));
+}
+
+async function eventsFor(queueMsgId: number) {
+  return (await allHooks()).filter((e) => e.queueMsgId === queueMsgId);
 }
 
 function inboxSubjects(account: string): string[] {
@@ -71,7 +95,7 @@ test('a DSN over SMTP to the fromid address: failed event with DSN true, suppres
   const before = inboxSubjects('mjl').length;
   await deliver('', 'mjl+FidFailed0000000000001@example.com', dsn);
 
-  const evs = eventsFor(rm!.id);
+  const evs = await eventsFor(rm!.id);
   assert.equal(evs.length, 1);
   const p = evs[0]!.payload;
   assert.equal(p.Event, 'failed');
@@ -102,8 +126,8 @@ test('a DSN matched only by the Message-ID of the returned headers (no fromid, n
   });
   const original = originalMessage({ from: 'mjl@example.com', to: 'one@remote.example', messageId: rows[0]!.messageId });
   await deliver('', 'mjl@example.com', remoteDsn({ to: 'mjl@example.com', recipients: [failedRecipient('two@remote.example', '550 5.7.1 rejected by policy')], original }));
-  assert.equal(eventsFor(rows[0]!.id).length, 0, 'the other recipient has no event');
-  const [ev] = eventsFor(rows[1]!.id);
+  assert.equal((await eventsFor(rows[0]!.id)).length, 0, 'the other recipient has no event');
+  const [ev] = await eventsFor(rows[1]!.id);
   assert.equal(ev?.payload.Event, 'failed');
   assert.equal(ev.payload.DSN, true);
   assert.equal(ev.payload.SMTPEnhancedCode, '5.7.1');
@@ -120,7 +144,7 @@ test('a delayed DSN matched by ENVID gives delayed and no suppression; a large (
     recipients: [{ finalRecipient: 'slow@remote.example', action: 'delayed', status: '4.4.1', diagnosticCode: '451 4.4.1 mailbox temporarily unavailable' }],
   });
   await deliver('', 'mjl@example.com', delayed);
-  const [ev] = eventsFor(rm!.id);
+  const [ev] = await eventsFor(rm!.id);
   assert.equal(ev?.payload.Event, 'delayed');
   assert.equal(ev.payload.SMTPCode, 451);
   assert.equal(ts.server.queue.lookupSuppression('mjl', 'slow@remote.example'), undefined);
@@ -138,7 +162,7 @@ test('a delayed DSN matched by ENVID gives delayed and no suppression; a large (
   });
   assert.ok(bigDsn.length > 512 * 1024);
   await deliver('', 'mjl+FidBig0000000000000001@example.com', bigDsn);
-  const [bev] = eventsFor(big!.id);
+  const [bev] = await eventsFor(big!.id);
   assert.equal(bev?.payload.Event, 'failed');
   assert.equal(bev.payload.SMTPCode, 552);
   assert.equal(bev.payload.Suppressing, false, '552 5.3.4 is no reason to suppress at once');
@@ -148,7 +172,7 @@ test('an ARF complaint about our message produces complained and a suppression e
   const [rm] = await sentAndAccepted({ recipients: [{ localpart: 'angry', domain: 'remote.example' }] });
   const original = originalMessage({ from: 'mjl@example.com', to: 'angry@remote.example', messageId: rm!.messageId });
   await deliver('fbl@isp.example', 'mjl@example.com', arfComplaint({ to: 'mjl@example.com', recipient: 'angry@remote.example', original }));
-  const [ev] = eventsFor(rm!.id);
+  const [ev] = await eventsFor(rm!.id);
   assert.equal(ev?.event, 'complained');
   assert.equal(ev.payload.Event, 'complained');
   assert.equal(ev.payload.Suppressing, true);
@@ -158,14 +182,14 @@ test('an ARF complaint about our message produces complained and a suppression e
 test('a reply to a fromid address is unrecognized (DSN false); ordinary mail and other accounts produce no events', async () => {
   const [rm] = await sentAndAccepted({ recipients: [{ localpart: 'friend', domain: 'remote.example', fromId: 'FidReply00000000000001' }] });
   await deliver('friend@remote.example', 'mjl+FidReply00000000000001@example.com', personalReply({ to: 'mjl+FidReply00000000000001@example.com', inReplyTo: rm!.messageId }));
-  const [ev] = eventsFor(rm!.id);
+  const [ev] = await eventsFor(rm!.id);
   assert.equal(ev?.payload.Event, 'unrecognized');
   assert.equal(ev.payload.DSN, false);
 
-  const n = readEvents(ts.server.queue.db, 0, 10_000).length;
+  const n = (await allHooks()).length;
   await deliver('friend@remote.example', 'mjl@example.com', personalReply({ to: 'mjl@example.com', inReplyTo: rm!.messageId }));
   await deliver('', 'other@example.com', remoteDsn({ to: 'other@example.com', recipients: [failedRecipient('friend@remote.example')], original: originalMessage({ from: 'mjl@example.com', to: 'friend@remote.example', messageId: rm!.messageId }) }));
-  assert.equal(readEvents(ts.server.queue.db, 0, 10_000).length, n);
+  assert.equal((await allHooks()).length, n);
 });
 
 test('SMTP DSN extension on port 25: RET, ENVID, NOTIFY, ORCPT accepted; bad values get 501 5.5.4', async () => {
