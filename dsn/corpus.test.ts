@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { analyzeBounce, type BounceResult } from './bounce.js';
+import { analyzeBounce, looksLikeReport, type BounceResult } from './bounce.js';
 import { parseArf } from './arf.js';
 import { parseDsn } from './parse.js';
 
@@ -345,4 +345,46 @@ test('class agrees with the reason the sample names in its recipient address', {
   console.log(`class check on ${n} recipients named after their reason: ${n - wrong.length} agree${wrong.length ? `; differ: ${wrong.join(', ')}` : ''}`);
   assert.ok(n >= 50);
   assert.ok((n - wrong.length) / n >= 0.9);
+});
+
+test('bounce corpus: what matching to sent messages can use (queue/incoming.ts)', { skip }, () => {
+  // The cheap header-only gate before the full analysis, the original Message-ID and ENVID the
+  // matching needs, and that analysing only the first MAX_REPORT_BYTES (256 KiB) changes nothing.
+  const dir = CORPUS + 'bounce/';
+  let n = 0;
+  let gate = 0;
+  let mid = 0;
+  let envid = 0;
+  let sameTruncated = 0;
+  const complaints = readdirSync(dir).filter((f) => f.startsWith('arf-'));
+  for (const f of readdirSync(dir).filter((f) => f.endsWith('.eml') && !/^(arf|rfc3834)-/.test(f))) {
+    const raw = readFileSync(dir + f);
+    const r = analyzeBounce(raw);
+    if (!r.isBounce) continue;
+    n++;
+    if (looksLikeReport(raw)) gate++;
+    if (r.originalMessageID) mid++;
+    if (r.envelopeID) envid++;
+    const t = analyzeBounce(raw.subarray(0, 256 * 1024));
+    if (t.recipients[0]?.address === r.recipients[0]?.address && t.recipients[0]?.status === r.recipients[0]?.status) sameTruncated++;
+  }
+  const gateArf = complaints.filter((f) => looksLikeReport(readFileSync(dir + f))).length;
+  const notBounces = readdirSync(CORPUS + 'not-bounce/').filter((f) => f.startsWith('is-not-bounce'));
+  const pct = (k: number) => `${k}/${n} (${((100 * k) / n).toFixed(1)} %)`;
+  console.log(
+    [
+      `matching: of ${n} recognised bounces`,
+      `  pass the header-only gate (MAIL FROM unknown): ${pct(gate)}; complaints ${gateArf}/${complaints.length}`,
+      `  carry the original Message-ID:               ${pct(mid)}`,
+      `  carry an ENVID (Original-Envelope-ID):       ${pct(envid)}`,
+      `  same result from the first 256 KiB:          ${pct(sameTruncated)}`,
+    ].join('\n'),
+  );
+  assert.ok(gate / n >= 0.99, `gate ${gate}/${n}`);
+  assert.equal(gateArf, complaints.length);
+  assert.ok(mid / n >= 0.85, `Message-ID ${mid}/${n}`);
+  assert.equal(sameTruncated, n);
+  // A null reverse path always passes; the corpus' ordinary messages do not.
+  assert.equal(looksLikeReport(Buffer.from('Subject: hi\r\n\r\nhello\r\n'), ''), true);
+  for (const f of notBounces) assert.equal(looksLikeReport(readFileSync(CORPUS + 'not-bounce/' + f), 'someone@example.org'), false, f);
 });

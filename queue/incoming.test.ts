@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -327,5 +328,29 @@ test('incoming: accounts without retired messages never match; atomic: a failing
     assert.equal(q.getRetired(rm!.id)!.results.length, 1);
     assert.equal(q.getRetired(rm!.id)!.outcome, 'delivered');
     assert.equal(q.lookupSuppression('mjl', 'a@gmail.com'), undefined);
+  });
+});
+
+test('incoming: arbitrary or truncated messages never throw; to a fromid address they become one event, else nothing', async () => {
+  await withQueue(async (q, r) => {
+    const rows = await sent(q, {
+      recipients: Array.from({ length: 40 }, (_, i) => ({ localpart: `r${i}`, domain: 'gmail.com', fromId: `P${i}` })),
+    });
+    const dsn = remoteDsn({ to: 'mjl@example.com', recipients: [failedRecipient('r1@gmail.com')], original });
+    let i = 0;
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 2000 }), fc.integer({ min: 0, max: dsn.length }).map((n) => dsn.subarray(0, n))), fc.boolean(), (bytes, toFromId) => {
+        const fid = `P${i++ % rows.length}`;
+        const before = readEvents(q.db, 0, 100_000).length;
+        const res = r.process(input({ rcptTo: [{ localpart: toFromId ? `mjl+${fid}` : 'mjl', domain: 'example.com' }], message: Buffer.from(bytes) }));
+        const added = readEvents(q.db, 0, 100_000).length - before;
+        assert.equal(added, res.events.length);
+        if (toFromId) {
+          assert.equal(res.outgoing, true);
+          assert.equal(res.events.length, 1);
+        } else assert.ok(res.events.length <= 1);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
