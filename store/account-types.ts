@@ -3,6 +3,7 @@
  * get from Account. Kept apart from the implementation so the API reads on one page.
  */
 import type { Checkpointer } from './checkpointer.js';
+import type { FtsIndexer } from './fts-indexer.js';
 import type { Logger } from '../log/logger.js';
 import type { DirMaker, DirSyncer } from './msgfile.js';
 import type { ChangeBus } from './changes.js';
@@ -117,4 +118,6 @@ export interface AccountContext {
    * account turns SQLite's automatic checkpoint off and asks it instead.
    */
   checkpointer?: Checkpointer;
+  /** Fills the full-text index in a worker thread (store/fts-indexer.ts); else on the event loop. */
+  ftsIndexer?: FtsIndexer;
 }

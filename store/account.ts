@@ -27,7 +27,7 @@ import { accountDbPath, accountDir, messagePath, messagesDir, messageDirName, MS
 import { installMessageFile, linkOrCopy, readRange } from './msgfile.js';
 import { WalSyncer } from './walsync.js';
 import { imapStrings, type ImapStrings } from './imapcache.js';
-import { INDEX_BATCH, messageText } from './textindex.js';
+import { FTS_DB_FILE, FTS_MIGRATIONS, indexRange, indexedThrough, putText } from './fts.js';
 import type { Part } from '../message/part.js';
 import { rowToMailbox, rowToMessage, prepareAccountStatements, type AccountStatements, type MailboxRow, type MessageRow } from './account-sql.js';
 import {
@@ -154,9 +154,13 @@ export class Account {
   private syncing = false;
   private deferred: Change[] = [];
   /** The running full-text indexing loop, if any (indexPending). */
-  private indexRun: Promise<void> | null = null;
+  private indexRun: Promise<number> | null = null;
+  /** The account's full-text index database (store/fts.ts); written by the indexer worker. */
+  readonly fts: Db;
   private indexTimer: NodeJS.Timeout | null = null;
   private readonly dbPath: string;
+  /** Ids handed out whose rows are not committed yet (deliveries and copies in progress). */
+  private readonly reservedIds = new Set<number>();
   /** Estimated bytes written to the WAL since the last checkpoint request. */
   private walBytes = 0;
 
@@ -173,6 +177,13 @@ export class Account {
     }
     const dbPath = accountDbPath(ctx.dataDir, name);
     this.db = openDb(dbPath, ACCOUNT_MIGRATIONS);
+    try {
+      // The index backs no acknowledgement (store/fts.ts): NORMAL.
+      this.fts = openDb(join(dir, FTS_DB_FILE), FTS_MIGRATIONS, { synchronous: 'NORMAL' });
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
     this.wal = new WalSyncer(`${dbPath}-wal`);
     this.dbPath = dbPath;
     try {
@@ -190,6 +201,7 @@ export class Account {
         this.insertBatch(batch, results, isolated),
       );
     } catch (err) {
+      this.fts.close();
       this.db.close();
       throw err;
     }
@@ -266,7 +278,9 @@ export class Account {
     if (this.indexTimer) clearTimeout(this.indexTimer);
     this.indexTimer = null;
     while (this.inflight.size) await Promise.allSettled([...this.inflight]);
+    await this.ctx.ftsIndexer?.forget(this.name);
     await this.wal.close();
+    this.fts.close();
     this.db.close();
   }
 
@@ -433,10 +447,7 @@ export class Account {
       if (kid) throw new StoreError('haschildren', `mailbox ${mb.name} has children`);
       const modseq = this.takeModseq();
       files = this.db.prepare('SELECT id FROM message WHERE mailboxId = ? AND expunged = 0').pluck().all(mb.id) as number[];
-      for (const id of files) {
-        this.st.deleteText.run(id);
-        if (this.st.deleteBlob.run(id).changes) inlined.add(id);
-      }
+      for (const id of files) if (this.st.deleteBlob.run(id).changes) inlined.add(id);
       this.db.prepare('DELETE FROM message WHERE mailboxId = ?').run(mb.id);
       this.db.prepare('DELETE FROM mailbox WHERE id = ?').run(mb.id);
       this.st.setCounters.run(modseq, 0, -mb.size);
@@ -514,30 +525,55 @@ export class Account {
     else size = o.data.size ?? (await fsp.stat(o.data.tempPath)).size;
     this.checkOpen();
     this.reserveQuota(size);
-    const id = this.nextId++;
-    const inline = o.data instanceof Uint8Array && size <= this.ctx.inlineMaxSize ? o.data : null;
-    const imap = imapStrings(o.parsed);
-    if (inline) {
-      return new Promise<Delivered>((resolve, reject) => {
-        this.pending.push({ id, mailboxId, o, size, bits, keywords, inline, imap, resolve, reject });
+    const id = this.reserveIds(1)[0]!;
+    try {
+      const inline = o.data instanceof Uint8Array && size <= this.ctx.inlineMaxSize ? o.data : null;
+      const imap = imapStrings(o.parsed);
+      if (inline) {
+        return await new Promise<Delivered>((resolve, reject) => {
+          this.pending.push({ id, mailboxId, o, size, bits, keywords, inline, imap, resolve, reject });
+          this.ctx.scheduleFlush(this);
+        });
+      }
+      try {
+        await installMessageFile({
+          target: messagePath(this.ctx.dataDir, this.name, id),
+          data: o.data,
+          syncer: this.ctx.syncer,
+          dirs: this.ctx.dirs,
+        });
+      } catch (err) {
+        this.reserved -= size;
+        throw err;
+      }
+      return await new Promise<Delivered>((resolve, reject) => {
+        this.pending.push({ id, mailboxId, o, size, bits, keywords, inline: null, imap, resolve, reject });
         this.ctx.scheduleFlush(this);
       });
+    } finally {
+      this.reservedIds.delete(id);
     }
-    try {
-      await installMessageFile({
-        target: messagePath(this.ctx.dataDir, this.name, id),
-        data: o.data,
-        syncer: this.ctx.syncer,
-        dirs: this.ctx.dirs,
-      });
-    } catch (err) {
-      this.reserved -= size;
-      throw err;
+  }
+
+  /**
+   * Hand out message ids before their rows are committed (files are named by id). Until released
+   * they keep the full-text indexer's watermark below them (indexableThrough).
+   */
+  private reserveIds(n: number): number[] {
+    const ids: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const id = this.nextId++;
+      this.reservedIds.add(id);
+      ids.push(id);
     }
-    return new Promise<Delivered>((resolve, reject) => {
-      this.pending.push({ id, mailboxId, o, size, bits, keywords, inline: null, imap, resolve, reject });
-      this.ctx.scheduleFlush(this);
-    });
+    return ids;
+  }
+
+  /** Highest id such that every id at or below it is committed or will never be. */
+  private indexableThrough(): number {
+    let min = this.nextId;
+    for (const id of this.reservedIds) if (id < min) min = id;
+    return min - 1;
   }
 
   private reserveQuota(size: number): void {
@@ -904,7 +940,7 @@ export class Account {
     const total = msgs.reduce((s, m) => s + m.size, 0);
     if (msgs.length === 0) return { uidValidity: dstMb.uidValidity, mailboxId: dstMb.id, srcUids: [], dstUids: [], modseq: null };
     this.reserveQuota(total);
-    const ids = msgs.map(() => this.nextId++);
+    const ids = this.reserveIds(msgs.length);
     const inline = msgs.map((m) => this.isInline(m.id));
     const fileIds = ids.filter((_, i) => !inline[i]);
     const work = (async () => {
@@ -967,7 +1003,10 @@ export class Account {
       return res;
     })();
     this.inflight.add(work);
-    const done = () => this.inflight.delete(work);
+    const done = () => {
+      this.inflight.delete(work);
+      for (const id of ids) this.reservedIds.delete(id);
+    };
     work.then(done, done);
     return work;
   }
@@ -1046,7 +1085,6 @@ export class Account {
         if (m.flags.deleted) deleted++;
         size += m.size;
         this.st.expungeMessage.run(modseq, m.id);
-        this.st.deleteText.run(m.id);
         res.uids.push(m.uid);
         if (this.st.deleteBlob.run(m.id).changes === 0) ids.push(m.id);
       }
@@ -1084,25 +1122,17 @@ export class Account {
     return { used: this.quotaUsed, limit: this.ctx.quotaLimit(this.name) ?? 0 };
   }
 
-  // ---------------------------------------------------------------- full-text index hook
+  // ---------------------------------------------------------------- full-text index (store/fts.ts)
 
-  /**
-   * Put a message's text into the FTS5 index (replacing what was there) and mark it indexed.
-   * A string is body text. The background indexer (indexPending) does this for every message.
-   */
+  /** Put a message's text into the full-text index, replacing its entry. A string is body text. */
   indexText(id: number, text: string | { header: string; body: string }): void {
     this.checkOpen();
-    const t = typeof text === 'string' ? { header: '', body: text } : text;
-    const tx = this.db.transaction(() => {
-      this.st.deleteText.run(id);
-      if (this.st.markIndexed.run(id).changes === 1) this.st.insertText.run(id, t.header, t.body);
-    });
-    tx.immediate();
+    putText(this.fts, id, typeof text === 'string' ? { header: '', body: text } : text);
   }
 
   /** Start indexing new messages soon (debounced so a burst of deliveries is indexed in batches). */
   private scheduleIndexing(): void {
-    if (this.closed || this.indexTimer || this.indexRun) return;
+    if (this.closed || this.indexTimer) return;
     this.indexTimer = setTimeout(() => {
       this.indexTimer = null;
       if (!this.closed) this.indexPending().catch((err: unknown) => this.ctx.log.error({ err, account: this.name }, 'full-text indexing'));
@@ -1110,66 +1140,49 @@ export class Account {
     this.indexTimer.unref?.();
   }
 
-  /** Messages of a mailbox not yet in the full-text index. */
+  /** Live messages of a mailbox not yet in the full-text index. */
   unindexedCount(mailboxId: number): number {
-    return this.st.countUnindexed.get(mailboxId) as number;
+    return this.st.countAfter.get(indexedThrough(this.fts), mailboxId) as number;
   }
 
   /**
-   * Index every live message not yet in the full-text index (store/textindex.ts), in batches of
-   * INDEX_BATCH per transaction. One loop runs at a time; concurrent callers share it. IMAP SEARCH
-   * TEXT/BODY awaits this first so its results include messages delivered a moment ago. Index
-   * transactions run at synchronous=NORMAL: the index backs no acknowledgement, and a message
-   * whose entry was lost in a crash still has textIndexed = 0 and is indexed again.
+   * Index every message delivered so far that is not yet in the full-text index: in the
+   * Store's worker thread (store/fts-indexer.ts) when it runs, else here. IMAP SEARCH TEXT/BODY
+   * awaits this first so its results include messages delivered a moment ago.
    */
-  indexPending(): Promise<void> {
-    if (this.indexRun) return this.indexRun;
-    const run = (async () => {
-      while (!this.closed) {
-        const rows = this.st.unindexed.all(INDEX_BATCH) as Array<{ id: number; size: number; parsed: string | null }>;
-        if (!rows.length) return;
-        const docs = await Promise.all(
-          rows.map(async (r) => {
-            try {
-              const parsed = r.parsed ? (JSON.parse(r.parsed) as Part) : null;
-              return { id: r.id, text: await messageText((a, b) => this.readMessage(r.id, a, b), r.size, parsed) };
-            } catch (err) {
-              // Unreadable (e.g. expunged meanwhile, file gone): mark it so the loop moves on.
-              this.ctx.log.debug({ err, account: this.name, id: r.id }, 'indexing message text');
-              return { id: r.id, text: { header: '', body: '' } };
-            }
-          }),
-        );
-        if (this.closed) return;
-        this.st.syncNormal.run();
-        try {
-          this.db.transaction(() => {
-            for (const d of docs) {
-              // Not if indexText() or an expunge got there first while the bytes were read.
-              if (this.st.markIndexedIfNot.run(d.id).changes !== 1) continue;
-              this.st.deleteText.run(d.id);
-              this.st.insertText.run(d.id, d.text.header, d.text.body);
-            }
-          }).immediate();
-        } finally {
-          this.st.syncFull.run();
-        }
+  async indexPending(): Promise<void> {
+    if (this.closed) return;
+    const through = this.indexableThrough();
+    if (indexedThrough(this.fts) >= through) return;
+    const ix = this.ctx.ftsIndexer;
+    if (ix?.available) {
+      const dir = accountDir(this.ctx.dataDir, this.name);
+      const job = ix.index({ account: this.name, dataDir: this.ctx.dataDir, indexPath: accountDbPath(this.ctx.dataDir, this.name), ftsPath: join(dir, FTS_DB_FILE), through });
+      this.inflight.add(job);
+      try {
+        await job;
+        return;
+      } catch (err) {
+        if (ix.available) throw err;
+        // The worker is gone: index here instead.
+      } finally {
+        this.inflight.delete(job);
       }
-    })();
-    this.indexRun = run;
-    this.inflight.add(run);
-    const done = () => {
-      this.inflight.delete(run);
-      if (this.indexRun === run) this.indexRun = null;
-    };
-    run.then(done, done);
-    return run;
+    }
+    await (this.indexRun ??= indexRange({ index: this.db, fts: this.fts, messagePath: (id) => this.messageFilePath(id) }, through).finally(() => {
+      this.indexRun = null;
+    }));
   }
 
-
-  /** Message ids matching an FTS5 query (raw FTS5 syntax; the IMAP layer builds it). */
+  /**
+   * Ids of live messages matching an FTS5 query (raw FTS5 syntax; the IMAP layer builds it), in
+   * id order. Entries of expunged messages stay in fts.db (only the worker writes it; store/fts.ts),
+   * so matches are filtered against index.db here.
+   */
   searchText(query: string): number[] {
-    return this.st.searchText.all(query) as number[];
+    const ids = this.fts.prepare('SELECT rowid FROM message_text WHERE message_text MATCH ? ORDER BY rowid').pluck().all(query) as number[];
+    if (!ids.length) return ids;
+    return this.st.liveIds.all(JSON.stringify(ids)) as number[];
   }
 
   // ---------------------------------------------------------------- password

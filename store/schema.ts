@@ -94,4 +94,13 @@ DROP TABLE message_text;
 CREATE VIRTUAL TABLE message_text USING fts5(header, body, content='', contentless_delete=1, tokenize='trigram remove_diacritics 1');
 `,
   },
+  {
+    version: 4,
+    sql: `
+-- The full-text index moved to its own database, fts.db, filled by a worker thread (store/fts.ts):
+-- indexing no longer writes index.db. The textIndexed column is unused from here on.
+DROP INDEX message_unindexed;
+DROP TABLE message_text;
+`,
+  },
 ];

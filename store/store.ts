@@ -21,6 +21,7 @@ import { DirMaker, DirSyncer, sweepTmp } from './msgfile.js';
 import { accountsDir, accountDir, checkAccountName, tmpDir } from './paths.js';
 import { StoreError } from './types.js';
 import { Checkpointer } from './checkpointer.js';
+import { FtsIndexer } from './fts-indexer.js';
 
 /** Most rows committed in one transaction: bounds the time the event loop is blocked by a commit. */
 export const MAX_BATCH = 256;
@@ -63,6 +64,11 @@ export interface StoreOptions {
    * true; store/checkpointer.ts).
    */
   checkpointWorker?: boolean;
+  /**
+   * Fill accounts' full-text indexes in a worker thread (default true; store/fts.ts). Without
+   * it, indexing runs on the event loop.
+   */
+  ftsWorker?: boolean;
   /** Checkpointer restart threshold in WAL frames (tests). */
   checkpointRestartAfterFrames?: number;
 }
@@ -83,6 +89,7 @@ export class Store {
   private readonly syncGranted = new Set<Account>();
   /** WAL checkpoints in a worker thread (undefined with checkpointWorker: false). */
   readonly checkpointer: Checkpointer | undefined;
+  private readonly ftsIndexer: FtsIndexer | undefined;
 
   private constructor(opts: StoreOptions) {
     this.dataDir = opts.dataDir;
@@ -101,6 +108,7 @@ export class Store {
               for (const a of this.accounts.values()) a.enableAutoCheckpoint();
             },
           });
+    this.ftsIndexer = opts.ftsWorker === false ? undefined : new FtsIndexer({ log: this.log });
     this.ctx = {
       dataDir: opts.dataDir,
       log: this.log,
@@ -114,6 +122,7 @@ export class Store {
       acquireSyncSlot: (a) => this.acquireSyncSlot(a),
       releaseSyncSlot: () => this.releaseSyncSlot(),
       checkpointer: this.checkpointer,
+      ftsIndexer: this.ftsIndexer,
     };
   }
 
@@ -216,5 +225,6 @@ export class Store {
     await Promise.all([...this.accounts.values()].map((a) => a.close()));
     this.accounts.clear();
     await this.checkpointer?.close();
+    await this.ftsIndexer?.close();
   }
 }

@@ -1,7 +1,7 @@
 /**
- * Text of a message for the full-text index (message_text: FTS5, trigram tokens, columns header
- * and body), used by IMAP SEARCH TEXT/BODY (rfc9051:6.4.4). Runs off the delivery path: the
- * Account indexes new messages in the background and SEARCH first waits for what is pending.
+ * Text of a message for the full-text index (fts.db message_text: FTS5, trigram tokens, columns
+ * header and body; store/fts.ts), used by IMAP SEARCH TEXT/BODY (rfc9051:6.4.4). Runs off the
+ * delivery path, in the indexer worker thread; SEARCH first waits for what is pending.
  *
  * - header: the top-level header fields as "Name: value" lines, rfc2047 words decoded.
  * - body: decoded text/plain parts and text/html parts reduced to text (one alternative of a
