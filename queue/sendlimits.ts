@@ -18,6 +18,33 @@ export interface SendLimits {
   maxFirstTimeRecipientsPerDay: number;
 }
 
+type Stmt = { get(...args: unknown[]): unknown };
+interface Stmts {
+  count: Stmt;
+  firstTime: Stmt;
+  known: Stmt;
+}
+const stmtCache = new WeakMap<Db, Stmts>();
+
+function stmts(db: Db): Stmts {
+  let s = stmtCache.get(db);
+  if (!s) {
+    s = {
+      count: db.prepare('SELECT count(*) FROM outgoing WHERE account = ? AND submitted > ?').pluck(),
+      // Recipients in the window that had no earlier record.
+      firstTime: db
+        .prepare(
+          `SELECT count(*) FROM outgoing o WHERE o.account = ? AND o.submitted > ? AND NOT EXISTS (
+             SELECT 1 FROM outgoing p WHERE p.account = o.account AND p.recipient = o.recipient AND (p.submitted < o.submitted OR (p.submitted = o.submitted AND p.id < o.id)))`,
+        )
+        .pluck(),
+      known: db.prepare('SELECT 1 FROM outgoing WHERE account = ? AND recipient = ? LIMIT 1').pluck(),
+    };
+    stmtCache.set(db, s);
+  }
+  return s;
+}
+
 export type SendLimitResult = { ok: true } | { ok: false; limit: 'messages' | 'recipients'; max: number };
 
 /**
@@ -27,27 +54,21 @@ export type SendLimitResult = { ok: true } | { ok: false; limit: 'messages' | 'r
  */
 export function checkSendLimits(db: Db, account: string, recipients: readonly string[], limits: SendLimits, now: number, pending = 0): SendLimitResult {
   const since = now - SEND_LIMIT_WINDOW_MS;
-  const n = (db.prepare('SELECT count(*) FROM outgoing WHERE account = ? AND submitted > ?').pluck().get(account, since) as number) + pending;
+  const st = stmts(db);
+  const n = (st.count.get(account, since) as number) + pending;
   if (limits.maxMessagesPerDay > 0 && n + recipients.length > limits.maxMessagesPerDay) return { ok: false, limit: 'messages', max: limits.maxMessagesPerDay };
   const rmax = limits.maxFirstTimeRecipientsPerDay;
   if (rmax <= 0 || n + recipients.length < rmax) return { ok: true };
-  // Recipients in the window that had no earlier record, plus new recipients never sent to.
-  let firstTime = db
-    .prepare(
-      `SELECT count(*) FROM outgoing o WHERE o.account = ? AND o.submitted > ? AND NOT EXISTS (
-         SELECT 1 FROM outgoing p WHERE p.account = o.account AND p.recipient = o.recipient AND (p.submitted < o.submitted OR (p.submitted = o.submitted AND p.id < o.id)))`,
-    )
-    .pluck()
-    .get(account, since) as number;
-  const known = db.prepare('SELECT 1 FROM outgoing WHERE account = ? AND recipient = ? LIMIT 1').pluck();
-  for (const r of new Set(recipients)) if (!known.get(account, r)) firstTime++;
+  // First-time recipients in the window, plus new recipients never sent to.
+  let firstTime = st.firstTime.get(account, since) as number;
+  for (const r of new Set(recipients)) if (!st.known.get(account, r)) firstTime++;
   if (firstTime > rmax) return { ok: false, limit: 'recipients', max: rmax };
   return { ok: true };
 }
 
 /** Messages (one per recipient) sent in the last 24 h, for UIs. */
 export function sendCounts(db: Db, account: string, now: number): { messages: number } {
-  return { messages: db.prepare('SELECT count(*) FROM outgoing WHERE account = ? AND submitted > ?').pluck().get(account, now - SEND_LIMIT_WINDOW_MS) as number };
+  return { messages: stmts(db).count.get(account, now - SEND_LIMIT_WINDOW_MS) as number };
 }
 
 /** Remove outgoing records older than OUTGOING_KEEP_MS; returns how many. Called hourly. */

@@ -11,7 +11,8 @@
 import { promises as fsp, readdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { openDb, type Db } from '../store/db.js';
-import { writeFileSynced, linkOrCopy, syncFile, syncDir } from '../store/msgfile.js';
+import { writeFileSynced, linkOrCopy, syncFile, DirSyncer, DirMaker } from '../store/msgfile.js';
+import { WalSyncer } from '../store/walsync.js';
 import { messageDirName } from '../store/paths.js';
 import type { Logger } from '../log/logger.js';
 import { nullLogger } from '../log/logger.js';
@@ -229,6 +230,11 @@ export class QueueStore {
   private pending: Pending[] = [];
   private flushScheduled = false;
   private closed = false;
+  /** A batch is committed and its WAL fdatasync is running; the next batch waits for it. */
+  private syncing = false;
+  private readonly wal: WalSyncer;
+  private readonly dirSyncer = new DirSyncer();
+  private readonly dirMaker = new DirMaker(this.dirSyncer);
 
   private constructor(opts: QueueStoreOptions, db: Db) {
     this.db = db;
@@ -236,6 +242,7 @@ export class QueueStore {
     this.log = opts.log ?? nullLogger();
     this.clock = opts.clock ?? (() => new Date());
     this.keepRetiredFor = opts.keepRetiredFor ?? (() => 0);
+    this.wal = new WalSyncer(join(opts.dataDir, 'queue.db-wal'));
     const max = db.prepare('SELECT max(m) FROM (SELECT max(id) AS m FROM msg UNION ALL SELECT max(id) FROM msg_retired)').pluck().get() as number | null;
     this.nextId = (max ?? 0) + 1;
   }
@@ -297,14 +304,15 @@ export class QueueStore {
     const baseId = this.nextId;
     this.nextId += input.recipients.length;
     const file = this.filePath(baseId);
-    await fsp.mkdir(dirname(file), { recursive: true });
+    await this.dirMaker.ensure(dirname(file));
     if (Buffer.isBuffer(input.message)) {
       await writeFileSynced(file, input.message);
     } else {
       await syncFile(input.message.tempPath);
       await linkOrCopy(input.message.tempPath, file);
     }
-    await syncDir(dirname(file));
+    // Directory fsyncs are shared by concurrent submissions (one per directory at a time).
+    await this.dirSyncer.sync(dirname(file));
 
     const now = this.now();
     const fileSize = Buffer.isBuffer(input.message) ? input.message.length : input.message.size;
@@ -349,7 +357,8 @@ export class QueueStore {
       await fsp.rm(file, { force: true });
       throw e;
     }
-    return rows.map((r) => this.get(r.id)!);
+    // The rows as committed (a fresh row has no attempts yet); no need to read them back.
+    return rows.map((r) => rowToMsg({ ...r, attempts: 0, last_attempt: null, results: '[]', delayed_dsn_sent: 0 }));
   }
 
   private scheduleFlush(): void {
@@ -361,9 +370,16 @@ export class QueueStore {
   private insertStmt?: ReturnType<Db['prepare']>;
   private outgoingStmt?: ReturnType<Db['prepare']>;
 
-  /** Group commit: all pending submissions in one transaction (one fsync). */
+  /**
+   * Group commit: pending submissions in one transaction, committed at synchronous=NORMAL (no
+   * fsync inside COMMIT, so the event loop is not blocked) and then made durable by one fdatasync
+   * of the WAL on the thread pool (store/walsync.ts, as the account store's delivery batches; as
+   * durable as FULL) before any promise resolves. Submissions arriving during that fsync form the
+   * next batch. Every other transaction on queue.db stays at FULL.
+   */
   private flush(): void {
     this.flushScheduled = false;
+    if (this.syncing) return; // the running batch flushes again when its fsync is done
     const batch: Pending[] = [];
     let n = 0;
     while (this.pending.length && n < QUEUE_MAX_BATCH) {
@@ -371,7 +387,7 @@ export class QueueStore {
       batch.push(p);
       n += p.rows.length;
     }
-    if (this.pending.length) this.scheduleFlush();
+    if (!batch.length) return;
     this.insertStmt ??= this.db.prepare(
       `INSERT INTO msg (id, base_id, queued, hold, sender_account, sender_localpart, sender_domain, from_id, recipient_localpart, recipient_domain,
         max_attempts, next_attempt, has8bit, smtputf8, size, message_id, subject, prefix, transport, require_tls, future_release, extra, dsn)
@@ -383,28 +399,45 @@ export class QueueStore {
     const outStmt = this.outgoingStmt;
     const failed = new Map<Pending, unknown>();
     try {
-      this.db.transaction(() => {
-        for (const p of batch) {
-          // One savepoint per submission: a failing one (e.g. a fromid race) does not fail the others.
-          try {
-            this.db.transaction(() => {
-              for (const r of p.rows) stmt.run(r);
-              for (const o of p.outgoing ?? []) outStmt.run(o);
-            })();
-          } catch (e) {
-            failed.set(p, e);
+      this.db.pragma('synchronous = NORMAL');
+      try {
+        this.db.transaction(() => {
+          for (const p of batch) {
+            // One savepoint per submission: a failing one (e.g. a fromid race) does not fail the others.
+            try {
+              this.db.transaction(() => {
+                for (const r of p.rows) stmt.run(r);
+                for (const o of p.outgoing ?? []) outStmt.run(o);
+              })();
+            } catch (e) {
+              failed.set(p, e);
+            }
           }
-        }
-      }).immediate();
+        }).immediate();
+      } finally {
+        this.db.pragma('synchronous = FULL');
+      }
     } catch (e) {
       for (const p of batch) p.reject(e);
+      if (this.pending.length) this.scheduleFlush();
       return;
     }
-    for (const p of batch) {
-      const err = failed.get(p);
-      if (err) p.reject((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' ? new QueueError('duplicate-fromid', 'fromid already used') : err);
-      else p.resolve(p.rows.map((r) => r.id as number));
-    }
+    const settle = (syncErr?: unknown) => {
+      for (const p of batch) {
+        const err = failed.get(p);
+        if (err) p.reject((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' ? new QueueError('duplicate-fromid', 'fromid already used') : err);
+        else if (syncErr !== undefined) p.reject(syncErr);
+        else p.resolve(p.rows.map((r) => r.id as number));
+      }
+    };
+    this.syncing = true;
+    this.wal.sync().then(
+      () => settle(),
+      (err: unknown) => settle(err),
+    ).finally(() => {
+      this.syncing = false;
+      if (this.pending.length) this.scheduleFlush();
+    });
   }
 
   get(id: number): QueuedMsg | undefined {
@@ -726,7 +759,7 @@ export class QueueStore {
     if (this.closed) return;
     this.closed = true;
     await Promise.allSettled([...this.inflight]);
-    if (this.pending.length) this.flush();
     this.db.close();
+    await this.wal.close();
   }
 }
