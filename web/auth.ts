@@ -3,8 +3,15 @@
  * shared failed-login limiter, password check, LoginDisabled and the login-attempt record. The
  * caller decides the response: 401 with `WWW-Authenticate` (missing or bad credentials, disabled
  * login), 429 when the limiter refuses.
+ *
+ * Verified credentials are cached for a few minutes (AuthCache): a password hash costs ~50 ms of
+ * CPU by design (scrypt), which would cap an API client at a few dozen requests per second. A hit
+ * needs the same username and password (compared as an HMAC under a per-process random key, the
+ * password itself is not kept) and the account's stored password record unchanged; it still
+ * passes the rate limiter and is recorded as a login attempt.
  */
 import type { IncomingMessage } from 'node:http';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { LoginGuard } from '../auth/login.js';
 import type { LoginProtocol } from '../auth/authdb.js';
 import { tlsDescription } from '../auth/login.js';
@@ -25,25 +32,72 @@ export function parseBasicAuth(header: string | undefined): { username: string; 
   return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
 
+/** How long a verified username+password is remembered (mox caches successful logins similarly). */
+export const AUTH_CACHE_TTL_MS = 5 * 60_000;
+/** Most cached credentials; the oldest are dropped first. */
+export const AUTH_CACHE_MAX = 10_000;
+
+/** Successful Basic-auth verifications, keyed by HMAC(username, password). */
+export class AuthCache {
+  private readonly key = randomBytes(32);
+  private readonly entries = new Map<string, { account: string; record: string; expires: number }>();
+
+  constructor(private readonly clock: () => number = Date.now) {}
+
+  private id(username: string, password: string): string {
+    return createHmac('sha256', this.key).update(username).update('\0').update(password).digest('base64');
+  }
+
+  /** The account if these credentials were verified recently against the same password record. */
+  get(username: string, password: string, currentRecord: string): string | undefined {
+    const k = this.id(username, password);
+    const e = this.entries.get(k);
+    if (!e) return undefined;
+    if (e.expires < this.clock() || e.record !== currentRecord) {
+      this.entries.delete(k);
+      return undefined;
+    }
+    return e.account;
+  }
+
+  set(username: string, password: string, account: string, record: string): void {
+    if (this.entries.size >= AUTH_CACHE_MAX) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(this.id(username, password), { account, record, expires: this.clock() + AUTH_CACHE_TTL_MS });
+  }
+}
+
 /** Authenticate a request with HTTP Basic credentials through the shared login guard. */
 export async function basicAuth(
   req: IncomingMessage,
-  opts: { guard: LoginGuard; ip: string; protocol: LoginProtocol },
+  opts: { guard: LoginGuard; ip: string; protocol: LoginProtocol; cache?: AuthCache },
 ): Promise<BasicAuthResult> {
   const creds = parseBasicAuth(req.headers.authorization);
   if (!creds) {
     return { ok: false, status: 401, reason: req.headers.authorization ? 'malformed' : 'missing', message: 'use http basic auth with email address as username' };
   }
-  const outcome = await opts.guard.authenticatePassword({
+  const ctx = {
     protocol: opts.protocol,
     mechanism: 'http-basic',
     ip: opts.ip,
     localIP: req.socket.localAddress ?? null,
     tls: tlsDescription(req.socket as { encrypted?: boolean }),
     userAgent: req.headers['user-agent'] ?? null,
-    username: creds.username,
-    password: creds.password,
-  });
+  };
+  if (opts.cache && 'allowed' in opts.guard.checkLogin(opts.ip)) {
+    const found = await opts.guard.saslLookup(creds.username);
+    const record = found ? JSON.stringify(found.record) : '';
+    const account = found && !found.account.loginDisabled ? opts.cache.get(creds.username, creds.password, record) : undefined;
+    if (account !== undefined && account === found?.account.account) {
+      opts.guard.recordSuccess(opts.ip);
+      opts.guard.recordAttempt(ctx, { loginName: creds.username, account, result: 'ok' });
+      return { ok: true, account, username: creds.username };
+    }
+  }
+  const outcome = await opts.guard.authenticatePassword({ ...ctx, username: creds.username, password: creds.password });
+  if (outcome.ok && opts.cache) {
+    const found = await opts.guard.saslLookup(creds.username);
+    if (found?.account.account === outcome.account) opts.cache.set(creds.username, creds.password, outcome.account, JSON.stringify(found.record));
+  }
   if (outcome.ok) return { ok: true, account: outcome.account, username: creds.username };
   switch (outcome.reason) {
     case 'ratelimited':

@@ -20,7 +20,7 @@ import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/registry.js';
 import { Router } from '../web/router.js';
 import type { RequestContext } from '../web/listener.js';
-import { basicAuth } from '../web/auth.js';
+import { basicAuth, AuthCache } from '../web/auth.js';
 import { readBody, parseForm, parseContentType, type FormFile } from '../web/body.js';
 import { HttpError } from '../web/errors.js';
 import { sendJson, sendHtml, sendText, redirect } from '../web/respond.js';
@@ -63,6 +63,7 @@ export function webapiHandler(d: WebapiDeps): (req: IncomingMessage, res: Server
   const router = new Router();
   const inflight = new Map<string, Promise<SendResultT>>();
   const openapi = new Map<string, string>();
+  const authCache = new AuthCache();
   router.get('', (_req, res, ctx) => redirect(res, 303, `${ctx.base}v0/`));
   router.get('v0/', (_req, res) => sendHtml(res, 200, indexPage()));
   router.get('v0/openapi.json', (_req, res, ctx) => {
@@ -89,7 +90,7 @@ export function webapiHandler(d: WebapiDeps): (req: IncomingMessage, res: Server
   const call = async (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, method: string): Promise<void> => {
     if (!isMethod(method)) return sendText(res, 404, '404 - unknown method');
     const t0 = process.hrtime.bigint();
-    const auth = await basicAuth(req, { guard: d.loginGuard, ip: ctx.ip, protocol: 'webapi' });
+    const auth = await basicAuth(req, { guard: d.loginGuard, ip: ctx.ip, protocol: 'webapi', cache: authCache });
     if (!auth.ok) {
       d.metrics?.webapiResults.inc({ method, result: auth.reason === 'ratelimited' ? 'ratelimited' : 'badauth' });
       if (auth.status === 429) return sendText(res, 429, '429 - too many auth attempts');

@@ -92,7 +92,10 @@ function jsonFiles(list: FileT[] | null | undefined, what: string): ComposeFile[
 }
 
 function formFiles(files: readonly FormFile[], field: string): ComposeFile[] {
-  return files.filter((f) => f.field === field).map((f) => ({ name: f.filename, contentType: f.contentType, contentId: f.contentId, data: f.data }));
+  // Clients (browsers, undici) label files they know nothing about application/octet-stream: sniff those.
+  return files
+    .filter((f) => f.field === field)
+    .map((f) => ({ name: f.filename, contentType: /^application\/octet-stream\s*$/i.test(f.contentType) ? '' : f.contentType, contentId: f.contentId, data: f.data }));
 }
 
 function hasUtf8Localpart(a: string): boolean {
