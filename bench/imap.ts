@@ -1,0 +1,213 @@
+/**
+ * `npm run bench -- imap [--n 10000] [--multiappend 0]`
+ *
+ * IMAP on a big mailbox: a moxts server in a child process (its own event loop), and here one raw
+ * IMAP connection that APPENDs N generated, varied messages (bench/mailgen.ts) one at a time,
+ * each waiting for its durable OK (LITERAL+, so no continuation round trip), then measures SELECT,
+ * `UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)`, `FETCH 1:* BODYSTRUCTURE`, 100
+ * full bodies, `SEARCH TEXT <rare word>`, `STORE 1:* +FLAGS (\Seen)` and EXPUNGE of half, with
+ * the issue's targets beside them, and the server's CPU time for each step (from /proc).
+ * BENCH_SERVER_NODE_ARGS passes node options to the server (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+ */
+import { spawn } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { readFileSync } from 'node:fs';
+import { makeMessage, RARE_COUNT, RARE_WORD, rng } from './mailgen.js';
+
+function cpuSeconds(pid: number | undefined): number | undefined {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+function arg(args: string[], name: string, def: string): string {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : def;
+}
+
+interface Done {
+  status: string;
+  untagged: number;
+  bytes: number;
+  lines: string[];
+}
+
+/** A minimal IMAP client: tagged commands, responses split into logical lines (literals skipped). */
+class Imap {
+  private buf: Buffer = Buffer.alloc(0);
+  private scan = 0;
+  private lineStart = 0;
+  private need = 0;
+  private tag = 0;
+  private pending: { tag: string; resolve: (d: Done) => void; untagged: number; bytes: number; keep: boolean; lines: string[] } | null = null;
+  private greeting: ((l: string) => void) | null = null;
+
+  constructor(private sock: Socket) {
+    sock.on('data', (d: Buffer) => this.onData(d));
+  }
+
+  static async open(port: number): Promise<Imap> {
+    const s = connect(port, '127.0.0.1');
+    await once(s, 'connect');
+    s.setNoDelay(true);
+    const c = new Imap(s);
+    await new Promise<string>((r) => (c.greeting = r));
+    return c;
+  }
+
+  private onData(d: Buffer): void {
+    this.buf = this.buf.length ? Buffer.concat([this.buf.subarray(this.lineStart), d]) : d;
+    this.scan -= this.lineStart;
+    this.lineStart = 0;
+    if (this.pending) this.pending.bytes += d.length;
+    for (;;) {
+      if (this.need) {
+        if (this.buf.length - this.scan < this.need) return;
+        this.scan += this.need;
+        this.need = 0;
+      }
+      const nl = this.buf.indexOf(10, this.scan);
+      if (nl < 0) return;
+      // A line ending in {n} continues after n literal bytes.
+      const m = nl >= 2 ? /\{(\d+)\+?\}\r$/.exec(this.buf.toString('latin1', Math.max(this.lineStart, nl - 24), nl)) : null;
+      if (m) {
+        this.need = Number(m[1]);
+        this.scan = nl + 1;
+        continue;
+      }
+      const head = this.buf.toString('latin1', this.lineStart, Math.min(nl, this.lineStart + 200));
+      this.scan = nl + 1;
+      this.lineStart = this.scan;
+      this.line(head);
+    }
+  }
+
+  private line(head: string): void {
+    if (this.greeting) {
+      const g = this.greeting;
+      this.greeting = null;
+      g(head);
+      return;
+    }
+    const p = this.pending;
+    if (!p) return;
+    if (head.startsWith(p.tag + ' ')) {
+      this.pending = null;
+      p.resolve({ status: head.slice(p.tag.length + 1).trim(), untagged: p.untagged, bytes: p.bytes, lines: p.lines });
+    } else {
+      p.untagged++;
+      if (p.keep && p.lines.length < 20) p.lines.push(head.trim());
+    }
+  }
+
+  /** Sends a command (string or bytes with its literals inline, LITERAL+) and waits for its tagged reply. */
+  cmd(c: string | Buffer[], keep = false): Promise<Done> {
+    const tag = `b${++this.tag}`;
+    return new Promise((resolve) => {
+      this.pending = { tag, resolve, untagged: 0, bytes: 0, keep, lines: [] };
+      if (typeof c === 'string') this.sock.write(`${tag} ${c}\r\n`);
+      else {
+        this.sock.write(`${tag} `);
+        for (const b of c) this.sock.write(b);
+        this.sock.write('\r\n');
+      }
+    });
+  }
+
+  close(): void {
+    this.sock.destroy();
+  }
+}
+
+function ok(d: Done, what: string): Done {
+  if (!d.status.startsWith('OK')) throw new Error(`${what}: ${d.status}`);
+  return d;
+}
+
+export async function run(args: string[]): Promise<void> {
+  const n = Number(arg(args, 'n', '10000'));
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, fileURLToPath(new URL('./imap-server-child.js', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      const m = /^READY (\d+)/.exec(l);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`server exited ${code}`)));
+  });
+  const rows: Array<[string, string, string, string, string]> = [];
+  const cpu = () => cpuSeconds(child.pid);
+  async function step<T>(name: string, target: string, fn: () => Promise<T>, show: (secs: number, r: T) => string): Promise<T> {
+    const c0 = cpu();
+    const own0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    const r = await fn();
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    const c1 = cpu();
+    const own = process.cpuUsage(own0);
+    rows.push([name, show(secs, r), target, c0 !== undefined && c1 !== undefined ? `${(c1 - c0).toFixed(2)} s` : '-', `${((own.user + own.system) / 1e6).toFixed(2)} s`]);
+    console.log(`  ${name}: ${show(secs, r)}`);
+    return r;
+  }
+
+  try {
+    console.log(`server pid ${child.pid} on 127.0.0.1:${port}; generating ${n} messages`);
+    const msgs = Array.from({ length: n }, (_, i) => makeMessage(i, n));
+    const total = msgs.reduce((s, m) => s + m.length, 0);
+    const sizes = msgs.map((m) => m.length).sort((a, b) => a - b);
+    console.log(`mailbox: ${n} messages, ${(total / 1048576).toFixed(1)} MiB, size p50 ${sizes[n >> 1]} B, p90 ${sizes[Math.floor(n * 0.9)]} B, max ${sizes[n - 1]} B; "${RARE_WORD}" in ${RARE_COUNT}`);
+
+    const c = await Imap.open(port);
+    ok(await c.cmd('LOGIN "mjl@example.com" "bench password"'), 'LOGIN');
+    ok(await c.cmd('ENABLE CONDSTORE'), 'ENABLE');
+
+    await step('APPEND (one at a time, durable OK each)', '≥ 500 msg/s', async () => {
+      for (let i = 0; i < n; i++) {
+        const m = msgs[i]!;
+        ok(await c.cmd([Buffer.from(`APPEND INBOX {${m.length}+}\r\n`), m]), `APPEND ${i}`);
+      }
+    }, (s) => `${(n / s).toFixed(0)} msg/s (${s.toFixed(1)} s)`);
+
+    const sel = await step('SELECT INBOX', '-', async () => ok(await c.cmd('SELECT INBOX', true), 'SELECT'), (s, d) => `${(s * 1000).toFixed(1)} ms (${d.lines.find((l) => / EXISTS$/.test(l)) ?? '?'})`);
+    void sel;
+
+    for (let rep = 1; rep <= 2; rep++) {
+      await step(`UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)${rep > 1 ? ' again' : ''}`, '≤ 0.4 s', async () => ok(await c.cmd('UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)'), 'FETCH ENVELOPE'), (s, d) => `${s.toFixed(3)} s (${d.untagged} responses, ${(d.bytes / 1048576).toFixed(1)} MiB)`);
+    }
+    for (let rep = 1; rep <= 2; rep++) {
+      await step(`FETCH 1:* BODYSTRUCTURE${rep > 1 ? ' again' : ''}`, '≤ 0.2 s', async () => ok(await c.cmd('FETCH 1:* BODYSTRUCTURE'), 'FETCH BODYSTRUCTURE'), (s, d) => `${s.toFixed(3)} s (${d.untagged} responses, ${(d.bytes / 1048576).toFixed(1)} MiB)`);
+    }
+    const r = rng(42);
+    const picks = [...new Set(Array.from({ length: 100 }, () => 1 + Math.floor(r() * n)))];
+    await step(`100 full bodies (UID FETCH <${picks.length} uids> BODY.PEEK[])`, '-', async () => ok(await c.cmd(`UID FETCH ${picks.join(',')} BODY.PEEK[]`), 'FETCH BODY'), (s, d) => `${(s * 1000).toFixed(1)} ms (${(d.bytes / 1048576).toFixed(1)} MiB)`);
+
+    const search = async () => {
+      const d = await c.cmd(`SEARCH TEXT ${RARE_WORD}`, true);
+      return d;
+    };
+    const showSearch = (s: number, d: Done) => `${(s * 1000).toFixed(1)} ms (${d.status.startsWith('OK') ? (d.lines.find((l) => l.startsWith('* SEARCH')) ?? d.lines.join(' ')) : d.status})`;
+    await step('SEARCH TEXT (first: waits for the text index to catch up)', '-', search, showSearch);
+    for (let rep = 1; rep <= 3; rep++) await step(`SEARCH TEXT ${RARE_WORD} #${rep}`, '≤ 0.07 s', search, showSearch);
+
+    await step('STORE 1:* +FLAGS (\\Seen)', '≤ 0.15 s', async () => ok(await c.cmd('STORE 1:* +FLAGS (\\Seen)'), 'STORE'), (s, d) => `${s.toFixed(3)} s (${d.untagged} responses)`);
+    const half = Math.floor(n / 2);
+    await step(`STORE 1:${half} +FLAGS.SILENT (\\Deleted)`, '-', async () => ok(await c.cmd(`STORE 1:${half} +FLAGS.SILENT (\\Deleted)`), 'STORE Deleted'), (s) => `${s.toFixed(3)} s`);
+    await step(`EXPUNGE (${half} messages)`, '≤ 0.5 s', async () => ok(await c.cmd('EXPUNGE'), 'EXPUNGE'), (s, d) => `${s.toFixed(3)} s (${d.untagged} responses)`);
+    ok(await c.cmd('LOGOUT'), 'LOGOUT');
+    c.close();
+  } finally {
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+  }
+  console.log(`\nload average at the end: ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')} (2 cores shared with other jobs: wall times include waiting for a core)`);
+  console.log('step | measured | target | server CPU | client CPU');
+  console.log('---|---|---|---|---');
+  for (const r of rows) console.log(r.join(' | '));
+}
