@@ -1,13 +1,18 @@
 /**
  * Child process for `npm run bench -- smtp`: a real moxts server (SMTP on 127.0.0.1:0) with a
  * dns2 DNS server publishing SPF/DMARC for the sending domain, so each message goes through the
- * full path (verification, headers, parsing, durable group-committed storage). Prints
- * `READY <port>` when listening; stops on SIGTERM.
+ * full path (verification, headers, parsing, durable group-committed storage), and IMAP so the
+ * bench can check that every acknowledged message is visible there. Prints
+ * `READY <smtp port> <imap port>` when listening; stops on SIGTERM.
  */
 import { startTestServer } from '../test/helpers/server.js';
 
+const BENCH_PASSWORD = process.env.BENCH_PASSWORD ?? 'benchbench';
+
 const ts = await startTestServer({
   cacheDns: true,
+  imap: true,
+  passwords: Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`user${i}`, BENCH_PASSWORD])),
   // All load comes from 127.0.0.1: lift the per-IP volume limits (defaults: 500 messages/minute).
   smtpLimits: {
     messagesPerMinute: [1e9, 1e9, 1e9],
@@ -28,4 +33,4 @@ const ts = await startTestServer({
 process.on('SIGTERM', () => {
   void ts.stop().then(() => process.exit(0));
 });
-process.stdout.write(`READY ${ts.smtpPort}\n`);
+process.stdout.write(`READY ${ts.smtpPort} ${ts.imapPort}\n`);

@@ -9,6 +9,7 @@
  * process (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
  */
 import { spawn } from 'node:child_process';
+import { ImapFlow } from 'imapflow';
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
@@ -82,12 +83,32 @@ async function openConn(port: number): Promise<Conn> {
   return c;
 }
 
-async function runOne(port: number, size: number, concurrency: number, n: number): Promise<{ rate: number; p50: number; p99: number; failures: number }> {
+/** Password of the bench accounts (the child sets it from BENCH_PASSWORD). */
+const BENCH_PASSWORD = 'benchbench';
+
+/** "ok" when the 10 Inboxes hold exactly `accepted` messages over IMAP, else what they hold. */
+async function imapVisible(port: number, accepted: number): Promise<string> {
+  let total = 0;
+  for (let i = 0; i < 10; i++) {
+    const c = new ImapFlow({ host: '127.0.0.1', port, secure: false, auth: { user: `user${i}@example.com`, pass: BENCH_PASSWORD }, logger: false, tls: { rejectUnauthorized: false } });
+    await c.connect();
+    try {
+      const st = await c.status('INBOX', { messages: true });
+      total += st ? (st.messages ?? 0) : 0;
+    } finally {
+      await c.logout();
+    }
+  }
+  return total === accepted ? 'ok' : `MISMATCH ${total}/${accepted}`;
+}
+
+async function runOne(port: number, size: number, concurrency: number, n: number): Promise<{ rate: number; p50: number; p99: number; failures: number; accepted: number }> {
   const msgs = Array.from({ length: 16 }, (_, i) => makeMessage(size, i));
   const conns = await Promise.all(Array.from({ length: concurrency }, () => openConn(port)));
   const lat: number[] = [];
   let next = 0;
   let failures = 0;
+  let accepted = 0;
   const start = process.hrtime.bigint();
   await Promise.all(
     conns.map(async (c) => {
@@ -109,6 +130,7 @@ async function runOne(port: number, size: number, concurrency: number, n: number
         const reply = await c.reply();
         lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
         if (!reply.startsWith('250')) failures++;
+        else accepted++;
       }
     }),
   );
@@ -116,7 +138,7 @@ async function runOne(port: number, size: number, concurrency: number, n: number
   for (const c of conns) c.end();
   lat.sort((a, b) => a - b);
   const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? 0;
-  return { rate: n / secs, p50: q(0.5), p99: q(0.99), failures };
+  return { rate: n / secs, p50: q(0.5), p99: q(0.99), failures, accepted };
 }
 
 /** Messages sent before each measured run (JIT, DNS cache, account databases): we report steady state. */
@@ -128,30 +150,35 @@ export async function run(args: string[]): Promise<void> {
   const concs = arg(args, 'concurrency', '1,10,50').split(',').map(Number);
   // BENCH_SERVER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the server.
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, fileURLToPath(new URL('./smtp-server-child.js', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
+  const child = spawn(process.execPath, [...nodeArgs, fileURLToPath(new URL('./smtp-server-child.js', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_PASSWORD } });
+  const [port, imapPort] = await new Promise<[number, number]>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (l) => {
-      const m = /^READY (\d+)$/.exec(l);
-      if (m) resolve(Number(m[1]));
+      const m = /^READY (\d+) (\d+)$/.exec(l);
+      if (m) resolve([Number(m[1]), Number(m[2])]);
     });
     child.once('exit', (code) => reject(new Error(`server exited ${code}`)));
   });
   console.log(`server pid ${child.pid} on 127.0.0.1:${port}; ${n} messages per run (fewer for 100 KiB at concurrency 1)`);
-  console.log('size      conc   msgs/s     p50 ms   p99 ms   failures   server cpu ms/msg   load cpu ms/msg');
+  console.log('size      conc   msgs/s     p50 ms   p99 ms   failures   server cpu ms/msg   load cpu ms/msg   in IMAP');
+  // Every message acknowledged with 250 so far; after each run all of them must be in the
+  // recipients' Inboxes over IMAP (STATUS MESSAGES), or the run is reported as failing.
+  let accepted = 0;
   for (const size of sizes) {
     for (const c of concs) {
       const count = size > 16_384 && c === 1 ? Math.min(n, 500) : n;
       // Warm-up: JIT, DNS cache, account databases.
-      await runOne(port, size, c, Math.min(WARMUP, count));
+      const w = await runOne(port, size, c, Math.min(WARMUP, count));
+      accepted += w.accepted;
       const cpu0 = cpuSeconds(child.pid);
       const own0 = process.cpuUsage();
       const r = await runOne(port, size, c, count);
+      accepted += r.accepted;
       const cpu1 = cpuSeconds(child.pid);
       const own = process.cpuUsage(own0);
       const srv = cpu0 !== undefined && cpu1 !== undefined ? (((cpu1 - cpu0) * 1000) / count).toFixed(3) : '-';
       const gen = ((own.user + own.system) / 1000 / count).toFixed(3);
       console.log(
-        `${String(size).padEnd(9)} ${String(c).padEnd(6)} ${r.rate.toFixed(0).padStart(7)}   ${r.p50.toFixed(2).padStart(7)}  ${r.p99.toFixed(2).padStart(7)}   ${String(r.failures).padEnd(10)} ${srv.padStart(8)}            ${gen.padStart(6)}`,
+        `${String(size).padEnd(9)} ${String(c).padEnd(6)} ${r.rate.toFixed(0).padStart(7)}   ${r.p50.toFixed(2).padStart(7)}  ${r.p99.toFixed(2).padStart(7)}   ${String(r.failures).padEnd(10)} ${srv.padStart(8)}            ${gen.padStart(6)}         ${await imapVisible(imapPort, accepted)}`,
       );
     }
   }
