@@ -7,6 +7,7 @@
  * never waits for the previous one's fsync.
  */
 import type { Db } from '../store/db.js';
+import type { Transaction } from 'better-sqlite3';
 import { WalSyncer } from '../store/walsync.js';
 
 /** Most operations per transaction: bounds how long a commit blocks the event loop. */
@@ -25,12 +26,15 @@ export class GroupCommit {
   private scheduled = false;
   private syncing: Promise<void> | null = null;
   private readonly wal: WalSyncer;
+  /** A transaction function created once (creating one per batch or operation costs). */
+  private readonly tx: Transaction<(fn: () => unknown) => unknown>;
 
   constructor(
     private readonly db: Db,
     walPath: string,
   ) {
     this.wal = new WalSyncer(walPath);
+    this.tx = db.transaction((fn: () => unknown) => fn());
   }
 
   /** Run fn in a (batched) transaction; resolves with its value once it is durable. */
@@ -55,18 +59,16 @@ export class GroupCommit {
     const done: Array<{ op: Op; value: unknown }> = [];
     const failed: Array<{ op: Op; err: unknown }> = [];
     try {
-      this.db
-        .transaction(() => {
-          for (const op of batch) {
-            // One savepoint each: a failing operation does not undo the others.
-            try {
-              done.push({ op, value: this.db.transaction(op.fn)() });
-            } catch (err) {
-              failed.push({ op, err });
-            }
+      this.tx.immediate(() => {
+        for (const op of batch) {
+          // One savepoint each: a failing operation does not undo the others.
+          try {
+            done.push({ op, value: this.tx(op.fn) });
+          } catch (err) {
+            failed.push({ op, err });
           }
-        })
-        .immediate();
+        }
+      });
     } catch (err) {
       for (const op of batch) op.reject(err);
       return;

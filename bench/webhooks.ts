@@ -1,0 +1,87 @@
+/**
+ * `npm run bench -- webhooks [--n N] [--urls 1,10]`
+ *
+ * Webhook delivery throughput: N outgoing events are recorded in queue.db (as the queue does),
+ * then the webhook worker consumes them into hooks and POSTs them (signed, as in production) to a
+ * receiver in a child process that answers 200 at once. The clock stops when every result is
+ * recorded durably (all hooks retired, their transactions fsync'd). With 1 URL the requests go one
+ * at a time (mox's per-URL rule); with 10 URLs (10 accounts) up to 10 at once.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { QueueStore } from '../queue/store.js';
+import { recordEvent } from '../queue/events.js';
+import { WebhookStore } from '../webhook/store.js';
+import { WebhookWorker } from '../webhook/worker.js';
+
+function arg(args: string[], name: string, def: string): string {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : def;
+}
+
+async function startReceiver(): Promise<{ url: string; stop: () => void }> {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./webhook-receiver-child.js', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      const m = /^READY (\d+)$/.exec(l);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (c) => reject(new Error(`receiver exited: ${c}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
+}
+
+async function runOnce(n: number, urls: number, receiver: string): Promise<{ rate: number; cpuUsPerHook: number }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'moxts-bench-hooks-'));
+  const q = await QueueStore.open({ dataDir });
+  q.db.transaction(() => {
+    for (let i = 1; i <= n; i++) {
+      recordEvent(q.db, { account: `acct${i % urls}`, event: 'delivered', queueMsgId: i, messageId: `<bench-${i}@example.com>`, subject: `bench ${i}`, extra: { userid: String(i) } }, new Date());
+    }
+  })();
+  const store = WebhookStore.open({ dataDir, keepRetiredFor: () => 3_600_000 });
+  const worker = new WebhookWorker({
+    store,
+    outgoing: (a) => ({ url: `${receiver}/${a}`, authorization: 'Bearer bench' }),
+    userAgent: 'moxts-bench (webhook)',
+  });
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  worker.start();
+  // Done when every hook is retired; retirements resolve only after their fsync.
+  const retiredCount = store.db.prepare('SELECT count(*) FROM hook_retired').pluck();
+  while (store.hasEvents() || store.count() > 0 || (retiredCount.get() as number) < n) await new Promise((r) => setTimeout(r, 20));
+  await worker.idle();
+  const secs = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(c0);
+  const cpuUsPerHook = (cpu.user + cpu.system) / n;
+  const retired = store.db.prepare('SELECT count(*) FROM hook_retired WHERE success = 1').pluck().get() as number;
+  await worker.stop();
+  await store.close();
+  await q.close();
+  rmSync(dataDir, { recursive: true, force: true });
+  if (retired !== n) throw new Error(`${retired} of ${n} webhooks delivered`);
+  return { rate: n / secs, cpuUsPerHook };
+}
+
+export async function run(args: string[]): Promise<void> {
+  const n = Number(arg(args, 'n', '20000'));
+  const urlCounts = arg(args, 'urls', '1,10').split(',').map(Number);
+  const rx = await startReceiver();
+  try {
+    await runOnce(1000, 10, rx.url); // warm-up
+    for (const urls of urlCounts) {
+      const r = await runOnce(n, urls, rx.url);
+      // CPU of this (the server's) side per delivery: what one free core could sustain.
+      console.log(
+        `${n} webhooks, ${urls} URL(s): ${r.rate.toFixed(0)} deliveries/s (each result durable); worker CPU ${r.cpuUsPerHook.toFixed(0)} µs/delivery (≈ ${(1e6 / r.cpuUsPerHook).toFixed(0)}/s on one free core); load average ${loadavg()[0]!.toFixed(1)}`,
+      );
+    }
+  } finally {
+    rx.stop();
+  }
+}
