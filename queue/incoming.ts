@@ -191,8 +191,9 @@ export class IncomingReports {
   private byMessageId(account: string, mid: string | undefined): RetiredMsg[] {
     const forms = mid ? messageIdForms(mid) : [];
     if (!forms.length) return [];
+    // "+sender_account" keeps SQLite on the message_id index rather than scanning the account's rows.
     const ids = this.d.queue.db
-      .prepare(`SELECT id FROM msg_retired WHERE message_id IN (${forms.map(() => '?').join(',')}) AND sender_account = ? ORDER BY id LIMIT 1000`)
+      .prepare(`SELECT id FROM msg_retired WHERE message_id IN (${forms.map(() => '?').join(',')}) AND +sender_account = ? ORDER BY id LIMIT 1000`)
       .pluck()
       .all(...forms, account) as number[];
     return this.retiredByIds(ids);

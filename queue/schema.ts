@@ -212,4 +212,13 @@ export const QUEUE_MIGRATIONS: readonly Migration[] = [
     version: 6,
     sql: IDEMPOTENCY_MIGRATION_SQL,
   },
+  {
+    // Retired messages by account (queue/incoming.ts asks for every incoming message whether the
+    // receiving account has any, and listRetired filters by account ordered by last activity):
+    // without it both scan the whole table.
+    version: 7,
+    sql: `
+      CREATE INDEX retired_account ON msg_retired(sender_account, last_activity);
+    `,
+  },
 ];
