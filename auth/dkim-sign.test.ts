@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { dkimVerify } from 'mailauth';
 import { generateDkimKey, dkimTxtRecord } from './dkim-keys.js';
-import { dkimSign, DEFAULT_SIGNED_HEADERS } from './dkim-sign.js';
+import { dkimSign, dkimSignParts, DEFAULT_SIGNED_HEADERS } from './dkim-sign.js';
 import { startTestDns, type TestDns } from '../dns/testserver.js';
 
 const ed = generateDkimKey('ed25519');
@@ -136,4 +136,27 @@ test('dkim-sign: messages with an empty body, without a body, with bare LF line 
     const results = await verify(Buffer.concat([Buffer.from(sig), full]));
     assert.equal(results[0]!.result, 'pass', JSON.stringify(m));
   }
+});
+
+test('dkimSignParts: header plus body chunks at any boundaries signs exactly like dkimSign', async () => {
+  const clock = { now: () => Date.UTC(2026, 10, 21, 12, 0, 0) };
+  const selectors = [
+    { selector: 'ed', privateKeyPem: ed },
+    { selector: 'rsa', privateKeyPem: rsa, bodyRelaxed: false },
+  ];
+  const whole = await dkimSign(message, { domain: 'example.org', selectors, clock });
+  const end = message.indexOf('\r\n\r\n') + 2;
+  const header = message.subarray(0, end);
+  const body = message.subarray(end + 2);
+  for (const size of [1, 3, 7, 64, body.length]) {
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < body.length; i += size) chunks.push(body.subarray(i, i + size));
+    async function* gen() {
+      yield* chunks;
+    }
+    assert.equal(await dkimSignParts(header, gen(), { domain: 'example.org', selectors, clock }), whole, `chunks of ${size}`);
+  }
+  // An empty body, given as no chunks at all.
+  const noBody = Buffer.concat([header, Buffer.from('\r\n')]);
+  assert.equal(await dkimSignParts(header, [], { domain: 'example.org', selectors, clock }), await dkimSign(noBody, { domain: 'example.org', selectors, clock }));
 });

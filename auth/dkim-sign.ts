@@ -120,15 +120,23 @@ export function selectSignedHeaders(
  * to prepend to the message. Throws if a key can't be used.
  */
 export async function dkimSign(message: Buffer, opts: DkimSignOptions): Promise<string> {
+  const { header, body } = splitMessage(message);
+  return dkimSignParts(header, [body], opts);
+}
+
+/**
+ * dkimSign for a message given as its header section (the fields with their line endings, without
+ * the empty line) and its body as chunks, e.g. streamed from a file: a large message is never
+ * held whole in memory.
+ */
+export async function dkimSignParts(header: Buffer, body: AsyncIterable<Buffer> | Iterable<Buffer>, opts: DkimSignOptions): Promise<string> {
   if (!opts.selectors.length) return '';
   const clock = opts.clock ?? Date;
-  const { header, body } = splitMessage(message);
   const parsed = tools.parseHeaders(header).parsed.filter((h) => h.key);
   const signTime = new Date(Math.floor(clock.now() / 1000) * 1000);
 
-  const bodyHashes = new Map<string, string>();
-  const out: string[] = [];
-  for (const sel of opts.selectors) {
+  // Check every key before reading the body.
+  const sels = opts.selectors.map((sel) => {
     const key = tools.getPrivateKey(sel.privateKeyPem);
     const keyType = key.asymmetricKeyType;
     if (keyType !== 'rsa' && keyType !== 'ed25519') {
@@ -136,16 +144,24 @@ export async function dkimSign(message: Buffer, opts: DkimSignOptions): Promise<
     }
     const hash = sel.hash ?? 'sha256';
     if (hash !== 'sha256') throw new Error(`dkim selector ${sel.selector}: unsupported hash ${String(hash)}`);
+    return { sel, key, keyType, hash, bc: sel.bodyRelaxed === false ? 'simple' : 'relaxed' };
+  });
+
+  // One body hash per body canonicalization in use, fed chunk by chunk.
+  const hashers = new Map(sels.map((s) => [s.bc, bodyMod.dkimBody(s.bc, 'sha256', false)] as const));
+  let fed = false;
+  for await (const chunk of body) {
+    fed = true;
+    for (const h of hashers.values()) h.update(chunk);
+  }
+  if (!fed) for (const h of hashers.values()) h.update(Buffer.alloc(0));
+  const bodyHashes = new Map([...hashers].map(([bc, h]) => [bc, h.digest('base64')] as const));
+
+  const out: string[] = [];
+  for (const { sel, key, keyType, hash, bc } of sels) {
     const algorithm = `${keyType}-${hash}`;
     const hc = sel.headerRelaxed === false ? 'simple' : 'relaxed';
-    const bc = sel.bodyRelaxed === false ? 'simple' : 'relaxed';
-    let bodyHash = bodyHashes.get(bc);
-    if (bodyHash === undefined) {
-      const hasher = bodyMod.dkimBody(bc, hash, false);
-      hasher.update(body);
-      bodyHash = hasher.digest('base64');
-      bodyHashes.set(bc, bodyHash);
-    }
+    const bodyHash = bodyHashes.get(bc)!;
     const signing = selectSignedHeaders(parsed, sel.headers ?? DEFAULT_SIGNED_HEADERS, sel.oversign ?? 'from');
     const expires =
       sel.expirationSeconds !== undefined && sel.expirationSeconds > 0

@@ -36,7 +36,7 @@ import { parseHeader, type Header } from '../message/header.js';
 import { parseAddressList, isGroup } from '../message/address.js';
 import { formatRfc5322Date } from '../message/date.js';
 import { readRange, tempFilePath } from '../store/msgfile.js';
-import { dkimSign, type DkimSelectorConfig } from '../auth/dkim-sign.js';
+import { dkimSign, dkimSignParts, type DkimSelectorConfig } from '../auth/dkim-sign.js';
 import type { Logger } from '../log/logger.js';
 import { nullLogger } from '../log/logger.js';
 import { QueueError, type QueueStore, type QueuedMsg, type AddRecipient } from './store.js';
@@ -232,7 +232,6 @@ export class Submitter {
     if (!mf.ok) throw new SubmitError(mf.reason, mf.reason === 'domainDisabled' ? 'sending domain is disabled' : 'not allowed to send as this envelope sender (MAIL FROM)');
 
     // The header section, from memory or the first part of the file.
-    const inMemory = Buffer.isBuffer(req.message);
     const size = Buffer.isBuffer(req.message) ? req.message.length : req.message.size;
     const head = Buffer.isBuffer(req.message) ? req.message : await readRange(req.message.path, 0, MAX_HEADER_BYTES);
     const hb = headerSection(head, head.length >= size);
@@ -298,9 +297,12 @@ export class Submitter {
     try {
       // The message file: as given, or without the X-Mox-Extra headers.
       let content: Buffer | { tempPath: string; size: number };
+      // The header section of the file (for signing a file without reading all of it).
+      let contentHeader = hb;
       const extraFields = req.extraFromHeaders ? header.fields.filter((f) => f.key.startsWith(EXTRA_PREFIX)) : [];
       if (extraFields.length) {
         const kept = Buffer.concat(header.fields.filter((f) => !f.key.startsWith(EXTRA_PREFIX)).map((f) => f.raw));
+        contentHeader = kept;
         if (Buffer.isBuffer(req.message)) content = Buffer.concat([kept, req.message.subarray(hb.length)]);
         else {
           rewritten = tempFilePath(this.d.tmpDir, 'submit');
@@ -319,10 +321,12 @@ export class Submitter {
       }
       if (!header.has('date')) added += `Date: ${formatRfc5322Date(now)}\r\n`;
 
-      // DKIM signature over the message as sent (added headers + file).
-      const whole = Buffer.isBuffer(content) ? content : await fsp.readFile(content.tempPath);
-      const signed = Buffer.from(added).length ? Buffer.concat([Buffer.from(added), whole]) : whole;
-      const dkim = await this.dkimHeaders(dynamic, froms[0]!.host!, signed, now);
+      // DKIM signature over the message as sent (added headers + file); a file is streamed.
+      const addedBuf = Buffer.from(added);
+      const toSign = Buffer.isBuffer(content)
+        ? { message: addedBuf.length ? Buffer.concat([addedBuf, content]) : content }
+        : { header: Buffer.concat([addedBuf, contentHeader]), bodyFile: content.tempPath, bodyStart: Math.min(contentHeader.length + 2, content.size) };
+      const dkim = await this.dkimHeaders(dynamic, froms[0]!.host!, toSign, now);
 
       const tlsRequiredNo = (header.get('tls-required') ?? '').trim().toLowerCase() === 'no';
       const requireTLS = req.requireTLS ? true : tlsRequiredNo ? false : (req.requireTLS ?? null);
@@ -336,7 +340,7 @@ export class Submitter {
           prefix: prefix.length ? prefix : undefined,
           messageId,
           subject: header.get('subject') ?? '',
-          has8bit: req.has8bit || (inMemory && has8bitData(whole)),
+          has8bit: req.has8bit || (Buffer.isBuffer(content) && has8bitData(content)),
           smtputf8: req.smtputf8,
           requireTLS,
           futureRelease: fr,
@@ -377,7 +381,12 @@ export class Submitter {
   }
 
   /** DKIM-Signature fields for a message From `fromDomain` with the domain's Sign selectors. */
-  private async dkimHeaders(cfg: DynamicConfig, fromDomain: string, message: Buffer, now: Date): Promise<string> {
+  private async dkimHeaders(
+    cfg: DynamicConfig,
+    fromDomain: string,
+    msg: { message: Buffer } | { header: Buffer; bodyFile: string; bodyStart: number },
+    now: Date,
+  ): Promise<string> {
     const d = findDomain(cfg, fromDomain);
     const dkim = d?.domain.DKIM;
     if (!d || !dkim?.Sign.length) return '';
@@ -396,7 +405,9 @@ export class Submitter {
         ...(sel.Expiration ? { expirationSeconds: Math.round(sel.Expiration / 1000) } : {}),
       });
     }
-    return dkimSign(message, { domain: normalizeDomain(d.key) ?? d.key, selectors, clock: { now: () => now.getTime() } });
+    const o = { domain: normalizeDomain(d.key) ?? d.key, selectors, clock: { now: () => now.getTime() } };
+    if ('message' in msg) return dkimSign(msg.message, o);
+    return dkimSignParts(msg.header, createReadStream(msg.bodyFile, { start: msg.bodyStart, highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>, o);
   }
 
   private key(path: string): Promise<string> {

@@ -132,6 +132,15 @@ test('Message-ID and Date added; DKIM signatures (ed25519 and RSA) verify with t
   const passed = v.dkim.filter((d) => d.result === 'pass').map((d) => `${d.selector}/${d.algorithm}`).sort();
   assert.deepEqual(passed, ['sel1/ed25519-sha256', 'sel2/rsa-sha256'], JSON.stringify(v.dkim));
   assert.ok(v.dkim.every((d) => d.domain === 'example.com'));
+  // A large message (spilled to a temp file during DATA, signed while streaming it) verifies too,
+  // also when X-Mox-Extra headers were removed from it.
+  const big = msg('mjl@example.com', 'X-Mox-Extra-Big: yes\r\n').replace('hello\r\n', 'a line of text for a big body.\r\n'.repeat(20_000));
+  const [bigId] = await send('mjl@example.com', ['x@remote.example'], big);
+  const bigBytes = await ts.server.queue.messageBytes(bigId!);
+  assert.ok(bigBytes.length > 600_000);
+  const vb = await verifyMessage({ message: bigBytes, ip: '127.0.0.1', helo: 'mail.example.com', mailFrom: 'mjl@example.com', hostname: 'mx.remote.example', resolver: ts.dns.resolver });
+  assert.deepEqual(vb.dkim.map((d) => d.result), ['pass', 'pass'], JSON.stringify(vb.dkim));
+  assert.deepEqual(ts.server.queue.get(bigId!)!.extra, { Big: 'yes' });
   // A message with its own Message-ID and Date keeps them.
   const own = `Message-ID: <own@client.example>\r\nDate: Fri, 20 Nov 2026 10:00:00 +0000\r\n${raw}`;
   const [id2] = await send('mjl@example.com', ['x@remote.example'], own);
