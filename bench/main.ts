@@ -9,6 +9,7 @@ const BENCHES: Record<string, { describe: string; load: () => Promise<{ run(args
   submit: { describe: 'SMTP submission into the queue: 4 KiB messages, 20 authenticated connections, durable 250', load: () => import('./submit.js') },
   imap: { describe: 'IMAP on a 10,000-message generated mailbox: APPEND rate, SELECT, FETCH ENVELOPE/BODYSTRUCTURE, bodies, SEARCH TEXT, STORE, EXPUNGE', load: () => import('./imap.js') },
   webhooks: { describe: 'webhook deliveries/s to a local receiver answering 200, each result recorded durably (1 and 10 URLs)', load: () => import('./webhooks.js') },
+  webapi: { describe: 'webapi Send: small text message, one recipient, 20 concurrent clients, durable 200', load: () => import('./webapi.js') },
   smtp: { describe: 'incoming SMTP: 4 KiB and 100 KiB messages at concurrency 1, 10, 50; end of DATA to durable 250', load: () => import('./smtp.js') },
 };
 

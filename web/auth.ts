@@ -8,7 +8,9 @@
  * CPU by design (scrypt), which would cap an API client at a few dozen requests per second. A hit
  * needs the same username and password (compared as an HMAC under a per-process random key, the
  * password itself is not kept) and the account's stored password record unchanged; it still
- * passes the rate limiter and is recorded as a login attempt.
+ * passes the rate limiter. Repeated successes from one IP and login name are recorded as a login
+ * attempt at most once a minute (mox coalesces its login-attempt records too), so an API client
+ * does not cost an auth.db write per request.
  */
 import type { IncomingMessage } from 'node:http';
 import { createHmac, randomBytes } from 'node:crypto';
@@ -36,11 +38,14 @@ export function parseBasicAuth(header: string | undefined): { username: string; 
 export const AUTH_CACHE_TTL_MS = 5 * 60_000;
 /** Most cached credentials; the oldest are dropped first. */
 export const AUTH_CACHE_MAX = 10_000;
+/** A cached success from the same IP and login name is recorded again after this long. */
+export const AUTH_RECORD_INTERVAL_MS = 60_000;
 
 /** Successful Basic-auth verifications, keyed by HMAC(username, password). */
 export class AuthCache {
   private readonly key = randomBytes(32);
   private readonly entries = new Map<string, { account: string; record: string; expires: number }>();
+  private readonly recorded = new Map<string, number>();
 
   constructor(private readonly clock: () => number = Date.now) {}
 
@@ -58,6 +63,18 @@ export class AuthCache {
       return undefined;
     }
     return e.account;
+  }
+
+  /** Whether a cached success of this login name from this IP should be recorded now. */
+  shouldRecord(ip: string, username: string): boolean {
+    const k = `${ip}\0${username}`;
+    const now = this.clock();
+    const last = this.recorded.get(k);
+    if (last !== undefined && now - last < AUTH_RECORD_INTERVAL_MS) return false;
+    if (this.recorded.size >= AUTH_CACHE_MAX) this.recorded.delete(this.recorded.keys().next().value!);
+    this.recorded.delete(k);
+    this.recorded.set(k, now);
+    return true;
   }
 
   set(username: string, password: string, account: string, record: string): void {
@@ -89,14 +106,17 @@ export async function basicAuth(
     const account = found && !found.account.loginDisabled ? opts.cache.get(creds.username, creds.password, record) : undefined;
     if (account !== undefined && account === found?.account.account) {
       opts.guard.recordSuccess(opts.ip);
-      opts.guard.recordAttempt(ctx, { loginName: creds.username, account, result: 'ok' });
+      if (opts.cache.shouldRecord(opts.ip, creds.username)) opts.guard.recordAttempt(ctx, { loginName: creds.username, account, result: 'ok' });
       return { ok: true, account, username: creds.username };
     }
   }
   const outcome = await opts.guard.authenticatePassword({ ...ctx, username: creds.username, password: creds.password });
   if (outcome.ok && opts.cache) {
     const found = await opts.guard.saslLookup(creds.username);
-    if (found?.account.account === outcome.account) opts.cache.set(creds.username, creds.password, outcome.account, JSON.stringify(found.record));
+    if (found?.account.account === outcome.account) {
+      opts.cache.set(creds.username, creds.password, outcome.account, JSON.stringify(found.record));
+      opts.cache.shouldRecord(opts.ip, creds.username); // authenticatePassword recorded this one
+    }
   }
   if (outcome.ok) return { ok: true, account: outcome.account, username: creds.username };
   switch (outcome.reason) {

@@ -1,0 +1,96 @@
+/**
+ * `npm run bench -- webapi [--n N] [--concurrency 20] [--idempotency]`
+ *
+ * Webapi Send: a moxts server in a child process, and here N Send requests (a small text message,
+ * one recipient, urlencoded `request=` as mox's client sends it, HTTP Basic auth) from
+ * `concurrency` clients, each with its own keep-alive connection (undici Pool). A 200 means the
+ * message is durably queued. Reports requests/s, p50/p99 latency and the server's CPU time per
+ * request. `--idempotency` sends a fresh Idempotency-Key with each request. Target (issue
+ * "Webapi"): ≥ 1,000 Send/s at concurrency 20.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { readFileSync } from 'node:fs';
+import { Pool } from 'undici';
+
+function cpuSeconds(pid: number | undefined): number | undefined {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+function arg(args: string[], name: string, def: string): string {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : def;
+}
+
+const AUTH = 'Basic ' + Buffer.from('app@example.com:benchpass').toString('base64');
+
+async function runOne(pool: Pool, n: number, conc: number, idem: boolean, tag: string): Promise<{ rate: number; p50: number; p99: number; failures: number }> {
+  const lat: number[] = [];
+  let next = 0;
+  let failures = 0;
+  const start = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: conc }, async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= n) break;
+        const req = { To: [{ Address: `user${i % 1000}@dest${i % 50}.example` }], Subject: `bench ${i}`, Text: 'Hello from the webapi benchmark.\nA second line.\n' };
+        const headers: Record<string, string> = { authorization: AUTH, 'content-type': 'application/x-www-form-urlencoded' };
+        if (idem) headers['idempotency-key'] = `${tag}-${i}`;
+        const t0 = process.hrtime.bigint();
+        const res = await pool.request({ path: '/webapi/v0/Send', method: 'POST', headers, body: new URLSearchParams({ request: JSON.stringify(req) }).toString() });
+        const text = await res.body.text();
+        lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        if (res.statusCode !== 200) {
+          failures++;
+          if (failures === 1) console.error(`first failure: ${res.statusCode} ${text}`);
+        }
+      }
+    }),
+  );
+  const secs = Number(process.hrtime.bigint() - start) / 1e9;
+  lat.sort((a, b) => a - b);
+  const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? 0;
+  return { rate: n / secs, p50: q(0.5), p99: q(0.99), failures };
+}
+
+/** Requests before the measured run (JIT, databases, the first password check): steady state. */
+const WARMUP = 1000;
+
+export async function run(args: string[]): Promise<void> {
+  const n = Number(arg(args, 'n', '5000'));
+  const conc = Number(arg(args, 'concurrency', '20'));
+  const idem = args.includes('--idempotency');
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, fileURLToPath(new URL('./webapi-server-child.js', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      const m = /^READY (\d+)$/.exec(l);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`server exited ${code}`)));
+  });
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: conc, pipelining: 1 });
+  try {
+    console.log(`server pid ${child.pid} on 127.0.0.1:${port}; ${n} Send requests, ${conc} concurrent clients, one recipient each${idem ? ', Idempotency-Key on each' : ''}`);
+    await runOne(pool, Math.min(WARMUP, n), conc, idem, 'warmup');
+    const cpu0 = cpuSeconds(child.pid);
+    const r = await runOne(pool, n, conc, idem, 'run');
+    const cpu1 = cpuSeconds(child.pid);
+    const srv = cpu0 !== undefined && cpu1 !== undefined ? (((cpu1 - cpu0) * 1000) / n).toFixed(3) : '-';
+    console.log('Send/s     p50 ms   p99 ms   failures   server cpu ms/req');
+    console.log(`${r.rate.toFixed(0).padStart(6)}   ${r.p50.toFixed(2).padStart(7)}  ${r.p99.toFixed(2).padStart(7)}   ${String(r.failures).padEnd(10)} ${srv.padStart(8)}`);
+  } finally {
+    await pool.close();
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+  }
+}
