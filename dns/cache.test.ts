@@ -42,6 +42,9 @@ test('cache: hits avoid DNS queries, expire after the TTL', async () => {
     const a = await r.resolve4('example.org');
     a.push('x');
     assert.deepEqual(await r.resolve4('example.org'), ['192.0.2.2']);
+    const t = await r.resolveTxt('example.org');
+    t[0]!.push('y');
+    assert.deepEqual(await r.resolveTxt('example.org'), [['v=spf1 -all']], 'nested TXT strings are copied too');
   } finally {
     await dns.close();
   }
