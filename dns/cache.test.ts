@@ -24,11 +24,13 @@ test('cache: hits avoid DNS queries, expire after the TTL', async () => {
     const r = cachingResolver(dns.resolver, { clock });
     assert.deepEqual(await r.resolve4('example.org'), ['192.0.2.1']);
     assert.deepEqual(await r.resolve4('EXAMPLE.org.'), ['192.0.2.1']);
-    assert.deepEqual(await r.resolveTxt('example.org'), [['v=spf1 -all']]);
+    const t = await r.resolveTxt('example.org');
+    assert.deepEqual(t, [['v=spf1 -all']]);
+    t[0]!.push('y');
     // mailauth's generic form shares the entry with resolveTxt.
     assert.deepEqual(await r.resolve('example.org', 'TXT'), [['v=spf1 -all']]);
     assert.equal(dns.queries.length, 2);
-    assert.equal(r.stats.hits, 2);
+    assert.equal(r.stats.hits, 2, 'the generic TXT lookup hit the cache, and the nested strings were copied');
 
     // Record changes are not seen until the entry expires.
     dns.set('example.org', { A: ['192.0.2.2'] });
@@ -42,9 +44,6 @@ test('cache: hits avoid DNS queries, expire after the TTL', async () => {
     const a = await r.resolve4('example.org');
     a.push('x');
     assert.deepEqual(await r.resolve4('example.org'), ['192.0.2.2']);
-    const t = await r.resolveTxt('example.org');
-    t[0]!.push('y');
-    assert.deepEqual(await r.resolveTxt('example.org'), [['v=spf1 -all']], 'nested TXT strings are copied too');
   } finally {
     await dns.close();
   }
