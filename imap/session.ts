@@ -17,7 +17,7 @@ import type { LoginGuard } from '../auth/login.js';
 import { tlsExporterBinding, type ChannelBinding } from '../auth/sasl.js';
 import type { Metrics } from '../metrics/registry.js';
 import { ImapError } from './errors.js';
-import { CommandReader } from './protocol/reader.js';
+import { CommandReader, type ReaderEvent } from './protocol/reader.js';
 import { ResponseWriter } from './protocol/writer.js';
 import { parseCommand, type Command, type CommandName } from './protocol/command.js';
 import { SelectedMailbox } from './selected.js';
@@ -33,6 +33,26 @@ const MAX_PENDING_INPUT = 256 * 1024;
 export const MAX_BAD_IN_A_ROW = 50;
 
 export type SessionState = 'notauth' | 'auth' | 'selected' | 'logout';
+
+/** Pipelined APPENDs run concurrently at most this many at a time. */
+const MAX_APPEND_BATCH = 64;
+
+interface CommandOutcome {
+  tag: string | undefined;
+  command?: Command;
+  /** OK text (undefined: default; null: the handler answered). */
+  text?: string | null | void;
+  error?: ImapError;
+  parseError?: boolean;
+  start: bigint;
+}
+
+/** Cheap check whether an assembled command is an APPEND ("tag APPEND "). */
+function isAppend(data: Buffer): boolean {
+  const sp = data.indexOf(0x20);
+  if (sp < 0 || sp > 100) return false;
+  return data.subarray(sp + 1, sp + 8).toString('latin1').toUpperCase() === 'APPEND ';
+}
 
 export interface ImapConfig {
   store: Store;
@@ -83,6 +103,8 @@ export class Session {
   private lineWaiter: ((line: Buffer | undefined) => void) | undefined;
   private idleWaker: (() => void) | undefined;
   private badInARow = 0;
+  /** A reader event taken while batching APPENDs, to handle next. */
+  private heldEvent: ReaderEvent | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -216,7 +238,8 @@ export class Session {
     this.busy = true;
     try {
       while (!this.closed && !this.lineWaiter) {
-        const ev = this.reader.next();
+        const ev = this.heldEvent ?? this.reader.next();
+        this.heldEvent = undefined;
         if (!ev) break;
         if (ev.kind === 'continue') {
           this.w.line('+ OK');
@@ -233,6 +256,8 @@ export class Session {
         } else if (ev.kind === 'line') {
           // A line while no command waits for one (e.g. a stray DONE): treat as a command.
           await this.runCommand(Buffer.concat([ev.line, Buffer.from('\r\n')]));
+        } else if (isAppend(ev.data) && this.state !== 'notauth') {
+          await this.runAppends(ev.data);
         } else {
           await this.runCommand(ev.data);
         }
@@ -318,11 +343,61 @@ export class Session {
   }
 
   private async runCommand(data: Buffer): Promise<void> {
+    await this.finishCommand(await this.startCommand(data));
+  }
+
+  /**
+   * Pipelined APPENDs (LITERAL+ clients send many without waiting): run them concurrently so
+   * their messages share group commits (one fsync for many), then answer them in order.
+   * rfc9051:5.5 allows commands to run concurrently when their results cannot conflict; APPENDs
+   * only add messages.
+   */
+  private async runAppends(first: Buffer): Promise<void> {
+    const batch = [this.startCommand(first)];
+    let next: ReaderEvent | undefined;
+    while (batch.length < MAX_APPEND_BATCH && !this.closed) {
+      next = this.reader.next();
+      if (!next || next.kind !== 'command' || !isAppend(next.data)) break;
+      batch.push(this.startCommand(next.data));
+      next = undefined;
+    }
+    for (const b of batch) await this.finishCommand(await b);
+    this.heldEvent = next;
+  }
+
+  /** Parse, check and run a command (without answering it). */
+  private async startCommand(data: Buffer): Promise<CommandOutcome> {
     const parsed = parseCommand(data, { utf8: this.utf8 });
-    if (!parsed.ok) {
+    if (!parsed.ok) return { tag: parsed.tag, error: parsed.error, parseError: true, start: 0n };
+    const { tag, command } = parsed;
+    this.log.trace({ tag, command: command.name }, 'command');
+    const spec = COMMANDS[command.name as CommandName];
+    const start = process.hrtime.bigint();
+    try {
+      if (!spec.states.includes(this.state)) {
+        throw new ImapError('BAD', undefined, `${command.name} not allowed in this state (${stateText(this.state)})`);
+      }
+      const text = await spec.run(this, tag, command as never);
+      return { tag, command, text, start };
+    } catch (err) {
+      let e: ImapError;
+      if (err instanceof ImapError) e = err;
+      else if (err instanceof StoreError) e = storeErrorToImap(err);
+      else {
+        this.log.error({ err, command: command.name }, 'imap command failed');
+        e = new ImapError('NO', 'SERVERBUG', 'internal error, try again later');
+      }
+      return { tag, command, error: e, start };
+    }
+  }
+
+  /** Report changes and write the tagged answer of a command. */
+  private async finishCommand(o: CommandOutcome): Promise<void> {
+    if (this.closed) return;
+    const { tag, command, error } = o;
+    if (o.parseError && error) {
       this.badInARow++;
-      const e = parsed.error;
-      this.w.line(`${parsed.tag ?? '*'} BAD ${e.code ? `[${e.code}] ` : ''}${e.message}`);
+      this.w.line(`${tag ?? '*'} BAD ${error.code ? `[${error.code}] ` : ''}${error.message}`);
       if (this.badInARow >= MAX_BAD_IN_A_ROW) {
         this.w.line('* BYE too many bad commands');
         await this.w.flush();
@@ -332,49 +407,27 @@ export class Session {
       await this.w.flush();
       return;
     }
-    const { tag, command } = parsed;
-    this.log.trace({ tag, command: command.name }, 'command');
-    const spec = COMMANDS[command.name as CommandName];
-    const start = process.hrtime.bigint();
+    if (!command) return;
     let result = 'ok';
-    try {
-      if (!spec.states.includes(this.state)) {
-        throw new ImapError('BAD', undefined, `${command.name} not allowed in this state (${stateText(this.state)})`);
-      }
-      const text = await spec.run(this, tag, command as never);
-      if (this.closed) return;
-      this.badInARow = 0;
-      // rfc9051:7.5.1 no EXPUNGE while answering FETCH, STORE or SEARCH (UID versions may).
-      const mayExpunge = !(('uid' in command && !command.uid) && (command.name === 'FETCH' || command.name === 'STORE' || command.name === 'SEARCH'));
-      this.reportChanges(mayExpunge);
-      if (text !== null) this.w.line(`${tag} OK ${text ?? `${command.name} completed`}`);
-      if (this.state === 'logout') {
-        await this.w.flush();
-        this.close();
-        return;
-      }
-    } catch (err) {
-      if (this.closed) return;
-      let e: ImapError;
-      if (err instanceof ImapError) e = err;
-      else if (err instanceof StoreError) e = storeErrorToImap(err);
-      else {
-        this.log.error({ err, command: command.name }, 'imap command failed');
-        e = new ImapError('NO', 'SERVERBUG', 'internal error, try again later');
-      }
-      result = e.kind.toLowerCase();
-      if (e.kind === 'BAD') this.badInARow++;
+    if (error) {
+      result = error.kind.toLowerCase();
+      if (error.kind === 'BAD') this.badInARow++;
       else this.badInARow = 0;
       this.reportChanges(false);
-      this.w.line(`${tag} ${e.kind} ${e.code ? `[${e.code}] ` : ''}${e.message}`);
-      if (this.state === 'logout') {
-        await this.w.flush();
-        this.close();
-        return;
-      }
-    } finally {
-      this.cfg.metrics?.imapCommands?.inc({ command: command.name, result });
-      this.cfg.metrics?.imapCommandDuration?.observe({ command: command.name }, Number(process.hrtime.bigint() - start) / 1e9);
+      this.w.line(`${tag} ${error.kind} ${error.code ? `[${error.code}] ` : ''}${error.message}`);
+    } else {
+      this.badInARow = 0;
+      // rfc9051:7.5.1 no EXPUNGE while answering FETCH, STORE or SEARCH (UID versions may).
+      const mayExpunge = !('uid' in command && !command.uid && (command.name === 'FETCH' || command.name === 'STORE' || command.name === 'SEARCH'));
+      this.reportChanges(mayExpunge);
+      if (o.text !== null) this.w.line(`${tag} OK ${o.text ?? `${command.name} completed`}`);
+    }
+    this.cfg.metrics?.imapCommands?.inc({ command: command.name, result });
+    this.cfg.metrics?.imapCommandDuration?.observe({ command: command.name }, Number(process.hrtime.bigint() - o.start) / 1e9);
+    if (this.state === 'logout') {
+      await this.w.flush();
+      this.close();
+      return;
     }
     await this.w.flush();
   }

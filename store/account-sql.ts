@@ -64,7 +64,7 @@ export function rowToMailbox(r: MailboxRow): Mailbox {
     deleted: r.deleted,
     size: r.size,
     highestModseq: r.highestModseq,
-    keywords: JSON.parse(r.keywords) as string[],
+    keywords: r.keywords === '[]' ? [] : (JSON.parse(r.keywords) as string[]),
   };
 }
 
@@ -76,7 +76,7 @@ export function rowToMessage(r: MessageRow): Message {
     modseq: r.modseq,
     createSeq: r.createSeq,
     flags: flagsFromBits(r.flags),
-    keywords: JSON.parse(r.keywords) as string[],
+    keywords: r.keywords === '[]' ? [] : (JSON.parse(r.keywords) as string[]),
     receivedAt: new Date(r.receivedAt),
     size: r.size,
     messageId: r.messageId,

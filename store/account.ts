@@ -847,11 +847,15 @@ export class Account {
     const out: Message[] = [];
     if (opts.uids) {
       const st = opts.full ? this.st.messagesRangeFull : opts.imap ? this.st.messagesRangeImap : this.st.messagesRange;
-      const seen = new Set<number>();
-      for (const [a, b] of uidRanges(opts.uids)) {
+      const ranges = uidRanges(opts.uids);
+      // One range (IMAP "1:*"): rows cannot repeat, no need to track them.
+      const seen = ranges.length > 1 ? new Set<number>() : undefined;
+      for (const [a, b] of ranges) {
         for (const r of st.iterate(mailboxId, a, b) as IterableIterator<MessageRow>) {
-          if (seen.has(r.id)) continue;
-          seen.add(r.id);
+          if (seen) {
+            if (seen.has(r.id)) continue;
+            seen.add(r.id);
+          }
           out.push(rowToMessage(r));
         }
       }

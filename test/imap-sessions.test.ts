@@ -301,3 +301,37 @@ test('SEARCH, UID SEARCH, ESEARCH return options, SAVE and $', async () => {
   assert.match(r.untagged[0]!, /^\* ESEARCH \(TAG "t\d+"\) ALL 1$/);
   a.close();
 });
+
+test('pipelined LITERAL+ APPENDs are stored concurrently and answered in order', async () => {
+  const a = await login();
+  await a.cmd('CREATE Pipe');
+  const tags: string[] = [];
+  let out = '';
+  for (let i = 0; i < 30; i++) {
+    const m = message(`pipe ${i}`);
+    const tag = a.nextTag();
+    tags.push(tag);
+    out += `${tag} APPEND Pipe {${Buffer.byteLength(m)}+}\r\n${m}\r\n`;
+    if (i === 10) out += `${a.nextTag()} APPEND Nope {3+}\r\nabc\r\n`;
+  }
+  const noop = a.nextTag();
+  a.write(out + `${noop} NOOP\r\n`);
+  const seen: string[] = [];
+  for (;;) {
+    const l = await a.line();
+    seen.push(l);
+    if (l.startsWith(noop + ' ')) break;
+  }
+  const tagged = seen.filter((l) => /^t\d+ /.test(l));
+  const order = tagged.map((l) => l.split(' ')[0]);
+  assert.deepEqual(order, [...order].sort((x, y) => Number(x.slice(1)) - Number(y.slice(1))));
+  const uids = tagged.filter((l) => l.includes('APPENDUID')).map((l) => Number(/APPENDUID \d+ (\d+)/.exec(l)![1]));
+  assert.deepEqual(uids, Array.from({ length: 30 }, (_, i) => i + 1));
+  assert.equal(tagged.filter((l) => /TRYCREATE/.test(l)).length, 1);
+  const r = await a.cmd('SELECT Pipe');
+  assert.ok(r.untagged.includes('* 30 EXISTS'));
+  r.untagged.length = 0;
+  const f = await a.cmd('FETCH 12 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])');
+  assert.match(f.untagged[0]!, /Subject: pipe 11/);
+  a.close();
+});

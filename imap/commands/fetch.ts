@@ -3,7 +3,6 @@
 // CONDSTORE bookkeeping, VANISHED (EARLIER). Each message's items are rendered by imap/fetch/.
 import { fetchSetsSeen, type FetchAtt } from '../fetch/types.js';
 import { FetchRenderer, FetchError, loadForFetch } from '../fetch/render.js';
-import { formatImapValueBytes } from '../../message/imapvalue.js';
 import { ImapError } from '../errors.js';
 import { resolveSet } from '../resolve.js';
 import { compactUids } from '../selected.js';
@@ -57,7 +56,7 @@ export async function fetch(
       throw err;
     }
     s.w.write(`* ${seq} FETCH `);
-    s.w.write(formatImapValueBytes(items, { utf8 }));
+    s.w.value(items, utf8);
     s.w.write('\r\n');
     await s.w.maybeFlush();
   }
