@@ -150,18 +150,18 @@ async function bytes(data: IncomingFacts['data'], start: number, end: number): P
   return Buffer.isBuffer(data) ? data.subarray(start, end) : readRange(data.tempPath, start, end);
 }
 
-/** Decoded text of a part, at most MAX_TEXT_BYTES (cut on a character boundary), CRLF → LF. */
+/** Decoded text of a part, CRLF → LF, at most MAX_TEXT_BYTES of UTF-8 (cut on a character boundary). */
 async function partText(data: IncomingFacts['data'], p: Part | undefined): Promise<string> {
   if (!p) return '';
-  // Base64/QP decode to at most the raw size, so reading a bit more than the cap suffices.
+  // Reading 1.5× the cap of raw bytes is enough: base64 and QP decode to at least 3/4 of their
+  // size, and line-ending conversion removes less than half.
   const raw = await bytes(data, p.bodyOffset, Math.min(p.endOffset, p.bodyOffset + Math.ceil(MAX_TEXT_BYTES * 1.5) + 4));
-  let b = decodeTransfer(p.contentTransferEncoding, raw);
-  if (b.length > MAX_TEXT_BYTES) b = b.subarray(0, MAX_TEXT_BYTES);
-  let s = decodeCharset(b, p.contentTypeParams['charset']).replace(/\r\n/g, '\n');
-  while (Buffer.byteLength(s) > MAX_TEXT_BYTES) s = s.slice(0, -1);
-  // A cut in the middle of a multi-byte sequence decodes to U+FFFD at the end: drop it.
-  if (b.length === MAX_TEXT_BYTES && s.endsWith('\ufffd')) s = s.slice(0, -1);
-  return s;
+  const s = decodeCharset(decodeTransfer(p.contentTransferEncoding, raw), p.contentTypeParams['charset']).replace(/\r\n/g, '\n');
+  const b = Buffer.from(s, 'utf8');
+  if (b.length <= MAX_TEXT_BYTES) return s;
+  let end = MAX_TEXT_BYTES;
+  while (end > 0 && (b[end]! & 0xc0) === 0x80) end--; // not inside a UTF-8 sequence
+  return b.subarray(0, end).toString('utf8');
 }
 
 /** mox: automated if there is no envelope sender, a mailing-list or auto-submitted marker, or it is a report. */
