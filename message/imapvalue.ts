@@ -92,5 +92,18 @@ export function formatImapValue(v: ImapValue, opts: FormatOptions = {}): string 
 export function formatImapValueBytes(v: ImapValue, opts: FormatOptions = {}): Buffer {
   const out: (string | Buffer)[] = [];
   emit(v, opts, out);
-  return Buffer.concat(out.map((x) => (typeof x === 'string' ? Buffer.from(x, 'utf8') : x)));
+  // Runs of strings are joined first: one Buffer per run, not one per token (a FETCH of 10,000
+  // envelopes has hundreds of thousands of tokens).
+  const parts: Buffer[] = [];
+  let run = '';
+  for (const x of out) {
+    if (typeof x === 'string') run += x;
+    else {
+      if (run) parts.push(Buffer.from(run, 'utf8'));
+      run = '';
+      parts.push(x);
+    }
+  }
+  if (run || parts.length === 0) parts.push(Buffer.from(run, 'utf8'));
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }

@@ -1,7 +1,7 @@
 /**
  * Real external IMAP clients (Debian packages, installed by .ci/run): mbsync (isync) syncs the
  * account's mailboxes to a local Maildir and back with identical content; curl lists mailboxes,
- * fetches messages and sections over imap:// and imaps://.
+ * fetches messages and sections, and searches over imap:// and imaps://.
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -196,7 +196,7 @@ test('mbsync syncs every mailbox to a Maildir and back with identical content', 
   }
 });
 
-test('curl lists and fetches by UID and section over imap:// and imaps://', async () => {
+test('curl lists, fetches by UID and section, and searches over imap:// and imaps://', async () => {
   const a = account();
   a.createMailbox('CurlBox');
   const m1 = message('curl one', 'a body with the word kangaroo in it');
@@ -222,6 +222,14 @@ test('curl lists and fetches by UID and section over imap:// and imaps://', asyn
   const f3 = await run('curl', ['-sS', '--user', userpw, `${url}/CurlBox;UID=2/;SECTION=HEADER.FIELDS%20(SUBJECT)`]);
   assert.equal(f3.code, 0, f3.stderr);
   assert.equal(f3.stdout.toString(), 'Subject: curl two\r\n\r\n');
+
+  // curl's "?<search>" runs UID SEARCH (rev1 answer: * SEARCH); TEXT goes through the full-text index.
+  const s = await run('curl', ['-sS', '--user', userpw, `${url}/CurlBox?TEXT%20kangaroo`]);
+  assert.equal(s.code, 0, s.stderr);
+  assert.match(s.stdout.toString(), /^\* SEARCH 1\r?\n$/);
+  const none = await run('curl', ['-sS', '--user', userpw, `${url}/CurlBox?SUBJECT%20%22no%20such%22`]);
+  assert.equal(none.code, 0, none.stderr);
+  assert.match(none.stdout.toString(), /^\* SEARCH\r?\n$/);
 
   const tls = await run('curl', ['-sS', '--cacert', join(ts.dir, 'cert.pem'), '--resolve', `localhost:${ts.imapsPort}:127.0.0.1`, '--user', userpw, `imaps://localhost:${ts.imapsPort}/CurlBox;UID=1`]);
   assert.equal(tls.code, 0, tls.stderr);
