@@ -504,6 +504,14 @@ export function saslClient(mechanism: string, o: SaslClientOptions): SaslClient 
     case 'SCRAM-SHA-256-PLUS':
     case 'SCRAM-SHA-1-PLUS':
       return scramClient(mech, o);
+    case 'CRAM-MD5':
+      // rfc2195:2 "username hex(HMAC-MD5(password, challenge))" (the queue's smarthost client).
+      return {
+        mechanism: mech,
+        serverVerified: false,
+        initialResponse: async () => undefined,
+        respond: async (c) => Buffer.from(`${o.username} ${createHmac('md5', o.password).update(c).digest('hex')}`),
+      };
     default:
       throw new Error(`unsupported mechanism ${mechanism}`);
   }

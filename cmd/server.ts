@@ -5,7 +5,7 @@
  * commands, not here, so several servers can run in one test process.
  */
 import { join } from 'node:path';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { watchDynamic, type DynamicWatcher } from '../config/reload.js';
 import type { DynamicConfig } from '../config/dynamic-schema.js';
@@ -41,6 +41,14 @@ import { SubmissionPolicy } from '../smtp/server/submission.js';
 import { startWebListener, type WebService } from '../web/listener.js';
 import { webapiHandler } from '../webapi/handler.js';
 import { IdempotencyStore } from '../queue/idempotency.js';
+import { Scheduler } from '../queue/scheduler.js';
+import { queueDeliverer, type DirectOptions } from '../queue/delivery.js';
+import { dsnsForSender } from '../queue/dsn.js';
+import { deliverLocal } from '../smtp/server/delivery.js';
+import { rootCertificates } from 'node:tls';
+
+/** A delayed DSN's Will-Retry-Until: mox uses the last attempt + 28 h (§3.2). */
+const DELAYED_DSN_RETRY_UNTIL_MS = 28 * 3600_000;
 
 /** How often retired queue messages past their keep period are deleted (mox: hourly). */
 export const RETIRED_CLEANUP_INTERVAL_MS = 3_600_000;
@@ -69,6 +77,8 @@ export interface Server {
   readonly authDb: AuthDb;
   /** The DNS resolver every component uses. */
   readonly resolver: Resolver;
+  /** The outgoing queue's scheduler (kick() after moving an injected clock). */
+  readonly scheduler: Scheduler | undefined;
   /** The current dynamic config (domains.conf), replaced on successful reloads. */
   dynamic(): DynamicConfig;
   /** Resolves when the server has stopped, by stop() or a ctl "stop". */
@@ -94,6 +104,12 @@ export interface StartOptions {
   imapLimits?: Partial<Pick<SmtpLimits, 'connectionsPerMinute' | 'concurrentConnections'>>;
   /** IMAP autologout timeout; default 30 minutes (rfc9051:5.4). */
   imapIdleTimeoutMs?: number;
+  /** Outgoing direct delivery settings (tests: the port MX hosts are dialled on instead of 25, timeouts, TLS trust). */
+  delivery?: DirectOptions;
+  /** Queue deliveries at once (default queue/scheduler.ts MAX_CONCURRENT_DELIVERIES). */
+  queueConcurrency?: number;
+  /** Don't start the queue scheduler (tests that only look at the queue). */
+  noQueueScheduler?: boolean;
 }
 
 type Triple = readonly [number, number, number];
@@ -148,7 +164,16 @@ export async function startServer(opts: StartOptions): Promise<Server> {
     }
   }, RETIRED_CLEANUP_INTERVAL_MS);
   cleanupTimer.unref();
-  cleanups.push(() => clearInterval(cleanupTimer));
+  // mox: the first cleanup 3 s after start, then hourly.
+  const firstCleanup = setTimeout(() => {
+    try {
+      queue.cleanupRetired();
+    } catch (err) {
+      log.error({ err }, 'cleaning up retired messages');
+    }
+  }, 3000);
+  firstCleanup.unref();
+  cleanups.push(() => clearInterval(cleanupTimer), () => clearTimeout(firstCleanup));
   const webhooks = startWebhooks({ dataDir, config: () => current, log: log.child({ proto: 'webhook' }), clock: opts.clock, userAgent: `moxts/${moxtsVersion()} (webhook)` });
   cleanups.push(() => webhooks.stop());
   const services: string[] = [];
@@ -188,6 +213,7 @@ export async function startServer(opts: StartOptions): Promise<Server> {
     log: log.child({ proto: 'auth' }),
     ...(opts.failedLoginDelayMs !== undefined ? { failureDelayMs: opts.failedLoginDelayMs } : {}),
   });
+  let scheduler: Scheduler | undefined;
   let stopping: Promise<void> | undefined;
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
@@ -476,10 +502,63 @@ export async function startServer(opts: StartOptions): Promise<Server> {
       }
       if (!services.includes('metrics')) services.push('metrics');
     }
+    // The outgoing queue: deliveries and DSNs into the sender's Inbox (mox §3.2).
+    if (!opts.noQueueScheduler) {
+      scheduler = startQueueScheduler();
+      services.push('queue');
+    }
   } catch (err) {
     await stop();
     throw err;
   }
 
-  return { loaded, store, queue, webhooks, submitter, ctlPath: ctlPath(dataDir), services, listeners, metrics, loginGuard, authDb, resolver, dynamic: () => current, stopped, stop };
+  function startQueueScheduler(): Scheduler {
+    const stat = loaded.static;
+    const config = () => ({ static: stat, dynamic: current });
+    let ca: string[] | undefined;
+    if (stat.TLS?.CA?.CertFiles.length) {
+      ca = stat.TLS.CA.CertFiles.map((f) => readFileSync(f, 'utf8'));
+      if (stat.TLS.CA.AdditionalToSystem) ca.push(...rootCertificates);
+    }
+    // localserve (mox §5): the queue delivers to our own SMTP listener.
+    const own = listeners.find((l) => l.service === 'smtp');
+    const localserve = stat.Localserve && own ? { host: own.ip === '0.0.0.0' ? '127.0.0.1' : own.ip === '::' ? '::1' : own.ip, port: own.port } : undefined;
+    const qlog = log.child({ proto: 'queue' });
+    const deliverToInbox = async (account: string, message: Buffer) => {
+      await store.account(account).deliver({ mailbox: 'Inbox', data: message, parsed: parseBuffer(message), rcptTo: account });
+    };
+    const s = new Scheduler({
+      queue,
+      log: qlog,
+      clock: opts.clock,
+      maxConcurrent: opts.queueConcurrency,
+      ...(localserve ? { maxRecipients: 1 } : {}),
+      deliver: queueDeliverer({
+        config,
+        queue,
+        resolver,
+        log: qlog,
+        direct: opts.delivery,
+        ca,
+        localserve,
+        deliverLocal: (input) => deliverLocal({ config, store, tmpDir: tmpDir(dataDir), clock: opts.clock }, input),
+      }),
+      dsn: async (msgs, action, originals) => {
+        for (const d of dsnsForSender(msgs, action, { hostname: stat.Hostname, originals: new Map(originals), now: opts.clock?.(), willRetryUntil: action === 'delayed' ? new Date((opts.clock?.() ?? new Date()).getTime() + DELAYED_DSN_RETRY_UNTIL_MS) : undefined })) {
+          if (!current.Accounts[d.account]) continue; // account removed meanwhile
+          await deliverToInbox(d.account, d.message);
+        }
+      },
+    });
+    queue.onChange = () => s.kick();
+    onQueued = () => s.kick();
+    cleanups.push(async () => {
+      queue.onChange = undefined;
+      await s.stop();
+    });
+    s.start();
+    return s;
+  }
+
+  return { loaded, store, queue, webhooks, submitter, ctlPath: ctlPath(dataDir), services, listeners, metrics, loginGuard, authDb, resolver, scheduler, dynamic: () => current, stopped, stop };
 }

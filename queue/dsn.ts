@@ -7,12 +7,16 @@ import { composeDsn, type DsnRecipient } from '../dsn/compose.js';
 import type { RetiredMsg, QueuedMsg } from './store.js';
 
 /** Status for a recipient from its last attempt (rfc3463): the remote's enhanced code when known. */
-function statusOf(m: Pick<QueuedMsg, 'results'>, action: 'failed' | 'delayed'): { status: string; diagnostic?: string; last?: Date } {
+function statusOf(m: Pick<QueuedMsg, 'results'>, action: QueueDsnAction): { status: string; diagnostic?: string; last?: Date } {
   const r = m.results.at(-1);
-  const fallback = action === 'failed' ? '5.0.0' : '4.0.0';
+  const fallback = action === 'failed' ? '5.0.0' : action === 'delayed' ? '4.0.0' : '2.0.0';
+  if (action === 'delivered' || action === 'relayed') return { status: r?.enhanced?.startsWith('2.') ? r.enhanced : fallback, last: r ? new Date(r.start) : undefined };
   const diagnostic = r?.code ? `${r.code}${r.enhanced ? ` ${r.enhanced}` : ''} ${r.error}` : undefined;
   return { status: r?.enhanced ?? fallback, diagnostic, last: r ? new Date(r.start) : undefined };
 }
+
+/** rfc3464:2.3.3 actions the queue reports: failures, delays, and successes asked for with NOTIFY=SUCCESS. */
+export type QueueDsnAction = 'failed' | 'delayed' | 'delivered' | 'relayed';
 
 export interface SenderDsn {
   account: string;
@@ -25,7 +29,7 @@ export interface SenderDsn {
  */
 export function dsnsForSender(
   msgs: ReadonlyArray<RetiredMsg | QueuedMsg>,
-  action: 'failed' | 'delayed',
+  action: QueueDsnAction,
   opts: { hostname: string; originals: Map<number, Buffer>; willRetryUntil?: Date; now?: Date },
 ): SenderDsn[] {
   const byBase = new Map<number, Array<RetiredMsg | QueuedMsg>>();

@@ -92,3 +92,15 @@ export function parseRelativeFilter(s: string, parseDuration: (d: string) => num
   const v = m[2]!.trim();
   return { op: m[1] as '<' | '>', ms: v === 'now' ? 0 : parseDuration(v) };
 }
+
+/**
+ * Does the sender want a DSN for this outcome? rfc3461:4.1 NOTIFY: absent means the default —
+ * failures, and delays at our discretion (we send one, mox §3.2); NEVER means none; otherwise only
+ * the listed conditions (SUCCESS for delivered/relayed, FAILURE, DELAY).
+ */
+export function wantsDsn(notify: readonly string[] | undefined, action: 'failed' | 'delayed' | 'delivered'): boolean {
+  const n = (notify ?? []).map((x) => x.toUpperCase());
+  if (n.length === 0) return action !== 'delivered';
+  if (n.includes('NEVER')) return false;
+  return n.includes(action === 'failed' ? 'FAILURE' : action === 'delayed' ? 'DELAY' : 'SUCCESS');
+}

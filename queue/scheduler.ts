@@ -4,21 +4,27 @@
  * share one attempt (one SMTP transaction). Before an attempt its NextAttempt is pushed forward
  * (backoff), so a crash during delivery never causes a retry storm; a restart simply resumes.
  *
- * Outcomes per recipient:
+ * Outcomes per recipient, recorded for the whole attempt in one transaction together with their
+ * outgoing events (QueueStore.recordOutcomes):
  *   delivered → retired ("delivered");
  *   permanent → retired ("failed"), failure DSN to the sender, suppression-list rule applied;
- *   temporary → result appended; after the 5th failed attempt one "delayed" DSN; after the last
- *               attempt retired ("failed") with a failure DSN;
+ *   temporary → result appended ("delayed"); after the 5th failed attempt one "delayed" DSN;
+ *               after the last attempt retired ("failed") with a failure DSN;
  *   recipient on the sender's suppression list → retired ("suppressed") without dialing anyone.
- * The transport is injected (`deliver`): direct delivery through smtp/client, or a test double.
+ * DSNs honour the recipient's NOTIFY (rfc3461:4.1). The transport is injected (`deliver`).
  */
 import type { Logger } from '../log/logger.js';
 import { nullLogger } from '../log/logger.js';
-import type { QueueStore, QueuedMsg, RetiredMsg, AttemptResult } from './store.js';
-import { backoffMs, shouldSuppress, DELAYED_DSN_AFTER_ATTEMPTS } from './rules.js';
+import type { QueueStore, QueuedMsg, RetiredMsg, AttemptResult, OutcomeInput } from './store.js';
+import { backoffMs, shouldSuppress, wantsDsn, DELAYED_DSN_AFTER_ATTEMPTS } from './rules.js';
 
 /** mox delivers at most this many messages at once. */
 export const MAX_CONCURRENT_DELIVERIES = 10;
+/**
+ * Recipients per SMTP transaction: rfc5321:4.5.3.1.8 servers must accept at least 100; more go in
+ * a later transaction.
+ */
+export const MAX_RECIPIENTS_PER_TRANSACTION = 100;
 
 export interface RecipientOutcome {
   id: number;
@@ -27,18 +33,30 @@ export interface RecipientOutcome {
   enhanced?: string;
   message: string;
   host?: string;
+  /**
+   * For a success: the DSN action owed to a sender who asked for NOTIFY=SUCCESS (rfc3461:5.2.2):
+   * "delivered" for a local mailbox, "relayed" for a next hop without DSN support; absent when the
+   * request was passed on to a next hop that supports DSN (it reports, not we).
+   */
+  successAction?: 'delivered' | 'relayed';
 }
+
+export type DsnAction = 'failed' | 'delayed' | 'delivered' | 'relayed';
 
 export interface SchedulerDeps {
   queue: QueueStore;
   /** Deliver one batch: same submission, same recipient domain. One outcome per message id. */
   deliver(msgs: QueuedMsg[]): Promise<RecipientOutcome[]>;
-  /** Send the sender a DSN for these messages (failed or delayed). */
-  dsn?(msgs: ReadonlyArray<QueuedMsg | RetiredMsg>, action: 'failed' | 'delayed'): Promise<void>;
+  /**
+   * Send the sender a DSN for these messages. Only called for recipients whose NOTIFY asks for it.
+   * `originals` holds the original message (prefix + file) per base id, read before retiring.
+   */
+  dsn?(msgs: ReadonlyArray<QueuedMsg | RetiredMsg>, action: DsnAction, originals: ReadonlyMap<number, Buffer>): Promise<void>;
   log?: Logger;
   clock?: () => Date;
   random?: () => number;
   maxConcurrent?: number;
+  maxRecipients?: number;
 }
 
 export class Scheduler {
@@ -64,10 +82,10 @@ export class Scheduler {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await Promise.allSettled([...this.inflight]);
+    await this.idle();
   }
 
-  /** Look for due work now (call after queueing or changing messages). */
+  /** Look for due work now (call after queueing or changing messages, or after moving the clock). */
   kick(): void {
     if (this.stopped) return;
     clearTimeout(this.timer);
@@ -80,20 +98,22 @@ export class Scheduler {
     while (this.inflight.size) await Promise.allSettled([...this.inflight]);
   }
 
+  /** Deliveries in progress. */
+  get deliveriesActive(): number {
+    return this.active;
+  }
+
   private schedule(): void {
     const max = this.d.maxConcurrent ?? MAX_CONCURRENT_DELIVERIES;
-    // Batches: due messages of the same submission to the same domain, oldest first.
-    const batches = new Map<string, QueuedMsg[]>();
-    for (const m of this.d.queue.due()) {
-      const key = `${m.baseId}\0${m.recipientDomain}`;
-      const b = batches.get(key);
-      if (b) b.push(m);
-      else batches.set(key, [m]);
+    let batches: QueuedMsg[][];
+    try {
+      batches = this.d.queue.dueBatches(max - this.active, this.busyDomains, this.d.maxRecipients ?? MAX_RECIPIENTS_PER_TRANSACTION);
+    } catch (err) {
+      this.log.error({ err }, 'queue: looking for due messages');
+      return;
     }
-    for (const batch of batches.values()) {
-      if (this.active >= max) break;
+    for (const batch of batches) {
       const domain = batch[0]!.recipientDomain;
-      if (this.busyDomains.has(domain)) continue;
       this.busyDomains.add(domain);
       this.active++;
       const p = this.attempt(batch)
@@ -106,11 +126,17 @@ export class Scheduler {
         });
       this.inflight.add(p);
     }
-    // Sleep until the next message becomes due (a kick wakes us earlier).
-    const next = this.d.queue.nextDue();
-    if (next && !this.stopped && this.active < max) {
-      const wait = Math.max(0, next.getTime() - this.clock().getTime());
-      clearTimeout(this.timer);
+    // Sleep until the next message becomes due (a kick or a finished attempt wakes us earlier).
+    let next: Date | undefined;
+    try {
+      next = this.d.queue.nextDue();
+    } catch {
+      next = undefined;
+    }
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (next && !this.stopped) {
+      const wait = next.getTime() - this.clock().getTime();
       if (wait > 0) this.timer = setTimeout(() => this.kick(), Math.min(wait, 2 ** 31 - 1)).unref();
     }
   }
@@ -122,27 +148,28 @@ export class Scheduler {
       batch.map((m) => m.id),
       (attempts) => backoffMs(attempts, this.d.random),
     );
-    // Suppressed recipients fail at once, without dialing anyone (checked at delivery time).
+    const items: OutcomeInput[] = [];
+    // Suppressed recipients fail at once, without dialing anyone (checked at delivery time, mox §3.9).
     const toSend: QueuedMsg[] = [];
     for (const m of claimed) {
       const sup = q.lookupSuppression(m.senderAccount, `${m.recipientLocalpart}@${m.recipientDomain}`);
-      if (!sup) {
-        toSend.push(m);
-        continue;
+      if (!sup) toSend.push(m);
+      else {
+        const error = `recipient address is on the suppression list${sup.reason ? `: ${sup.reason}` : ''}`;
+        items.push({ id: m.id, outcome: 'suppressed', result: { start: started, durationMs: 0, success: false, error } });
       }
-      const retired = await q.retire({ ids: [m.id] }, 'suppressed', { success: false, error: `recipient address is on the suppression list: ${sup.reason}`, start: started });
-      await this.d.dsn?.(retired, 'failed');
     }
-    if (!toSend.length) return;
-    let outcomes: RecipientOutcome[];
-    try {
-      outcomes = await this.d.deliver(toSend);
-    } catch (err) {
-      outcomes = toSend.map((m) => ({ id: m.id, status: 'temporary' as const, message: `delivery error: ${(err as Error).message}` }));
+    let outcomes: RecipientOutcome[] = [];
+    if (toSend.length) {
+      try {
+        outcomes = await this.d.deliver(toSend);
+      } catch (err) {
+        this.log.error({ err }, 'queue: transport failed');
+        outcomes = toSend.map((m) => ({ id: m.id, status: 'temporary' as const, message: `delivery error: ${(err as Error).message}` }));
+      }
     }
     const durationMs = this.clock().getTime() - started;
     const byId = new Map(outcomes.map((o) => [o.id, o]));
-    const failed: RetiredMsg[] = [];
     const delayed: QueuedMsg[] = [];
     for (const m of toSend) {
       const o = byId.get(m.id) ?? { id: m.id, status: 'temporary' as const, message: 'no result from transport' };
@@ -156,22 +183,50 @@ export class Scheduler {
         host: o.host,
       };
       if (o.status === 'delivered') {
-        await q.retire({ ids: [m.id] }, 'delivered', result);
+        items.push({ id: m.id, outcome: 'delivered', result });
       } else if (o.status === 'permanent' || m.attempts >= m.maxAttempts) {
         const address = `${m.recipientLocalpart}@${m.recipientDomain}`;
-        const history = q.recentOutcomes(m.senderAccount, address);
-        const retired = await q.retire({ ids: [m.id] }, 'failed', result);
-        failed.push(...retired);
-        if (o.status === 'permanent' && shouldSuppress(o.code, o.enhanced, history)) {
-          q.addSuppression(m.senderAccount, address, { manual: false, reason: `delivery failure from queue with smtp code ${o.code ?? ''} ${o.enhanced ?? ''}`.trim() });
-        }
+        const suppress =
+          o.status === 'permanent' && shouldSuppress(o.code, o.enhanced, q.recentOutcomes(m.senderAccount, address))
+            ? `delivery failure from queue with smtp code ${o.code ?? ''} ${o.enhanced ?? ''}`.trim()
+            : undefined;
+        items.push({ id: m.id, outcome: 'failed', result, suppress });
       } else {
-        const sendDelayed = m.attempts >= DELAYED_DSN_AFTER_ATTEMPTS && !m.delayedDsnSent;
-        q.addResult(m.id, result, { delayedDsnSent: sendDelayed });
-        if (sendDelayed) delayed.push(m);
+        // One "delivery delayed" DSN, after the 5th failed attempt (mox §3.2).
+        const sendDelayed = m.attempts >= DELAYED_DSN_AFTER_ATTEMPTS && !m.delayedDsnSent && wantsDsn(m.dsn.notify, 'delayed');
+        items.push({ id: m.id, outcome: 'delayed', result, delayedDsnSent: sendDelayed });
+        if (sendDelayed) delayed.push({ ...m, results: [...m.results, result] });
       }
     }
-    if (failed.length) await this.d.dsn?.(failed, 'failed');
-    if (delayed.length) await this.d.dsn?.(delayed, 'delayed');
+    // The original message goes back with DSNs (its headers, or all of it for RET=FULL); read it
+    // before the outcome retires the last row and removes the file.
+    const originals = new Map<number, Buffer>();
+    const notifyOf = new Map(claimed.map((m) => [m.id, m.dsn.notify]));
+    const needsDsn = (it: OutcomeInput) =>
+      it.outcome === 'delayed'
+        ? !!it.delayedDsnSent
+        : it.outcome === 'delivered'
+          ? !!byId.get(it.id)?.successAction && wantsDsn(notifyOf.get(it.id), 'delivered')
+          : wantsDsn(notifyOf.get(it.id), 'failed');
+    if (this.d.dsn && items.some(needsDsn)) {
+      try {
+        originals.set(batch[0]!.baseId, await q.messageBytes(batch[0]!.id));
+      } catch (err) {
+        this.log.warn({ err }, 'queue: reading message for DSN');
+      }
+    }
+    const { retired } = await q.recordOutcomes(items);
+    for (const r of retired) {
+      const o = byId.get(r.id);
+      this.log.info({ id: r.id, rcpt: r.recipientAddress, outcome: r.outcome, code: o?.code, host: o?.host, attempts: r.attempts }, 'queue: delivery finished');
+    }
+    const failed = retired.filter((r) => (r.outcome === 'failed' || r.outcome === 'suppressed') && wantsDsn(r.dsn.notify, 'failed'));
+    if (failed.length) await this.d.dsn?.(failed, 'failed', originals);
+    if (delayed.length) await this.d.dsn?.(delayed, 'delayed', originals);
+    // rfc3461:5.2.2 success DSNs only when asked for and not passed on to the next hop.
+    for (const action of ['delivered', 'relayed'] as const) {
+      const ok = retired.filter((r) => r.outcome === 'delivered' && byId.get(r.id)?.successAction === action && wantsDsn(r.dsn.notify, 'delivered'));
+      if (ok.length) await this.d.dsn?.(ok, action, originals);
+    }
   }
 }

@@ -17,7 +17,11 @@ import { messageDirName } from '../store/paths.js';
 import type { Logger } from '../log/logger.js';
 import { nullLogger } from '../log/logger.js';
 import { QUEUE_MIGRATIONS } from './schema.js';
+import { recordEvent, type OutgoingEventName } from './events.js';
 import { baseAddress, holdRuleMatches, DEFAULT_MAX_ATTEMPTS, type HoldRule } from './rules.js';
+
+/** Rows looked at per scheduling pass when picking due batches (bounds the cost of a pass). */
+export const DUE_SCAN_LIMIT = 10_000;
 
 /** Most rows committed in one group-commit transaction. */
 export const QUEUE_MAX_BATCH = 512;
@@ -69,6 +73,17 @@ export interface QueuedMsg {
 }
 
 export type RetiredOutcome = 'delivered' | 'failed' | 'canceled' | 'suppressed';
+
+/** One recipient's outcome of a delivery attempt (QueueStore.recordOutcomes). */
+export interface OutcomeInput {
+  id: number;
+  outcome: 'delivered' | 'failed' | 'suppressed' | 'delayed';
+  result: AttemptResult;
+  /** Add the recipient to the sender's suppression list with this reason (failures only). */
+  suppress?: string;
+  /** delayed: a delayed DSN is sent for this attempt. */
+  delayedDsnSent?: boolean;
+}
 
 export interface RetiredMsg extends Omit<QueuedMsg, 'hold' | 'nextAttempt' | 'delayedDsnSent'> {
   recipientAddress: string;
@@ -357,6 +372,7 @@ export class QueueStore {
       await fsp.rm(file, { force: true });
       throw e;
     }
+    this.changed();
     // The rows as committed (a fresh row has no attempts yet); no need to read them back.
     return rows.map((r) => rowToMsg({ ...r, attempts: 0, last_attempt: null, results: '[]', delayed_dsn_sent: 0 }));
   }
@@ -518,7 +534,9 @@ export class QueueStore {
 
   private update(f: QueueFilter, set: string, args: unknown[]): number {
     const w = this.where(f);
-    return this.db.prepare(`UPDATE msg SET ${set} WHERE ${w.sql}`).run(...args, ...w.args).changes;
+    const n = this.db.prepare(`UPDATE msg SET ${set} WHERE ${w.sql}`).run(...args, ...w.args).changes;
+    if (n) this.changed();
+    return n;
   }
 
   hold(f: QueueFilter, hold: boolean): number {
@@ -541,46 +559,140 @@ export class QueueStore {
   /**
    * Remove matching messages from the queue as finished with `outcome`, appending `result` to
    * their history; keep retired records for accounts with a KeepRetiredMessagePeriod. Message
-   * files are removed once no row refers to them. Returns the retired messages.
+   * files are removed once no row refers to them. An outgoing event (queue/events.ts) is recorded
+   * for each message in the same transaction: admin drop → `canceled`, fail → `failed`.
+   * Returns the retired messages.
    */
   async retire(f: QueueFilter, outcome: RetiredOutcome, result?: Omit<AttemptResult, 'start' | 'durationMs'> & Partial<Pick<AttemptResult, 'start' | 'durationMs'>>): Promise<RetiredMsg[]> {
     const now = this.now();
     const w = this.where(f);
-    const retired: RetiredMsg[] = [];
-    const bases = new Set<number>();
+    let retired: RetiredMsg[] = [];
     this.db.transaction(() => {
       const rows = this.db.prepare(`SELECT * FROM msg WHERE ${w.sql}`).all(...w.args) as Row[];
-      const ins = this.db.prepare(
-        `INSERT OR REPLACE INTO msg_retired (id, base_id, queued, sender_account, sender_localpart, sender_domain, from_id, recipient_localpart, recipient_domain, recipient_address,
-          attempts, max_attempts, last_attempt, results, has8bit, smtputf8, size, message_id, subject, transport, require_tls, future_release, extra, dsn, success, outcome, last_activity, keep_until)
-         VALUES (@id, @base_id, @queued, @sender_account, @sender_localpart, @sender_domain, @from_id, @recipient_localpart, @recipient_domain, @recipient_address,
-          @attempts, @max_attempts, @last_attempt, @results, @has8bit, @smtputf8, @size, @message_id, @subject, @transport, @require_tls, @future_release, @extra, @dsn, @success, @outcome, @last_activity, @keep_until)`,
-      );
-      const del = this.db.prepare('DELETE FROM msg WHERE id = ?');
-      for (const r of rows) {
-        const results = JSON.parse(r.results as string) as AttemptResult[];
-        if (result) results.push({ start: now, durationMs: 0, ...result });
-        const keep = this.keepRetiredFor(r.sender_account as string);
-        const rec = {
-          ...r,
-          results: JSON.stringify(results),
-          recipient_address: `${r.recipient_localpart as string}@${r.recipient_domain as string}`.toLowerCase(),
-          success: outcome === 'delivered' ? 1 : 0,
-          outcome,
-          last_activity: now,
-          keep_until: now + keep,
-        };
-        if (keep > 0) ins.run(rec);
-        del.run(r.id);
-        bases.add(r.base_id as number);
-        retired.push(rowToRetired(rec));
-      }
+      retired = rows.map((r) => this.retireRow(r, outcome, result ? { start: now, durationMs: 0, ...result } : undefined, now).retired);
     })();
-    for (const b of bases) {
+    await this.removeUnusedFiles(retired.map((r) => r.baseId));
+    if (retired.length) this.changed();
+    return retired;
+  }
+
+  /** Inside a transaction: move one row to msg_retired (if kept), delete it, record its event. */
+  private retireRow(r: Row, outcome: RetiredOutcome, result: AttemptResult | undefined, now: number, suppressing = false): { retired: RetiredMsg } {
+    this.retireStmt ??= this.db.prepare(
+      `INSERT OR REPLACE INTO msg_retired (id, base_id, queued, sender_account, sender_localpart, sender_domain, from_id, recipient_localpart, recipient_domain, recipient_address,
+        attempts, max_attempts, last_attempt, results, has8bit, smtputf8, size, message_id, subject, transport, require_tls, future_release, extra, dsn, success, outcome, last_activity, keep_until)
+       VALUES (@id, @base_id, @queued, @sender_account, @sender_localpart, @sender_domain, @from_id, @recipient_localpart, @recipient_domain, @recipient_address,
+        @attempts, @max_attempts, @last_attempt, @results, @has8bit, @smtputf8, @size, @message_id, @subject, @transport, @require_tls, @future_release, @extra, @dsn, @success, @outcome, @last_activity, @keep_until)`,
+    );
+    const results = JSON.parse(r.results as string) as AttemptResult[];
+    if (result) results.push(result);
+    const keep = this.keepRetiredFor(r.sender_account as string);
+    const rec = {
+      ...r,
+      results: JSON.stringify(results),
+      recipient_address: `${r.recipient_localpart as string}@${r.recipient_domain as string}`.toLowerCase(),
+      success: outcome === 'delivered' ? 1 : 0,
+      outcome,
+      last_activity: now,
+      keep_until: now + keep,
+    };
+    if (keep > 0) this.retireStmt.run(rec);
+    this.db.prepare('DELETE FROM msg WHERE id = ?').run(r.id);
+    this.recordRowEvent(r, outcome, result, now, suppressing);
+    return { retired: rowToRetired(rec) };
+  }
+
+  private retireStmt?: ReturnType<Db['prepare']>;
+
+  /** Inside a transaction: the outgoing event for a row's outcome (mox webhook.Outgoing, §2.3). */
+  private recordRowEvent(r: Row, event: OutgoingEventName, result: AttemptResult | undefined, now: number, suppressing: boolean): void {
+    recordEvent(
+      this.db,
+      {
+        account: r.sender_account as string,
+        event,
+        queueMsgId: r.id as number,
+        fromId: (r.from_id as string | null) ?? '',
+        messageId: r.message_id as string,
+        subject: r.subject as string,
+        extra: JSON.parse(r.extra as string) as Record<string, string>,
+        suppressing,
+        smtpCode: result?.code,
+        enhancedCode: result?.enhanced,
+        error: event === 'delivered' ? '' : (result?.error ?? ''),
+      },
+      new Date(now),
+    );
+  }
+
+  private async removeUnusedFiles(baseIds: Iterable<number>): Promise<void> {
+    for (const b of new Set(baseIds)) {
       const left = this.db.prepare('SELECT 1 FROM msg WHERE base_id = ? LIMIT 1').get(b);
       if (!left) await fsp.rm(this.filePath(b), { force: true });
     }
-    return retired;
+  }
+
+  /**
+   * Record the outcomes of one delivery attempt in one transaction (one fsync for a whole SMTP
+   * transaction's recipients): delivered/failed/suppressed rows are retired, temporary failures
+   * get their result appended (`delayed`), suppression-list additions are made, and every outcome's
+   * event is recorded — all or nothing. Returns the retired messages and the ids whose failure
+   * added a suppression.
+   */
+  async recordOutcomes(items: readonly OutcomeInput[]): Promise<{ retired: RetiredMsg[]; suppressing: Set<number> }> {
+    const now = this.now();
+    const retired: RetiredMsg[] = [];
+    const suppressing = new Set<number>();
+    this.db.transaction(() => {
+      const get = this.db.prepare('SELECT * FROM msg WHERE id = ?');
+      const upd = this.db.prepare('UPDATE msg SET results = ?, delayed_dsn_sent = delayed_dsn_sent | ? WHERE id = ?');
+      for (const it of items) {
+        const r = get.get(it.id) as Row | undefined;
+        if (!r) continue; // removed meanwhile (admin drop)
+        if (it.outcome === 'delayed') {
+          const results = JSON.parse(r.results as string) as AttemptResult[];
+          results.push(it.result);
+          upd.run(JSON.stringify(results), it.delayedDsnSent ? 1 : 0, it.id);
+          this.recordRowEvent(r, 'delayed', it.result, now, false);
+          continue;
+        }
+        let sup = false;
+        if (it.suppress) {
+          const address = `${r.recipient_localpart as string}@${r.recipient_domain as string}`;
+          sup = this.addSuppression(r.sender_account as string, address, { manual: false, reason: it.suppress });
+          if (sup) suppressing.add(it.id);
+        }
+        retired.push(this.retireRow(r, it.outcome, it.result, now, sup).retired);
+      }
+    })();
+    await this.removeUnusedFiles(retired.map((r) => r.baseId));
+    return { retired, suppressing };
+  }
+
+  /** Path of the message file of a queued message (sent after its prefix). */
+  messagePath(m: Pick<QueuedMsg, 'baseId'>): string {
+    return this.filePath(m.baseId);
+  }
+
+  /** Per-row prefix bytes (Received/DKIM-Signature), sent before the file. */
+  prefix(id: number): Buffer | undefined {
+    return (this.db.prepare('SELECT prefix FROM msg WHERE id = ?').pluck().get(id) as Buffer | null | undefined) ?? undefined;
+  }
+
+  /**
+   * Called (coalesced, after the current tick) when messages were queued or changed by an admin,
+   * so the scheduler looks again at once. Set by the server.
+   */
+  onChange: (() => void) | undefined;
+  private changePending = false;
+
+  private changed(): void {
+    if (!this.onChange || this.changePending) return;
+    this.changePending = true;
+    setImmediate(() => {
+      this.changePending = false;
+      this.onChange?.();
+    });
   }
 
   // ---------------------------------------------------------------- delivery attempts
@@ -588,6 +700,29 @@ export class QueueStore {
   /** Due messages (not held, next attempt at or before now), oldest first. */
   due(max = 1000): QueuedMsg[] {
     return (this.db.prepare('SELECT * FROM msg WHERE hold = 0 AND next_attempt <= ? ORDER BY next_attempt, id LIMIT ?').all(this.now(), max) as Row[]).map(rowToMsg);
+  }
+
+  /**
+   * The next delivery batches: up to `max` groups of due rows (not held, next attempt reached) that
+   * share a submission and a recipient domain, oldest first, at most one group per domain and none
+   * for `skipDomains` (domains being delivered to). A group has at most `maxRecipients` rows (the
+   * rest follow in a later batch). Stops scanning after DUE_SCAN_LIMIT rows, so one huge busy
+   * domain cannot make a scheduling pass expensive.
+   */
+  dueBatches(max: number, skipDomains: ReadonlySet<string>, maxRecipients: number): QueuedMsg[][] {
+    if (max <= 0) return [];
+    const now = this.now();
+    const picked = new Map<string, number>();
+    let scanned = 0;
+    const it = this.db.prepare('SELECT base_id, recipient_domain FROM msg WHERE hold = 0 AND next_attempt <= ? ORDER BY next_attempt, id').raw().iterate(now) as IterableIterator<[number, string]>;
+    for (const [baseId, domain] of it) {
+      if (++scanned > DUE_SCAN_LIMIT) break;
+      if (skipDomains.has(domain) || picked.has(domain)) continue;
+      picked.set(domain, baseId);
+      if (picked.size >= max) break;
+    }
+    const rows = this.db.prepare('SELECT * FROM msg WHERE base_id = ? AND recipient_domain = ? AND hold = 0 AND next_attempt <= ? ORDER BY id LIMIT ?');
+    return [...picked].map(([domain, baseId]) => (rows.all(baseId, domain, now, maxRecipients) as Row[]).map(rowToMsg));
   }
 
   /** When the next message becomes due (held messages excluded), or undefined when none is queued. */

@@ -12,7 +12,8 @@
  * attempt: per-recipient results, no other host is tried.
  */
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, TLSSocket as TLSSocketClass, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { saslClient, tlsExporterBinding } from '../../auth/sasl.js';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Resolver } from '../../dns/resolver.js';
 import { nullLogger, type Logger } from '../../log/logger.js';
@@ -41,6 +42,8 @@ export interface RecipientResult {
   message: string;
   remoteHost?: string;
   remoteIP?: string;
+  /** Delivered to a server that advertised DSN: the NOTIFY request was passed on (rfc3461:5.2.2). */
+  dsnPassedOn?: boolean;
 }
 
 export interface TLSInfo {
@@ -62,6 +65,16 @@ export interface AttemptRecord {
   error?: string;
   tls?: TLSInfo;
 }
+
+/** SMTP AUTH with a smarthost (rfc4954). */
+export interface SmtpAuth {
+  username: string;
+  password: string;
+  /** In order of preference; default SCRAM-SHA-256-PLUS, SCRAM-SHA-256, SCRAM-SHA-1-PLUS, SCRAM-SHA-1, CRAM-MD5 (PLAIN only when listed, as mox). */
+  mechanisms?: readonly string[];
+}
+
+export const DEFAULT_AUTH_MECHANISMS = ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256', 'SCRAM-SHA-1-PLUS', 'SCRAM-SHA-1', 'CRAM-MD5'] as const;
 
 export interface DeliveryResult {
   /** In the order of `recipients` given. */
@@ -103,6 +116,20 @@ export interface DeliverOptions {
   has8bit: boolean;
   /** Fail (temporarily) instead of delivering without TLS. */
   requireTLS: boolean;
+  /**
+   * rfc8689 REQUIRETLS: only deliver over TLS with a verified certificate to a server that offers
+   * REQUIRETLS, and ask it to do the same (MAIL FROM … REQUIRETLS). A host without it is a
+   * permanent failure (5.7.30) for that host.
+   */
+  requireTLSExtension?: boolean;
+  /** Deliver to these hosts in order (a smarthost) instead of looking up the domain's MX hosts. */
+  hosts?: string[];
+  /** TLS from the first byte, no STARTTLS (submissions, rfc8314:3.3). */
+  implicitTLS?: boolean;
+  /** Never use STARTTLS (a smarthost configured with NoSTARTTLS). */
+  noSTARTTLS?: boolean;
+  /** Authenticate (rfc4954) before MAIL. */
+  auth?: SmtpAuth;
   /** DSN ENVID (rfc3461:4.4). */
   envid?: string;
   /** DSN RET (rfc3461:4.3). */
@@ -153,7 +180,7 @@ interface Failure {
 
 type Outcome =
   /** The transaction ran; results are final for this attempt. Missing recipients get `rest`. */
-  | { kind: 'done'; results: Map<string, Failure | 'delivered'>; dataReply?: Reply }
+  | { kind: 'done'; results: Map<string, Failure | 'delivered'>; dataReply?: Reply; dsn?: boolean }
   /** Try the next IP/host. */
   | { kind: 'next'; failure: Failure }
   /** TLS handshake failed: reconnect to the same IP without STARTTLS. */
@@ -272,7 +299,7 @@ export async function deliverToDomain(o: DeliverOptions): Promise<DeliveryResult
   });
 
   if (o.recipients.length === 0) return { recipients: [], attempts, mx: 'error' };
-  const mx = await resolveMx(o.domain, o.resolver, { random: o.random });
+  const mx: MxResult = o.hosts ? { kind: 'mx', hosts: o.hosts.map((host, i) => ({ host, preference: i })) } : await resolveMx(o.domain, o.resolver, { random: o.random });
   if (mx.kind === 'nullmx') {
     // rfc7505:4.2 the domain accepts no mail: fail at once, without connecting. 556 is what a
     // server would say (rfc7505:4.2 / rfc7504); the enhanced code is X.1.10.
@@ -319,7 +346,7 @@ export async function deliverToDomain(o: DeliverOptions): Promise<DeliveryResult
           return {
             recipients: o.recipients.map((r) => {
               const f = results.get(r.address)!;
-              if (f === 'delivered') return { address: r.address, status: 'delivered', code: dataReply?.code, enhanced: dataReply?.enhanced, message: dataReply?.raw ?? 'delivered', remoteHost: host, remoteIP: ip };
+              if (f === 'delivered') return { address: r.address, status: 'delivered', code: dataReply?.code, enhanced: dataReply?.enhanced, message: dataReply?.raw ?? 'delivered', remoteHost: host, remoteIP: ip, dsnPassedOn: out.dsn };
               return { address: r.address, status: f.temporary ? 'temporary' : 'permanent', code: f.code, enhanced: f.enhanced, message: f.message, remoteHost: host, remoteIP: ip };
             }),
             attempts,
@@ -382,6 +409,24 @@ export async function deliverToDomain(o: DeliverOptions): Promise<DeliveryResult
       } catch (err) {
         return finish({ kind: 'next', failure: localFailure(true, E.NoAnswer, `connecting to ${host} (${ip}) port ${port}: ${(err as Error).message}`) });
       }
+      const policy = (await o.tlsPolicy?.(host)) ?? {};
+      const requireTLS = o.requireTLS || o.requireTLSExtension === true || policy.require === true;
+      const { verify: verifyOpt, ...tlsOpts } = o.tlsOptions ?? {};
+      // rfc8689:4.2 REQUIRETLS needs a verified certificate.
+      const verifyCert = o.requireTLSExtension === true || (policy.verify ?? verifyOpt ?? false);
+      const tlsConnectOpts: ConnectionOptions = { minVersion: 'TLSv1.2', ...tlsOpts, ...policy.tls, rejectUnauthorized: verifyCert };
+      if (o.implicitTLS) {
+        // rfc8314:3.3 TLS first, then the SMTP greeting.
+        try {
+          const tsock = await upgradeTLS(sock, host, tlsConnectOpts, cmdTimeout);
+          const cipher = tsock.getCipher();
+          rec.tls = { version: tsock.getProtocol() ?? '', cipher: cipher?.standardName ?? cipher?.name ?? '', authorized: tsock.authorized };
+          sock = tsock;
+        } catch (err) {
+          sock.destroy();
+          return finish({ kind: 'next', failure: localFailure(true, E.EncryptionNeeded, `TLS with ${host} (${ip}): ${(err as Error).message}`) });
+        }
+      }
       wire = new Wire(sock);
       // rfc5321:4.3.1 / 3.1: 220 greeting; 554 means no service here; anything else try elsewhere.
       const greeting = await wire.reply(cmdTimeout, 'greeting');
@@ -390,18 +435,16 @@ export async function deliverToDomain(o: DeliverOptions): Promise<DeliveryResult
       let ext = await ehlo();
       if (!(ext instanceof Map)) return finish({ kind: 'next', failure: ext });
 
-      const policy = (await o.tlsPolicy?.(host)) ?? {};
-      const requireTLS = o.requireTLS || policy.require === true;
-      if (!plaintextOnly && ext.has('STARTTLS')) {
+      if (o.implicitTLS) {
+        // Already TLS.
+      } else if (!plaintextOnly && !o.noSTARTTLS && ext.has('STARTTLS')) {
         // rfc3207:4 opportunistic STARTTLS.
         const r = await cmd('STARTTLS');
         if (r.code === 220) {
           if (wire.release()) clog.info('data after 220 to STARTTLS discarded (rfc3207:4.2)');
-          const { verify, ...tlsOpts } = o.tlsOptions ?? {};
-          const verifyCert = policy.verify ?? verify ?? false;
           let tsock: TLSSocket;
           try {
-            tsock = await upgradeTLS(sock, host, { minVersion: 'TLSv1.2', ...tlsOpts, ...policy.tls, rejectUnauthorized: verifyCert }, cmdTimeout);
+            tsock = await upgradeTLS(sock, host, tlsConnectOpts, cmdTimeout);
           } catch (err) {
             const msg = `TLS handshake with ${host} (${ip}): ${(err as Error).message}`;
             // X.7.10 "encryption needed" (rfc5248 registry).
@@ -421,6 +464,19 @@ export async function deliverToDomain(o: DeliverOptions): Promise<DeliveryResult
       } else if (requireTLS) {
         await quit();
         return finish({ kind: 'next', failure: localFailure(true, '7.10', `${host} does not offer STARTTLS and TLS is required`) });
+      }
+
+      if (o.requireTLSExtension && !ext.has('REQUIRETLS')) {
+        // rfc8689:4.1 the next hop must support REQUIRETLS; permanent for this host (mox: when no MX offers it, the message fails).
+        await quit();
+        return finish({ kind: 'next', failure: localFailure(false, E.RequireTLS, `${host} does not support REQUIRETLS`) });
+      }
+      if (o.auth) {
+        const f = await authenticate(ext, wire.socket);
+        if (f) {
+          await quit();
+          return finish({ kind: 'next', failure: f });
+        }
       }
 
       // Checks before MAIL that make the whole transaction impossible at this server.
@@ -444,6 +500,7 @@ export async function deliverToDomain(o: DeliverOptions): Promise<DeliveryResult
       if (o.smtputf8) mailParams.push('SMTPUTF8'); // rfc6531:3.4
       if (dsn && o.ret) mailParams.push(`RET=${o.ret}`); // rfc3461:4.3
       if (dsn && o.envid) mailParams.push(`ENVID=${xtext(o.envid)}`); // rfc3461:4.4
+      if (o.requireTLSExtension) mailParams.push('REQUIRETLS'); // rfc8689:4.1
       const mailLine = `MAIL FROM:<${o.mailFrom}>${mailParams.map((p) => ` ${p}`).join('')}`;
       const rcptLines = o.recipients.map((r) => {
         const p: string[] = [];
@@ -506,7 +563,7 @@ export async function deliverToDomain(o: DeliverOptions): Promise<DeliveryResult
         for (const a of accepted) results.set(a, f);
       }
       await quit();
-      return finish({ kind: 'done', results, dataReply: final });
+      return finish({ kind: 'done', results, dataReply: final, dsn });
     } catch (err) {
       const msg = `${host} (${ip}): ${err instanceof Error ? err.message : String(err)}`;
       const f = localFailure(true, err instanceof WireError && err.kind === 'timeout' ? E.NoAnswer : E.BadConnection, msg);
@@ -521,6 +578,32 @@ export async function deliverToDomain(o: DeliverOptions): Promise<DeliveryResult
     } finally {
       rec.durationMs = clock.now() - start;
       wire?.destroy();
+    }
+
+    /** rfc4954 AUTH with the first of our mechanisms the server offers; undefined on success. */
+    async function authenticate(ext: Map<string, string>, sock: Socket): Promise<Failure | undefined> {
+      const a = o.auth!;
+      const offered = new Set((ext.get('AUTH') ?? '').toUpperCase().split(/\s+/).filter(Boolean));
+      const binding = sock instanceof TLSSocketClass ? tlsExporterBinding(sock) : undefined;
+      const mech = (a.mechanisms ?? DEFAULT_AUTH_MECHANISMS).map((m) => m.toUpperCase()).find((m) => offered.has(m) && (!m.endsWith('-PLUS') || binding));
+      if (!mech) return localFailure(true, E.AuthMechanismWeak, `${host} offers none of the configured authentication mechanisms (offered: ${[...offered].join(' ') || 'none'})`);
+      const client = saslClient(mech, { username: a.username, password: a.password, channelBinding: mech.endsWith('-PLUS') ? binding : undefined });
+      const ir = await client.initialResponse();
+      // rfc4954:4 "=" is an empty initial response.
+      let r = await cmd(`AUTH ${mech}${ir ? ` ${ir.length ? ir.toString('base64') : '='}` : ''}`, 'AUTH');
+      for (let steps = 0; r.code === 334 && steps < 10; steps++) {
+        let resp: Buffer;
+        try {
+          resp = await client.respond(Buffer.from(r.lines[0] ?? '', 'base64'));
+        } catch (err) {
+          await cmd('*', 'AUTH cancel').catch(() => undefined);
+          return localFailure(true, E.AuthCredentialsInvalid, `authentication with ${host}: ${(err as Error).message}`);
+        }
+        r = await cmd(resp.toString('base64'), 'AUTH');
+      }
+      if (r.code === 235) return undefined;
+      // A rejected login is a configuration problem on our side that an admin can fix: temporary.
+      return { ...replyFailure(r, 'AUTH'), temporary: true };
     }
 
     function doneAll(f: Failure): Outcome {

@@ -19,7 +19,7 @@ import type { RateLimiter } from '../../auth/ratelimit.js';
 import type { Metrics } from '../../metrics/registry.js';
 import type { Resolver } from '../../dns/resolver.js';
 import { PartParser, parseBuffer, type Part } from '../../message/part.js';
-import { C, E, SmtpError } from '../codes.js';
+import { C, E, SmtpError, enhancedCode } from '../codes.js';
 import { formatAddress, type SmtpAddress } from '../parse.js';
 import { receivedHeader, returnPathHeader } from './headers.js';
 import { chooseMailbox, type RulesetInput } from './rulesets.js';
@@ -28,6 +28,8 @@ import { readRange } from '../../store/msgfile.js';
 import type { Ruleset } from '../../config/dynamic-schema.js';
 import { newReceivedId, type Recipient, type SessionInfo, type SessionPolicy, type Transaction } from './session.js';
 import type { ReceivedMessage } from './sink.js';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 /** How long to wait before refusing an unknown recipient: slows down address harvesting. */
 export const UNKNOWN_RECIPIENT_DELAY_MS = 1000;
@@ -156,7 +158,13 @@ export class DeliveryPolicy implements SessionPolicy {
     return this.deps.clock?.() ?? new Date();
   }
 
-  mailFrom(s: SessionInfo, _tx: Transaction): void {
+  private get localserve(): boolean {
+    return this.deps.config().static.Localserve === true;
+  }
+
+  async mailFrom(s: SessionInfo, tx: Transaction): Promise<void> {
+    // mox §5: in localserve, a MAIL FROM localpart starting with "mailfrom" fails here as asked.
+    if (this.localserve && tx.mailFrom?.localpart.toLowerCase().startsWith('mailfrom')) await localserveFail(tx.mailFrom.localpart, 'MAIL FROM', sleep);
     if (!this.deps.messageLimiter.canAdd(s.remoteIP)) {
       this.deps.metrics.smtpMessages.inc({ service: this.service, result: 'ratelimit-messages' });
       throw refuse(C.InsufficientStorage, E.MailboxFull, 'too many messages from your network, try again later');
@@ -167,48 +175,23 @@ export class DeliveryPolicy implements SessionPolicy {
 
   async rcptTo(s: SessionInfo, tx: Transaction, rcpt: Recipient): Promise<RcptInfo> {
     const { static: stat, dynamic } = this.deps.config();
-    const a = rcpt.address;
-    const rcptTo = a.domain ? formatAddress(a) : 'postmaster';
-    const lookupAddr = a.domain ? `${a.localpart}@${a.domain}` : `postmaster@${stat.Hostname}`;
-    const r = lookupRecipient(stat, dynamic, lookupAddr);
     const count = (result: string) => this.deps.metrics.smtpRecipients.inc({ service: this.service, result });
-    if (!r) {
-      const domainHosted = a.domain !== '' && isHostedDomain(dynamic, stat, a.domain);
-      if (!domainHosted) {
-        count('relay-denied');
-        // rfc5321:3.6.2 we are not an open relay.
-        throw refuse(C.MailboxUnavailable, E.DeliveryNotAuthorized, 'relaying not permitted');
-      }
-      count('unknown-user');
-      const delay = this.deps.unknownRecipientDelayMs ?? UNKNOWN_RECIPIENT_DELAY_MS;
-      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
-      throw refuse(C.MailboxUnavailable, E.BadDestMailbox, 'no such user');
+    const from = tx.mailFrom ? `${tx.mailFrom.localpart}@${tx.mailFrom.domain}` : '';
+    if (this.localserve && rcpt.address.localpart.toLowerCase().startsWith('rcptto')) await localserveFail(rcpt.address.localpart, 'RCPT TO', sleep);
+    let r = lookupTargets(stat, dynamic, rcpt.address, from);
+    if (!r.ok && this.localserve && (r.reason === 'unknown-user' || r.reason === 'relay-denied')) {
+      // mox §5: localserve accepts any address and delivers it to the postmaster account (mox@localhost).
+      r = { ok: true, info: { targets: [{ account: stat.Postmaster.Account, mailbox: stat.Postmaster.Mailbox, rcptTo: formatAddress(rcpt.address) }], membersOnly: false } };
     }
-    if (r.kind !== 'postmaster' && r.disabled) {
-      count('domain-disabled');
-      throw refuse(C.MailboxUnavailableTemp, E.MailboxDisabled, 'domain is disabled, try again later');
-    }
-    let targets: Target[];
-    let membersOnly = false;
-    if (r.kind === 'alias') {
-      membersOnly = !r.alias.PostPublic;
-      if (membersOnly) {
-        const from = tx.mailFrom ? `${tx.mailFrom.localpart}@${tx.mailFrom.domain}`.toLowerCase() : '';
-        const members = r.addresses.map((m) => m.toLowerCase());
-        if (!members.includes(from)) {
-          count('alias-not-member');
-          throw refuse(C.MailboxUnavailable, E.DeliveryNotAuthorized, 'only members may send to this list');
-        }
+    if (!r.ok) {
+      count(r.reason);
+      if (r.reason === 'unknown-user') {
+        const delay = this.deps.unknownRecipientDelayMs ?? UNKNOWN_RECIPIENT_DELAY_MS;
+        if (delay > 0) await new Promise((res) => setTimeout(res, delay));
       }
-      targets = [];
-      for (const m of r.addresses) {
-        const t = lookupRecipient(stat, dynamic, m);
-        if (t?.kind === 'account' || t?.kind === 'postmaster') targets.push({ account: t.account, mailbox: t.mailbox, rcptTo });
-      }
-      if (!targets.length) throw refuse(C.MailboxUnavailable, E.BadDestMailbox, 'alias has no local members');
-    } else {
-      targets = [{ account: r.account, mailbox: r.mailbox, rcptTo, rulesets: r.kind === 'account' ? r.destination.Rulesets : undefined }];
+      throw targetRefusal(r.reason);
     }
+    const { targets, membersOnly } = r.info;
     // Refuse early when a mailbox is already over quota (rfc5321:4.5.3.1.10 / rfc3463 x.2.2).
     for (const t of targets) {
       const q = this.deps.store.account(t.account).quota();
@@ -231,6 +214,13 @@ export class DeliveryPolicy implements SessionPolicy {
     }
     d.messageLimiter.add(s.remoteIP);
 
+    if (this.localserve) {
+      // mox §5: other special localparts fail at DATA (the queue sends them one per transaction).
+      for (const r of tx.recipients) {
+        const lp = r.address.localpart.toLowerCase();
+        if (!lp.startsWith('rcptto') && !lp.startsWith('mailfrom')) await localserveFail(r.address.localpart, 'DATA', sleep);
+      }
+    }
     const mailFrom = tx.mailFrom ? `${tx.mailFrom.localpart}@${tx.mailFrom.domain}` : '';
     const verdict = await d.verify({ message: msg, ip: s.remoteIP, helo: s.helo ?? '', mailFrom });
     if (verdict.reject) {
@@ -267,23 +257,6 @@ export class DeliveryPolicy implements SessionPolicy {
 
     const { parsed, data, cleanup } = await this.prepare(prefix, msg);
     try {
-      // Rulesets may file the message into another mailbox of the destination's account.
-      let all = infos.flatMap((i) => i.targets);
-      if (all.some((t) => t.rulesets?.length)) {
-        const input = await this.rulesetInput(mailFrom, prefix.length, parsed, data, verdict.verifiedDomains);
-        all = all.map((t) => (t.rulesets?.length ? { ...t, mailbox: chooseMailbox(t.rulesets, t.mailbox, input) } : t));
-      }
-      // Deduplicate targets: the same account mailbox reached through several addresses gets one copy.
-      const targets = new Map<string, Target>();
-      for (const t of all) if (!targets.has(`${t.account}\0${t.mailbox}`)) targets.set(`${t.account}\0${t.mailbox}`, t);
-      for (const t of targets.values()) {
-        const q = d.store.account(t.account).quota();
-        if (q.limit > 0 && q.used + fullSize > q.limit) {
-          result('quota');
-          throw refuse(C.ExceededStorage, E.MailboxFull, 'mailbox full');
-        }
-      }
-
       const meta = {
         receivedId: id,
         mailFrom,
@@ -296,25 +269,7 @@ export class DeliveryPolicy implements SessionPolicy {
         envid: tx.envid,
         auth: verdict.meta,
       };
-      const env = parsed.envelope;
-      const stored: Array<{ t: Target; msgId: number }> = [];
-      await Promise.all(
-        [...targets.values()].map(async (t) => {
-          const delivered = await d.store.account(t.account).deliver({
-            mailbox: t.mailbox,
-            data,
-            receivedAt: now,
-            parsed,
-            meta,
-            messageId: env?.messageId ?? undefined,
-            subject: env?.subject ?? undefined,
-            mailFrom,
-            rcptTo: t.rcptTo,
-            remoteIp: s.remoteIP,
-          });
-          stored.push({ t, msgId: delivered.id });
-        }),
-      );
+      const stored = await storeCopies(d.store, infos.flatMap((i) => i.targets), { mailFrom, prefixLen: prefix.length, parsed, data, verifiedDomains: verdict.verifiedDomains, meta, now, remoteIp: s.remoteIP, fullSize });
       // Reports about messages we sent (mox queue.Incoming): accounts whose copy is about outgoing
       // mail get outgoing events and no incoming-message webhook.
       const outgoingReportAccounts = await this.matchReports(s, tx, mailFrom, msg);
@@ -371,24 +326,6 @@ export class DeliveryPolicy implements SessionPolicy {
     return out;
   }
 
-  /** What rulesets match against: envelope sender, From, verified domains, the original header fields. */
-  private async rulesetInput(
-    mailFrom: string,
-    prefixLen: number,
-    parsed: Part,
-    data: Buffer | { tempPath: string },
-    verifiedDomains: string[],
-  ): Promise<RulesetInput> {
-    const headerBytes = Buffer.isBuffer(data) ? data.subarray(prefixLen, parsed.bodyOffset) : await readRange(data.tempPath, prefixLen, parsed.bodyOffset);
-    const from = parsed.envelope?.from?.[0];
-    return {
-      mailFrom,
-      msgFrom: from?.mailbox ? `${from.mailbox}@${from.host ?? ''}` : '',
-      verifiedDomains,
-      headers: parseHeader(headerBytes).fields.map((f) => [f.key, f.value] as const),
-    };
-  }
-
   /**
    * The stored message is prefix + data. In memory for small messages; for spilled ones a new
    * temp file is written (prefix, then the received data streamed in), which the store
@@ -438,9 +375,267 @@ export class DeliveryPolicy implements SessionPolicy {
   }
 }
 
+  /** What rulesets match against: envelope sender, From, verified domains, the original header fields. */
+async function rulesetInput(
+  mailFrom: string,
+  prefixLen: number,
+  parsed: Part,
+  data: Buffer | { tempPath: string },
+  verifiedDomains: string[],
+): Promise<RulesetInput> {
+  const headerBytes = Buffer.isBuffer(data) ? data.subarray(prefixLen, parsed.bodyOffset) : await readRange(data.tempPath, prefixLen, parsed.bodyOffset);
+  const from = parsed.envelope?.from?.[0];
+  return {
+    mailFrom,
+    msgFrom: from?.mailbox ? `${from.mailbox}@${from.host ?? ''}` : '',
+    verifiedDomains,
+    headers: parseHeader(headerBytes).fields.map((f) => [f.key, f.value] as const),
+  };
+}
+
+
+/** What storeCopies needs to know about the message. */
+export interface CopyInput {
+  mailFrom: string;
+  /** Bytes of trace headers we prepended to the received message (rulesets look at the original header). */
+  prefixLen: number;
+  parsed: Part;
+  data: Buffer | { tempPath: string; size: number };
+  verifiedDomains: string[];
+  meta: unknown;
+  now: Date;
+  remoteIp?: string;
+  fullSize: number;
+}
+
+/**
+ * Store one copy per distinct (account, mailbox) among the targets, after rulesets picked the
+ * mailbox; refuses (QuotaExceededError) when a mailbox would go over quota. Shared by port 25
+ * and the queue's local delivery.
+ */
+export async function storeCopies(store: Store, all: Target[], c: CopyInput): Promise<Array<{ t: Target; msgId: number }>> {
+  // Rulesets may file the message into another mailbox of the destination's account.
+  if (all.some((t) => t.rulesets?.length)) {
+    const input = await rulesetInput(c.mailFrom, c.prefixLen, c.parsed, c.data, c.verifiedDomains);
+    all = all.map((t) => (t.rulesets?.length ? { ...t, mailbox: chooseMailbox(t.rulesets, t.mailbox, input) } : t));
+  }
+  // Deduplicate targets: the same account mailbox reached through several addresses gets one copy.
+  const targets = new Map<string, Target>();
+  for (const t of all) if (!targets.has(`${t.account}\0${t.mailbox}`)) targets.set(`${t.account}\0${t.mailbox}`, t);
+  for (const t of targets.values()) {
+    const q = store.account(t.account).quota();
+    if (q.limit > 0 && q.used + c.fullSize > q.limit) throw new QuotaExceededError(q.used, q.limit, c.fullSize);
+  }
+  const env = c.parsed.envelope;
+  const stored: Array<{ t: Target; msgId: number }> = [];
+  await Promise.all(
+    [...targets.values()].map(async (t) => {
+      const delivered = await store.account(t.account).deliver({
+        mailbox: t.mailbox,
+        data: c.data,
+        receivedAt: c.now,
+        parsed: c.parsed,
+        meta: c.meta,
+        messageId: env?.messageId ?? undefined,
+        subject: env?.subject ?? undefined,
+        mailFrom: c.mailFrom,
+        rcptTo: t.rcptTo,
+        remoteIp: c.remoteIp,
+      });
+      stored.push({ t, msgId: delivered.id });
+    }),
+  );
+  return stored;
+}
+
+export type TargetLookup =
+  | { ok: true; info: RcptInfo }
+  | { ok: false; reason: 'relay-denied' | 'unknown-user' | 'domain-disabled' | 'alias-not-member' | 'alias-empty' };
+
+/**
+ * Which local mailboxes a recipient address reaches (accounts, aliases, postmaster), as for RCPT
+ * TO on port 25. `mailFrom` is the envelope sender ("" for none), for members-only aliases.
+ */
+export function lookupTargets(stat: StaticConfig, dynamic: DynamicConfig, a: SmtpAddress, mailFrom: string): TargetLookup {
+  const rcptTo = a.domain ? formatAddress(a) : 'postmaster';
+  const lookupAddr = a.domain ? `${a.localpart}@${a.domain}` : `postmaster@${stat.Hostname}`;
+  const r = lookupRecipient(stat, dynamic, lookupAddr);
+  if (!r) return { ok: false, reason: a.domain !== '' && isHostedDomain(dynamic, stat, a.domain) ? 'unknown-user' : 'relay-denied' };
+  if (r.kind !== 'postmaster' && r.disabled) return { ok: false, reason: 'domain-disabled' };
+  if (r.kind === 'alias') {
+    const membersOnly = !r.alias.PostPublic;
+    if (membersOnly && !r.addresses.map((m) => m.toLowerCase()).includes(mailFrom.toLowerCase())) return { ok: false, reason: 'alias-not-member' };
+    const targets: Target[] = [];
+    for (const m of r.addresses) {
+      const t = lookupRecipient(stat, dynamic, m);
+      if (t?.kind === 'account' || t?.kind === 'postmaster') targets.push({ account: t.account, mailbox: t.mailbox, rcptTo });
+    }
+    if (!targets.length) return { ok: false, reason: 'alias-empty' };
+    return { ok: true, info: { targets, membersOnly } };
+  }
+  return { ok: true, info: { targets: [{ account: r.account, mailbox: r.mailbox, rcptTo, rulesets: r.kind === 'account' ? r.destination.Rulesets : undefined }], membersOnly: false } };
+}
+
+function targetRefusal(reason: Extract<TargetLookup, { ok: false }>['reason']): SmtpError {
+  switch (reason) {
+    case 'relay-denied':
+      // rfc5321:3.6.2 we are not an open relay.
+      return refuse(C.MailboxUnavailable, E.DeliveryNotAuthorized, 'relaying not permitted');
+    case 'unknown-user':
+      return refuse(C.MailboxUnavailable, E.BadDestMailbox, 'no such user');
+    case 'domain-disabled':
+      return refuse(C.MailboxUnavailableTemp, E.MailboxDisabled, 'domain is disabled, try again later');
+    case 'alias-not-member':
+      return refuse(C.MailboxUnavailable, E.DeliveryNotAuthorized, 'only members may send to this list');
+    case 'alias-empty':
+      return refuse(C.MailboxUnavailable, E.BadDestMailbox, 'alias has no local members');
+  }
+}
+
 /** Is this one of our domains (any spelling), or our host name? */
 function isHostedDomain(dynamic: DynamicConfig, stat: StaticConfig, domain: string): boolean {
   return domain.toLowerCase() === stat.Hostname.toLowerCase() || findDomain(dynamic, domain) !== undefined;
 }
 
 export type { SmtpAddress };
+
+// ---------------------------------------------------------------------------------------------
+// Local delivery from our own queue (submissions to domains we host).
+
+export interface LocalDeliveryDeps {
+  config: () => { static: StaticConfig; dynamic: DynamicConfig };
+  store: Store;
+  tmpDir: string;
+  clock?: () => Date;
+}
+
+export interface LocalDeliveryInput {
+  /** Envelope sender; undefined for the null reverse path. */
+  mailFrom: SmtpAddress | undefined;
+  recipients: SmtpAddress[];
+  /** The queued message: per-row prefix (Received, DKIM-Signature) and the message file. */
+  prefix?: Buffer;
+  path: string;
+  /** Domains the sender is known to control (our own authenticated sender's domain), for rulesets. */
+  verifiedDomains: string[];
+  /** Stored with the message (webapi Meta). */
+  meta?: Record<string, unknown>;
+}
+
+export interface LocalDeliveryResult {
+  status: 'delivered' | 'temporary' | 'permanent';
+  code: number;
+  enhanced?: string;
+  message: string;
+}
+
+/** Messages up to this size are delivered from memory; larger ones through one temp file. */
+const LOCAL_IN_MEMORY_MAX = 1024 * 1024;
+
+/**
+ * Deliver a queued message to local recipients without SMTP: the same recipient lookup,
+ * rulesets and durable store delivery as port 25 (Return-Path added, as on delivery). One result
+ * per recipient, in the form an SMTP server would have answered.
+ */
+export async function deliverLocal(deps: LocalDeliveryDeps, input: LocalDeliveryInput): Promise<LocalDeliveryResult[]> {
+  const { static: stat, dynamic } = deps.config();
+  const mailFrom = input.mailFrom ? formatAddress(input.mailFrom) : '';
+  const lookups = input.recipients.map((r) => lookupTargets(stat, dynamic, r, mailFrom));
+  if (!lookups.some((l) => l.ok)) return lookups.map((l) => refusalResult(l));
+  const prefix = Buffer.concat([Buffer.from(returnPathHeader(input.mailFrom)), input.prefix ?? Buffer.alloc(0)]);
+  const st = await fsp.stat(input.path);
+  const fullSize = prefix.length + st.size;
+  let data: Buffer | { tempPath: string; size: number };
+  let parsed: Part;
+  let cleanup = async () => {};
+  if (st.size <= LOCAL_IN_MEMORY_MAX) {
+    data = Buffer.concat([prefix, await fsp.readFile(input.path)]);
+    parsed = parseBuffer(data);
+  } else {
+    const tempPath = join(deps.tmpDir, `local-${Date.now()}-${randomBytes(6).toString('hex')}`);
+    const fh = await fsp.open(tempPath, 'wx', 0o600);
+    const parser = new PartParser();
+    cleanup = () => fsp.rm(tempPath, { force: true });
+    try {
+      await fh.write(prefix);
+      parser.write(prefix);
+      for await (const chunk of createReadStream(input.path, { highWaterMark: 256 * 1024 })) {
+        await fh.write(chunk as Buffer);
+        parser.write(chunk as Buffer);
+      }
+    } finally {
+      await fh.close();
+    }
+    parsed = parser.end();
+    data = { tempPath, size: fullSize };
+  }
+  const now = deps.clock?.() ?? new Date();
+  try {
+    const out: LocalDeliveryResult[] = [];
+    for (const [i, l] of lookups.entries()) {
+      if (!l.ok) {
+        out.push(refusalResult(l));
+        continue;
+      }
+      try {
+        await storeCopies(deps.store, l.info.targets, {
+          mailFrom,
+          prefixLen: prefix.length,
+          parsed,
+          data,
+          verifiedDomains: input.verifiedDomains,
+          meta: { mailFrom, rcptTo: formatAddress(input.recipients[i]!), local: true, ...input.meta },
+          now,
+          fullSize,
+        });
+        out.push({ status: 'delivered', code: C.Completed, enhanced: '2.0.0', message: 'delivered to local mailbox' });
+      } catch (e) {
+        // A full mailbox may be emptied: temporary (rfc3463:3.3 X.2.2).
+        if (e instanceof QuotaExceededError) out.push({ status: 'temporary', code: C.InsufficientStorage, enhanced: enhancedCode(C.InsufficientStorage, E.MailboxFull), message: 'mailbox full' });
+        else throw e;
+      }
+    }
+    return out;
+  } finally {
+    await cleanup();
+  }
+}
+
+function refusalResult(l: TargetLookup): LocalDeliveryResult {
+  if (l.ok) throw new Error('not a refusal');
+  const e = targetRefusal(l.reason);
+  const temporary = e.code >= 400 && e.code < 500;
+  return { status: temporary ? "temporary" : "permanent", code: e.code, enhanced: e.enhanced, message: e.message };
+}
+
+// ---------------------------------------------------------------------------------------------
+// localserve delivery simulation (mox §5): special recipient localparts make SMTP fail.
+
+/** How long a "…timeout" recipient keeps the client waiting before 451 (mox: 1 hour). */
+export const LOCALSERVE_TIMEOUT_MS = 3600_000;
+
+/**
+ * The simulated failure for a localpart in localserve mode, matched on its end: "temperror" → 451,
+ * "permerror" → 550, "timeout" → silence then 451, a 3-digit code 400–599 → that code. Unlike mox
+ * (§11.7), 600 is not a code.
+ */
+export function localserveError(localpart: string): { code: number; timeout: boolean } | undefined {
+  const lp = localpart.toLowerCase();
+  if (lp.endsWith('temperror')) return { code: C.LocalError, timeout: false };
+  if (lp.endsWith('permerror')) return { code: C.MailboxUnavailable, timeout: false };
+  if (lp.endsWith('timeout')) return { code: C.LocalError, timeout: true };
+  const m = /(\d{3})$/.exec(lp);
+  if (m) {
+    const code = Number(m[1]);
+    if (code >= 400 && code < 600) return { code, timeout: false };
+  }
+  return undefined;
+}
+
+/** Throw the simulated error (after the simulated silence). */
+export async function localserveFail(localpart: string, where: string, sleep: (ms: number) => Promise<void>): Promise<void> {
+  const e = localserveError(localpart);
+  if (!e) return;
+  if (e.timeout) await sleep(LOCALSERVE_TIMEOUT_MS);
+  throw new SmtpError(e.code, '0.0', `simulated ${where} error for localserve recipient ${localpart}`, { userError: true });
+}
