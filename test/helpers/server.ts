@@ -45,6 +45,11 @@ export interface TestServerOptions {
   imapRequireTLS?: boolean;
   imapLimits?: StartOptions['imapLimits'];
   imapIdleTimeoutMs?: number;
+  /** Outgoing delivery: where MX hosts are dialled (port/portFor), timeouts, TLS trust. */
+  delivery?: StartOptions['delivery'];
+  queueConcurrency?: number;
+  /** Keep the queue scheduler off (tests that only inspect the queue). */
+  noQueueScheduler?: boolean;
 }
 
 export interface TestServer {
@@ -100,7 +105,7 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
   const dns = await startTestDns(o.zone ?? {});
   const log = o.log ?? (process.env.MOXTS_TEST_LOG ? createLogger({ level: process.env.MOXTS_TEST_LOG as 'debug' }) : nullLogger());
   const resolver = o.cacheDns ? cachingResolver(dns.resolver) : dns.resolver;
-  const server = await startServer({ configPath: join(dir, 'mox.conf'), log, resolver, unknownRecipientDelayMs: o.unknownRecipientDelayMs ?? 0, smtpLimits: o.smtpLimits, smtpCommandTimeoutMs: o.smtpCommandTimeoutMs, failedLoginDelayMs: o.failedLoginDelayMs ?? 0, imapLimits: o.imapLimits, imapIdleTimeoutMs: o.imapIdleTimeoutMs, clock: o.clock });
+  const server = await startServer({ configPath: join(dir, 'mox.conf'), log, resolver, unknownRecipientDelayMs: o.unknownRecipientDelayMs ?? 0, smtpLimits: o.smtpLimits, smtpCommandTimeoutMs: o.smtpCommandTimeoutMs, failedLoginDelayMs: o.failedLoginDelayMs ?? 0, imapLimits: o.imapLimits, imapIdleTimeoutMs: o.imapIdleTimeoutMs, clock: o.clock, delivery: o.delivery, queueConcurrency: o.queueConcurrency, noQueueScheduler: o.noQueueScheduler });
   for (const [account, password] of Object.entries(o.passwords ?? {})) server.store.account(account).setPassword(await hashPassword(password));
   const smtp = server.listeners.find((l) => l.service === 'smtp');
   return {
