@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { startSink, closedPort, type Sink, type SinkOptions } from '../smtp/client/testsink.js';
 import { generateSelfSignedCert } from '../cmd/tls-selfsigned.js';
-import { readEvents, type RecordedEvent } from '../queue/events.js';
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { OutgoingPayload } from '../queue/events.js';
 import { queueOp } from '../cmd/queue-ops.js';
 import { ctlCall } from '../cmd/ctl.js';
 import type { AddInput, QueuedMsg } from '../queue/store.js';
@@ -22,6 +23,13 @@ let ts: TestServer;
 let remote: TestServer;
 let sinkCert: { key: string; cert: string };
 let refused: number;
+/**
+ * Outgoing events, observed the way applications see them: the account's OutgoingWebhook posts
+ * them here (the server's webhook worker consumes the queue's event log).
+ */
+const hooks: OutgoingPayload[] = [];
+const hookWaiters = new Set<() => void>();
+let hookServer: HttpServer;
 /** MX host → port on 127.0.0.1 (every MX host resolves to 127.0.0.1). */
 const ports = new Map<string, number>();
 const sinks: Sink[] = [];
@@ -45,11 +53,22 @@ before(async () => {
     zone[`mx.${d}`] = { A: ['127.0.0.1'] };
   }
   refused = await closedPort();
+  hookServer = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      hooks.push(JSON.parse(Buffer.concat(chunks).toString()) as OutgoingPayload);
+      res.writeHead(200).end();
+      for (const w of [...hookWaiters]) w();
+    });
+  });
+  await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', r));
+  const hookPort = (hookServer.address() as { port: number }).port;
   ts = await startTestServer({
     zone: zone as never,
     clock,
     accounts: {
-      mjl: { Domain: 'example.com', Destinations: { 'mjl@example.com': {}, 'other@example.com': { Mailbox: 'Other' } }, KeepRetiredMessagePeriod: '72h' },
+      mjl: { Domain: 'example.com', Destinations: { 'mjl@example.com': {}, 'other@example.com': { Mailbox: 'Other' } }, KeepRetiredMessagePeriod: '72h', OutgoingWebhook: { URL: `http://127.0.0.1:${hookPort}/hook` } },
     },
     static: { Transports: { failer: { Fail: { SMTPCode: 554, SMTPMessage: 'no sending to this domain' } } } },
     delivery: { portFor: (host) => ports.get(host) ?? refused, connectTimeoutMs: 2000, commandTimeoutMs: 3000, dataTimeoutMs: 3000 },
@@ -70,6 +89,7 @@ after(async () => {
   await Promise.all(sinks.map((s) => s.close()));
   await ts.stop();
   await remote.stop();
+  await new Promise<void>((r) => hookServer.close(() => r()));
 });
 
 async function runCtlReload(t: TestServer): Promise<void> {
@@ -110,8 +130,19 @@ async function run(): Promise<void> {
   await ts.server.scheduler!.idle();
 }
 
-function events(ids: number[]): RecordedEvent[] {
-  return readEvents(ts.server.queue.db, 0, 100_000).filter((e) => ids.includes(e.queueMsgId));
+/** The outgoing webhook payloads for these queue ids, once there are (at least) n of them. */
+async function events(ids: number[], n = ids.length): Promise<OutgoingPayload[]> {
+  const got = () => hooks.filter((h) => ids.includes(h.QueueMsgID));
+  while (got().length < n) {
+    await new Promise<void>((resolve) => {
+      const w = () => {
+        hookWaiters.delete(w);
+        resolve();
+      };
+      hookWaiters.add(w);
+    });
+  }
+  return got();
 }
 
 async function inbox(account = 'mjl', mailbox = 'Inbox'): Promise<string[]> {
@@ -136,12 +167,13 @@ test('delivered to a real moxts MX: arrives byte for byte in the remote Inbox; r
   const got = (await acc.readMessage(msgs[0]!.id)).toString();
   assert.ok(got.endsWith(MSG('bob@remote.example').toString()), 'message intact after dot-stuffing');
   assert.match(got, /^Return-Path: <mjl@example\.com>/);
-  const [ev] = events([m!.id]);
-  assert.equal(ev!.event, 'delivered');
-  assert.equal(ev!.payload.SMTPCode, 0);
-  assert.deepEqual(ev!.payload.Extra, { campaign: 'c1' });
-  assert.equal(ev!.payload.MessageID, '<m-bob@remote.example@example.com>');
-  assert.equal(ev!.payload.Subject, 'test to bob@remote.example');
+  const [ev] = await events([m!.id]);
+  assert.equal(ev!.Event, 'delivered');
+  assert.equal(ev!.SMTPCode, 0);
+  assert.equal(ev!.QueueMsgID, m!.id);
+  assert.deepEqual(ev!.Extra, { campaign: 'c1' });
+  assert.equal(ev!.MessageID, '<m-bob@remote.example@example.com>');
+  assert.equal(ev!.Subject, 'test to bob@remote.example');
 });
 
 test('recipients of one message and domain share one SMTP transaction; per-recipient results (250, 451, 550)', async () => {
@@ -161,12 +193,12 @@ test('recipients of one message and domain share one SMTP transaction; per-recip
   const g = ts.server.queue.getRetired(gone)!;
   assert.equal(g.outcome, 'failed');
   assert.equal(g.results.at(-1)!.enhanced, '5.1.1');
-  assert.deepEqual(events([ok, temp, gone]).map((e) => [e.queueMsgId, e.event, e.payload.SMTPCode]), [
+  assert.deepEqual((await events([ok, temp, gone])).map((e) => [e.QueueMsgID, e.Event, e.SMTPCode]).sort((x, y) => (x[0] as number) - (y[0] as number)), [
     [ok, 'delivered', 0],
     [temp, 'delayed', 451],
     [gone, 'failed', 550],
   ]);
-  assert.equal(events([gone])[0]!.payload.Suppressing, true, '550 5.1.1 suppresses at once');
+  assert.equal((await events([gone]))[0]!.Suppressing, true, '550 5.1.1 suppresses at once');
   // One failure DSN to the sender, for the failed recipient only.
   const dsn = (await inbox()).find((x) => x.includes('gone@partial.example'))!;
   assert.match(dsn, /report-type=delivery-status/);
@@ -186,6 +218,7 @@ test('4xx: retried on the 7.5 min doubling schedule (injected clock), one delaye
     await run();
     const cur = ts.server.queue.get(m!.id)!;
     assert.equal(cur.attempts, i);
+    await events([m!.id], i); // each "delayed" webhook out before the next (a newer one supersedes a pending one)
     gaps.push(Math.round((cur.nextAttempt.getTime() - now) / 1000));
     // Not due before its time: a kick now delivers nothing.
     const conns = sink.connections.length;
@@ -203,7 +236,7 @@ test('4xx: retried on the 7.5 min doubling schedule (injected clock), one delaye
   assert.equal(r.outcome, 'delivered');
   assert.equal(r.attempts, 6);
   assert.deepEqual(r.results.map((x) => x.success), [false, false, false, false, false, true]);
-  assert.deepEqual(events([m!.id]).map((e) => e.event), ['delayed', 'delayed', 'delayed', 'delayed', 'delayed', 'delivered']);
+  assert.deepEqual((await events([m!.id], 6)).map((e) => e.Event), ['delayed', 'delayed', 'delayed', 'delayed', 'delayed', 'delivered']);
   assert.equal((await inbox()).filter((x) => x.includes('r@retry.example') && /Action: delayed/.test(x)).length, 1, 'still one delayed DSN');
 });
 
@@ -213,19 +246,19 @@ test('5xx: failed at once with a failure DSN in the sender Inbox; suppressed rec
   await run();
   assert.equal(ts.server.queue.getRetired(m!.id)!.outcome, 'failed');
   assert.ok(ts.server.queue.lookupSuppression('mjl', 'johndoe@perm.example'));
-  const [ev] = events([m!.id]);
-  assert.equal(ev!.event, 'failed');
-  assert.equal(ev!.payload.Suppressing, true);
-  assert.equal(ev!.payload.SMTPEnhancedCode, '5.1.1');
+  const [ev] = await events([m!.id]);
+  assert.equal(ev!.Event, 'failed');
+  assert.equal(ev!.Suppressing, true);
+  assert.equal(ev!.SMTPEnhancedCode, '5.1.1');
   assert.ok((await inbox()).some((x) => /Final-Recipient: rfc822; ?John\.Doe\+tag@perm\.example/i.test(x) && /Action: failed/.test(x)));
   const conns = sink.connections.length;
   const [n] = await queue(['johndoe@perm.example']);
   await run();
   assert.equal(sink.connections.length, conns, 'not dialed');
   assert.equal(ts.server.queue.getRetired(n!.id)!.outcome, 'suppressed');
-  const [ev2] = events([n!.id]);
-  assert.equal(ev2!.event, 'suppressed');
-  assert.match(ev2!.payload.Error, /suppression list/);
+  const [ev2] = await events([n!.id]);
+  assert.equal(ev2!.Event, 'suppressed');
+  assert.match(ev2!.Error, /suppression list/);
   assert.ok((await inbox()).some((x) => /Final-Recipient: rfc822; ?johndoe@perm\.example/i.test(x) && /Action: failed/.test(x)), 'failure DSN for the suppressed one too');
 });
 
@@ -236,7 +269,7 @@ test('other permanent failures suppress after three in a row; the third event sa
     const [m] = await queue(['full@soft.example']);
     await run();
     now += 1000;
-    seen.push(events([m!.id])[0]!.payload.Suppressing);
+    seen.push((await events([m!.id]))[0]!.Suppressing);
   }
   assert.deepEqual(seen, [false, false, true]);
   assert.match(ts.server.queue.lookupSuppression('mjl', 'full@soft.example')!.reason, /554/);
@@ -301,8 +334,8 @@ test('fromid: each recipient its own MAIL FROM <local+fromid@domain> and transac
   assert.match(mails[0]!, /^MAIL FROM:<mjl\+FIDa@example\.com>.* RET=HDRS ENVID=env-1/);
   assert.match(mails[1]!, /^MAIL FROM:<mjl\+FIDb@example\.com>/);
   assert.ok(sink.commands.some((c) => c === 'RCPT TO:<a@fromid.example> NOTIFY=FAILURE,DELAY'));
-  const evs = events(ms.map((m) => m.id));
-  assert.deepEqual(evs.map((e) => e.payload.FromID).sort(), ['FIDa', 'FIDb']);
+  const evs = await events(ms.map((m) => m.id));
+  assert.deepEqual(evs.map((e) => e.FromID).sort(), ['FIDa', 'FIDb']);
 });
 
 test('NOTIFY: NEVER sends no failure DSN; SUCCESS to a next hop without DSN gives a "relayed" DSN', async () => {
@@ -365,10 +398,10 @@ test('hold rules hold existing messages; admin unhold/drop/fail take effect at o
   assert.equal(ts.server.queue.getRetired(a)!.outcome, 'delivered');
   await queueOp(ts.server.queue, 'drop', { filter: { ids: [b] } }, ctx);
   await queueOp(ts.server.queue, 'fail', { filter: { ids: [c] } }, ctx);
-  assert.deepEqual(events([a, b, c]).map((e) => [e.queueMsgId, e.event]), [
+  assert.deepEqual((await events([a, b, c])).map((e) => [e.QueueMsgID, e.Event]).sort((x, y) => (x[0] as number) - (y[0] as number)), [
     [a, 'delivered'],
     [b, 'canceled'],
     [c, 'failed'],
   ]);
-  assert.equal(events([c])[0]!.payload.Error, 'delivery canceled by admin');
+  assert.equal((await events([c]))[0]!.Error, 'delivery canceled by admin');
 });
