@@ -82,8 +82,12 @@ async function deliverToUs(mailFrom: string, rcptTo: string, message: Buffer): P
   c.close();
 }
 
+/** Outgoing webhooks about a message caused by the bounce (the 250 itself gave a "delivered" one, left out). */
 function outgoingFor(queueMsgId: number): Array<Record<string, any>> {
-  return rx.requests.filter((r: Received) => r.path === '/out').map((r) => JSON.parse(r.body) as Record<string, any>).filter((p) => p.QueueMsgID === queueMsgId);
+  return rx.requests
+    .filter((r: Received) => r.path === '/out')
+    .map((r) => JSON.parse(r.body) as Record<string, any>)
+    .filter((p) => p.QueueMsgID === queueMsgId && p.Event !== 'delivered');
 }
 
 function incomingHooks(): number {
