@@ -19,6 +19,8 @@ export async function startWebapiServer(o: TestServerOptions = {}): Promise<Weba
     ...o,
     passwords: { mjl: PASSWORD, ...o.passwords },
     listener: { WebAPIHTTP: { Enabled: true, Port: 0 }, ...o.listener },
+    // These tests look at what Send queued; the queue scheduler would start delivering it.
+    noQueueScheduler: o.noQueueScheduler ?? true,
   });
   const l = ts.server.listeners.find((x) => x.service === 'webapi');
   if (!l) throw new Error('webapi not listening');
