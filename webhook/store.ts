@@ -248,11 +248,12 @@ export class WebhookStore {
          VALUES (@webhookId, @queueMsgId, @fromId, @messageId, @subject, @extra, @account, @url, @authorization, @isIncoming, @outgoingEvent, @payload, @submitted, @nextAttempt)`,
       ),
       get: db.prepare('SELECT * FROM hook WHERE id = ?'),
+      attemptState: db.prepare('SELECT account, attempts, results FROM hook WHERE id = ?'),
       getRetired: db.prepare('SELECT * FROM hook_retired WHERE id = ?'),
       pendingForMsg: db.prepare('SELECT id FROM hook WHERE queue_msg_id = ? AND is_incoming = 0 AND id != ?').pluck(),
       retire: db.prepare(
         `INSERT INTO hook_retired (id, webhook_id, queue_msg_id, from_id, message_id, subject, extra, account, url, has_authorization, is_incoming, outgoing_event, payload, submitted, attempts, results, superseded_by_id, success, last_activity, keep_until)
-         SELECT id, webhook_id, queue_msg_id, from_id, message_id, subject, extra, account, url, authorization != '', is_incoming, outgoing_event, payload, submitted, attempts, coalesce(?, results), ?, ?, ?, ? FROM hook WHERE id = ?`,
+         SELECT id, webhook_id, queue_msg_id, from_id, message_id, subject, extra, account, url, authorization != '', is_incoming, outgoing_event, payload, submitted, coalesce(?, attempts), coalesce(?, results), ?, ?, ?, ? FROM hook WHERE id = ?`,
       ),
       delete: db.prepare('DELETE FROM hook WHERE id = ?'),
       updateAttempt: db.prepare('UPDATE hook SET attempts = ?, results = ?, next_attempt = ? WHERE id = ?'),
@@ -421,7 +422,8 @@ export class WebhookStore {
    */
   finishAttempt(id: number, result: HookResult, next: number | null): 'retried' | 'retired' | 'late' | 'gone' {
     return this.tx.immediate(() => {
-        const h = this.get(id);
+        // Only the columns needed (not the payload): this runs once per attempt.
+        const h = this.st.attemptState.get(id) as { account: string; attempts: number; results: string } | undefined;
         if (!h) {
           const r = this.getRetired(id);
           if (!r) return 'gone';
@@ -430,14 +432,16 @@ export class WebhookStore {
           this.st.updateRetiredResults.run(r.attempts + 1, JSON.stringify([...r.results, late]), this.now(), id);
           return 'late';
         }
-        const results = [...h.results, result];
+        const results = JSON.stringify([...(JSON.parse(h.results) as HookResult[]), result]);
         const attempts = h.attempts + 1;
         if (result.success || next === null || attempts >= MAX_ATTEMPTS) {
-          this.st.updateAttempt.run(attempts, JSON.stringify(results), h.nextAttempt.getTime(), id);
-          this.retireRow(id, result.success, this.now(), 0, undefined, h.account);
+          const now = this.now();
+          const keep = this.keepRetiredFor(h.account) ?? DEFAULT_KEEP_RETIRED_MS;
+          if (keep > 0) this.st.retire.run(attempts, results, 0, result.success ? 1 : 0, now, now + keep, id);
+          this.st.delete.run(id);
           return 'retired';
         }
-        this.st.updateAttempt.run(attempts, JSON.stringify(results), next, id);
+        this.st.updateAttempt.run(attempts, results, next, id);
         return 'retried';
       }) as 'retried' | 'retired' | 'late' | 'gone';
   }
@@ -451,7 +455,7 @@ export class WebhookStore {
     if (keep > 0) {
       // Results as stored in the row, unless one is added here.
       const results = extraResult ? JSON.stringify([...h!.results, extraResult]) : null;
-      this.st.retire.run(results, supersededById, success ? 1 : 0, now, now + keep, id);
+      this.st.retire.run(null, results, supersededById, success ? 1 : 0, now, now + keep, id);
     }
     this.st.delete.run(id);
   }
