@@ -29,7 +29,7 @@
 import { promises as fsp, createReadStream } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type { StaticConfig } from '../config/static-schema.js';
-import type { DynamicConfig, DKIMSelector } from '../config/dynamic-schema.js';
+import { DEFAULT_MAX_OUTGOING_MESSAGES_PER_DAY, DEFAULT_MAX_FIRST_TIME_RECIPIENTS_PER_DAY, type DynamicConfig, type DKIMSelector } from '../config/dynamic-schema.js';
 import { lookupDestination, findDomain, catchallSeparators } from '../config/lookup.js';
 import { normalizeDomain } from '../config/address.js';
 import { parseHeader, type Header } from '../message/header.js';
@@ -281,7 +281,11 @@ export class Submitter {
       this.d.queue.db,
       req.account,
       rcptAddrs,
-      { maxMessagesPerDay: acc.MaxOutgoingMessagesPerDay, maxFirstTimeRecipientsPerDay: acc.MaxFirstTimeRecipientsPerDay },
+      // mox: 0 means the default.
+      {
+        maxMessagesPerDay: acc.MaxOutgoingMessagesPerDay || DEFAULT_MAX_OUTGOING_MESSAGES_PER_DAY,
+        maxFirstTimeRecipientsPerDay: acc.MaxFirstTimeRecipientsPerDay || DEFAULT_MAX_FIRST_TIME_RECIPIENTS_PER_DAY,
+      },
       now.getTime(),
       pendingBefore,
     );

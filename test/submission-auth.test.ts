@@ -256,8 +256,15 @@ test('failed-login limiter: over the limit AUTH answers 421 4.7.0 and closes; ot
   }
 });
 
-test('NoRequireSTARTTLS: plaintext AUTH PLAIN and submission work', async () => {
-  const t3 = await startTestServer({ listener: { Submission: { Enabled: true, Port: 0, NoRequireSTARTTLS: true } }, passwords: { mjl: PASSWORD } });
+test('NoRequireSTARTTLS: plaintext AUTH PLAIN and submission work; a LoginDisabled account gets 535 5.7.13 with its text', async () => {
+  const t3 = await startTestServer({
+    listener: { Submission: { Enabled: true, Port: 0, NoRequireSTARTTLS: true } },
+    accounts: {
+      mjl: { Domain: 'example.com', Destinations: { 'mjl@example.com': {} } },
+      off: { Domain: 'example.com', Destinations: { 'off@example.com': {} }, LoginDisabled: 'account suspended, call the helpdesk' },
+    },
+    passwords: { mjl: PASSWORD, off: PASSWORD },
+  });
   try {
     const c = await RawSmtp.connect(t3.submissionPort);
     await c.reply();
@@ -269,6 +276,14 @@ test('NoRequireSTARTTLS: plaintext AUTH PLAIN and submission work', async () => 
     const m = await c.cmd('MAIL FROM:<mjl@example.com> REQUIRETLS');
     assert.equal(m.code, 523);
     c.close();
+    const o = await RawSmtp.connect(t3.submissionPort);
+    await o.reply();
+    await o.cmd('EHLO client.example');
+    const r = (await auth(o, 'PLAIN', 'off@example.com', PASSWORD)).reply;
+    assert.equal(r.code, 535);
+    assert.equal(r.enhanced, '5.7.13');
+    assert.match(r.text, /account suspended, call the helpdesk/);
+    o.close();
   } finally {
     await t3.stop();
   }
