@@ -25,7 +25,8 @@ import {
   LOCALSERVE_PORTS,
   type GeneratedFiles,
 } from './genconfig.js';
-import type { Server } from './server.js';
+import type { Server, StartOptions } from './server.js';
+import { localserveResolver } from './localserve-dns.js';
 import { runUntilStopped, withConfigErrors } from './serve-cmd.js';
 import { loadConfig } from '../config/load.js';
 
@@ -71,15 +72,39 @@ export async function initLocalserve(dir: string, ips: string[], randomPorts = f
   return true;
 }
 
-/** The start-up banner: every service with its address, the credentials, and a webapi example. */
+/**
+ * localserve's queue dials its own SMTP listener with mox's localserve timeouts: 30 s to connect,
+ * 60 s for each command and for the DATA answer (so a "…timeout" recipient fails after a minute).
+ */
+export const LOCALSERVE_DELIVERY_TIMEOUTS = { connectTimeoutMs: 30_000, commandTimeoutMs: 60_000, dataTimeoutMs: 60_000 };
+
+/**
+ * Start the server on a localserve directory made by initLocalserve: its in-memory DNS (SPF,
+ * DKIM and DMARC pass for the hosted domains from loopback; no real DNS) and delivery timeouts.
+ * Tests pass extra StartOptions (e.g. shorter timeouts).
+ */
+export async function startLocalserve(dir: string, opts: Omit<StartOptions, 'configPath'>): Promise<Server> {
+  const configPath = join(dir, 'mox.conf');
+  const loaded = await loadConfig(configPath);
+  const { startServer } = await import('./server.js');
+  return startServer({
+    configPath,
+    resolver: localserveResolver(loaded.dynamic),
+    ...opts,
+    delivery: { ...LOCALSERVE_DELIVERY_TIMEOUTS, ...opts.delivery },
+  });
+}
+
+/** The start-up banner: every running service with its address, the credentials, and a webapi example. */
 export function localserveBanner(dir: string, ips: readonly string[], server?: Server): string {
   const ip = ips[0] ?? '127.0.0.1';
   const host = ip.includes(':') ? `[${ip}]` : ip;
+  // Web URLs say "localhost" when we listen on loopback: the certificate is for localhost.
+  const webHost = ip === '127.0.0.1' || ip === '::1' ? 'localhost' : host;
   const p = LOCALSERVE_PORTS;
-  const running = new Set(server?.services ?? []);
-  const mark = (name: string) => (running.has(name) ? '' : '   (not yet implemented in this version)');
-  // Show the port actually bound (differs from the standard one with --random-ports).
-  const bound = (service: string, standard: number) => server?.listeners.find((l) => l.service === service)?.port ?? standard;
+  // Without a server (tests of the text), assume every service on its standard port.
+  const port = (service: string, standard: number): number | undefined =>
+    server ? server.listeners.find((l) => l.service === service)?.port : standard;
   const lines = [
     'moxts localserve: a local mail server for developing and testing applications.',
     '',
@@ -87,31 +112,61 @@ export function localserveBanner(dir: string, ips: readonly string[], server?: S
     `  account           ${LOCALSERVE_ADDRESS}  password ${LOCALSERVE_PASSWORD}`,
     `  admin password    ${LOCALSERVE_ADMIN_PASSWORD}`,
     '',
-    `  SMTP              ${host}:${bound('smtp', p.SMTP)}${mark('smtp')}`,
-    `  submission        ${host}:${p.Submission} (STARTTLS optional)${mark('submission')}`,
-    `  submissions       ${host}:${p.Submissions} (TLS)${mark('submissions')}`,
-    `  IMAP              ${host}:${p.IMAP} (STARTTLS optional)${mark('imap')}`,
-    `  IMAPS             ${host}:${p.IMAPS} (TLS)${mark('imaps')}`,
-    `  account web       http://localhost:${p.HTTP}/account/${mark('http')}`,
-    `  admin web         http://localhost:${p.HTTP}/admin/${mark('http')}`,
-    `  webapi            http://localhost:${bound('webapi', p.HTTP)}/webapi/v0/${mark('webapi')}`,
-    `  metrics           http://localhost:${bound('metrics', p.Metrics)}/metrics${mark('metrics')}`,
-    `  control socket    ${server?.ctlPath ?? join(dir, 'data', 'ctl')}`,
   ];
-  if (running.has('webapi')) {
+  const row = (label: string, value: string) => lines.push(`  ${label.padEnd(16)}  ${value}`);
+  const tcp = (label: string, service: string, standard: number, note: string) => {
+    const n = port(service, standard);
+    if (n !== undefined) row(label, `${host}:${n}  ${note}`);
+  };
+  tcp('SMTP', 'smtp', p.SMTP, '(delivery: any recipient lands in mox@localhost\'s Inbox)');
+  tcp('submission', 'submission', p.Submission, '(STARTTLS optional, AUTH PLAIN allowed)');
+  tcp('submissions', 'submissions', p.Submissions, '(TLS, self-signed certificate)');
+  tcp('IMAP', 'imap', p.IMAP, '(STARTTLS optional, plain login allowed)');
+  tcp('IMAPS', 'imaps', p.IMAPS, '(TLS, self-signed certificate)');
+  const web = (label: string, service: string, path: string) => {
+    const urls = [
+      port(service, p.HTTP) !== undefined ? `http://${webHost}:${port(service, p.HTTP)}${path}` : '',
+      port(`${service}s`, p.HTTPS) !== undefined ? `https://${webHost}:${port(`${service}s`, p.HTTPS)}${path}` : '',
+    ].filter(Boolean);
+    if (urls.length) row(label, urls.join('  '));
+  };
+  web('account web', 'account', '/account/');
+  web('admin web', 'admin', '/admin/');
+  web('webapi', 'webapi', '/webapi/v0/');
+  const metrics = port('metrics', p.Metrics);
+  if (metrics !== undefined) row('metrics', `http://${webHost}:${metrics}/metrics`);
+  row('control socket', server?.ctlPath ?? join(dir, 'data', 'ctl'));
+  if (server) {
+    const missing = ['account', 'admin'].filter((s) => !server.services.includes(s));
+    if (missing.length) lines.push('', `Not in this version yet: ${missing.map((s) => `${s} web`).join(', ')}.`);
+  }
+  const webapi = port('webapi', p.HTTP);
+  if (webapi !== undefined) {
     lines.push(
       '',
       'Send a message through the webapi:',
-      `  curl -u ${LOCALSERVE_ADDRESS}:${LOCALSERVE_PASSWORD} http://localhost:${bound('webapi', p.HTTP)}/webapi/v0/Send \\`,
+      `  curl -u ${LOCALSERVE_ADDRESS}:${LOCALSERVE_PASSWORD} http://${webHost}:${webapi}/webapi/v0/Send \\`,
       `    -d 'request={"To": [{"Address": "someone@localhost"}], "Subject": "hi", "Text": "hello"}'`,
     );
-  } else {
-    lines.push('', `Deliver a test message with any SMTP client, e.g.: swaks --server 127.0.0.1:${bound('smtp', p.SMTP)} --to ${LOCALSERVE_ADDRESS}`);
+  } else if (port('smtp', p.SMTP) !== undefined) {
+    lines.push('', `Deliver a test message with any SMTP client, e.g.: swaks --server ${host}:${port('smtp', p.SMTP)} --to ${LOCALSERVE_ADDRESS}`);
   }
-  if (running.has('queue')) {
-    lines.push('', 'Recipients ending in temperror, permerror or timeout, or in a 3-digit code (e.g. test550@),', 'simulate delivery failures.');
+  if (!server || server.services.includes('queue')) {
+    lines.push(
+      '',
+      'Every message sent is delivered to mox@localhost\'s Inbox, except to recipients whose localpart',
+      'ends in temperror (451), permerror (550), timeout (no answer) or a code 400-599 (e.g. user550@x);',
+      'a localpart starting with mailfrom or rcptto fails at that SMTP command instead.',
+    );
   }
-  lines.push('', 'Stop with Ctrl-C.');
+  const conf = join(dir, 'mox.conf');
+  lines.push(
+    '',
+    `Webhooks: add OutgoingWebhook/IncomingWebhook (URL) to account mox in ${join(dir, 'domains.conf')}`,
+    `(reloaded on save); signing secret: npx moxts --config ${conf} queue webhook secret mox`,
+    '',
+    'Stop with Ctrl-C.',
+  );
   return lines.join('\n') + '\n';
 }
 
@@ -135,10 +190,9 @@ export function registerLocalserve(program: Command): void {
       }
       const loaded = await withConfigErrors(() => loadConfig(configPath));
       const log = createLogger({ level: parseLogLevel(g.loglevel) ?? 'info' });
-      const { startServer } = await import('./server.js');
       let server: Server;
       try {
-        server = await startServer({ configPath, log });
+        server = await startLocalserve(dir, { log });
       } catch (e) {
         if (/already running/.test((e as Error).message)) throw new UserError(`a localserve is already running with ${dir}`);
         throw e;

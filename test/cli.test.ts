@@ -181,7 +181,7 @@ test('localserve: zero-config start, banner, Ctrl-C, restart reuses the director
   // The banner shows a webapi curl example with the port actually bound.
   const webapiPort = Number(/curl -u mox@localhost:moxmoxmox http:\/\/localhost:(\d+)\/webapi\/v0\/Send/.exec(banner)?.[1]);
   assert.ok(webapiPort > 0 && webapiPort !== 1080, banner);
-  assert.match(banner, new RegExp(`webapi\\s+http://localhost:${webapiPort}/webapi/v0/\n`));
+  assert.match(banner, new RegExp(`webapi\\s+http://localhost:${webapiPort}/webapi/v0/\\s`));
   first.child.kill('SIGINT');
   assert.deepEqual(await first.exited, { code: 0, signal: null });
   const conf = readFileSync(join(dir, 'mox.conf'), 'utf8');
