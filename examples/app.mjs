@@ -18,7 +18,7 @@ const to = process.argv[2] ?? 'someone@localhost';
 // True if one of the webhook-signature values ("v1,<base64>", space-separated) matches.
 function verify(headers, body) {
   const id = headers['webhook-id'], ts = headers['webhook-timestamp'], sigs = headers['webhook-signature'] ?? '';
-  if (!id || !ts || Math.abs(Date.now() / 1000 - Number(ts)) > 300) return false; // reject replays
+  if (!id || !/^\d+$/.test(ts ?? '') || Math.abs(Date.now() / 1000 - Number(ts)) > 300) return false; // stale: replay
   const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
   const want = createHmac('sha256', key).update(`${id}.${ts}.`).update(body).digest();
   return sigs.split(' ').some((s) => {
