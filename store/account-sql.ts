@@ -154,6 +154,9 @@ export function prepareAccountStatements(db: Db) {
     changesSince: db.prepare(`SELECT ${SUMMARY_COLS} FROM message WHERE mailboxId = ? AND modseq > ? ORDER BY uid`),
     liveIdsInRange: db.prepare('SELECT id FROM message WHERE id BETWEEN ? AND ? AND expunged = 0').pluck(),
     // Live messages of a mailbox after the full-text index's watermark (store/fts.ts).
+    uidsOfIds: db
+      .prepare('SELECT id, uid FROM message WHERE mailboxId = ? AND id IN (SELECT value FROM json_each(?)) AND expunged = 0')
+      .raw(true),
     liveIds: db.prepare('SELECT id FROM message WHERE id IN (SELECT value FROM json_each(?)) AND expunged = 0 ORDER BY id').pluck(),
     countAfter: db.prepare('SELECT count(*) FROM message WHERE id > ? AND mailboxId = ? AND expunged = 0').pluck(),
     insertBlob: db.prepare('INSERT INTO message_blob (id, data) VALUES (?, ?)'),

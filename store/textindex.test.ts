@@ -78,3 +78,21 @@ test('ENVELOPE and BODYSTRUCTURE are preformatted at delivery, kept by copy and 
     assert.deepEqual(row, { imapEnvelope: null, imapBodyStructure: null });
   });
 });
+
+test('imapMessages: the lean listing agrees with listMessages on what IMAP uses', async () => {
+  await withStore(async (s) => {
+    const a = s.account('a');
+    const m = mail('hi', 'text');
+    for (let i = 0; i < 5; i++) await a.deliver({ mailbox: 'Inbox', data: m, parsed: parseBuffer(m), flags: i % 2 ? ['seen'] : [], keywords: i === 3 ? ['Work'] : [] });
+    const inbox = a.mailbox('Inbox')!.id;
+    a.expunge(inbox, { uids: [2], deletedOnly: false });
+    const full = a.listMessages(inbox, { imap: true });
+    const lean = a.imapMessages(inbox, null, { envelope: true, bodyStructure: true });
+    const pick = (l: typeof full) => l.map((x) => ({ id: x.id, uid: x.uid, modseq: x.modseq, flags: x.flags, keywords: x.keywords, receivedAt: x.receivedAt, size: x.size, env: x.imapEnvelope, bs: x.imapBodyStructure }));
+    assert.deepEqual(pick(lean), pick(full));
+    assert.deepEqual(a.imapMessages(inbox, [5, [1, 3]]).map((x) => x.uid), [1, 3, 5]);
+    assert.equal(a.imapMessages(inbox, [1])[0]!.imapEnvelope, null, 'not asked for');
+    const ids = full.map((x) => x.id);
+    assert.deepEqual([...a.uidsOfIds(inbox, [...ids, 99999]).entries()], full.map((x) => [x.id, x.uid]));
+  });
+});

@@ -47,10 +47,15 @@ export const needsParsed = fetchNeedsParsed;
 
 /**
  * The messages with these uids, with the columns the attributes need: the parse tree only when
- * needed (it is the heavy column), otherwise the preformatted ENVELOPE/BODYSTRUCTURE.
+ * needed (it is the heavy column); otherwise a lean listing with just the preformatted
+ * ENVELOPE/BODYSTRUCTURE asked for (Account.imapMessages).
  */
 export function loadForFetch(account: Account, mailboxId: number, uids: UidSet, atts: readonly FetchAtt[]): Message[] {
-  return account.listMessages(mailboxId, needsParsed(atts) ? { uids, full: true } : { uids, imap: true });
+  if (needsParsed(atts)) return account.listMessages(mailboxId, { uids, full: true });
+  return account.imapMessages(mailboxId, uids, {
+    envelope: atts.some((a) => a.kind === 'ENVELOPE'),
+    bodyStructure: atts.some((a) => a.kind === 'BODYSTRUCTURE'),
+  });
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];

@@ -38,7 +38,8 @@ export interface SearchResult {
   seqs: number[];
   /** Their uids, same order. */
   uids: number[];
-  /** Highest modseq of the matching messages (rfc7162:3.1.5 "(MODSEQ n)"), 0 if none. */
+  /** Highest modseq of the matching messages (rfc7162:3.1.5 "(MODSEQ n)"), 0 if none; only
+   * computed when the program has other than TEXT/BODY keys (a MODSEQ key is one). */
   highestModseq: number;
 }
 
@@ -104,6 +105,35 @@ function setHas(rangeCache: RangeCache, set: SequenceSet, n: number, max: number
   return false;
 }
 
+/** TEXT/BODY keys only (all must match): intersect the index's matches, map ids to the view. */
+async function textSearch(ctx: SearchContext, keys: readonly SearchKey[]): Promise<SearchResult> {
+  const { account, mailboxId } = ctx;
+  for (let i = 0; i < 3 && (i === 0 || account.unindexedCount(mailboxId) > 0); i++) await account.indexPending();
+  let ids: number[] | null = null;
+  for (const k of keys) {
+    if (k.kind !== 'text' && k.kind !== 'body') continue;
+    const found = account.searchText(k.kind === 'text' ? ftsPhrase(k.value) : `body : ${ftsPhrase(k.value)}`);
+    if (ids === null) ids = found;
+    else {
+      const f = new Set(found);
+      ids = ids.filter((id) => f.has(id));
+    }
+    if (!ids.length) break;
+  }
+  const uidOf = account.uidsOfIds(mailboxId, ids ?? []);
+  const wanted = new Set(uidOf.values());
+  const res: SearchResult = { seqs: [], uids: [], highestModseq: 0 };
+  if (!wanted.size) return res;
+  for (let i = 0; i < ctx.uids.length; i++) {
+    const uid = ctx.uids[i]!;
+    if (!wanted.has(uid)) continue;
+    res.seqs.push(i + 1);
+    res.uids.push(uid);
+  }
+  // highestModseq stays 0: it is reported only for searches with a MODSEQ key (rfc7162:3.1.5).
+  return res;
+}
+
 /** Evaluates a search program (all keys must match) over the session's view. */
 export async function evaluateSearch(ctx: SearchContext, keys: readonly SearchKey[]): Promise<SearchResult> {
   const { account, mailboxId } = ctx;
@@ -138,9 +168,14 @@ export async function evaluateSearch(ctx: SearchContext, keys: readonly SearchKe
   };
   walk(all);
 
-  // The rows of the mailbox (summary columns only), by uid.
+  // Fast path: only TEXT/BODY keys of 3+ characters (the common client search): the index gives
+  // the matching ids; no rows of the mailbox need to be read.
+  const textOnly = (all.kind === 'and' ? all.keys : [all]).every((k) => (k.kind === 'text' || k.kind === 'body') && chars(k.value) >= TRIGRAM);
+  if (textOnly) return textSearch(ctx, all.kind === 'and' ? all.keys : [all]);
+
+  // The rows of the mailbox (lean: flags, keywords, dates, sizes, modseqs), by uid.
   const rows = new Map<number, Message>();
-  for (const m of account.listMessages(mailboxId)) rows.set(m.uid, m);
+  for (const m of account.imapMessages(mailboxId, null)) rows.set(m.uid, m);
 
   // TEXT/BODY via the full-text index; header keys get candidates from its header column.
   const ftsSets = new Map<SearchKey, Set<number> | null>();
