@@ -112,7 +112,24 @@ export class Scheduler {
       this.log.error({ err }, 'queue: looking for due messages');
       return;
     }
-    for (const batch of batches) {
+    // Start every picked attempt in one transaction (one fsync): count it and push NextAttempt
+    // forward before delivering, so a crash never causes a retry storm (mox §3.2).
+    let claimedAll: QueuedMsg[] = [];
+    if (batches.length) {
+      try {
+        claimedAll = this.d.queue.beginAttempt(
+          batches.flat().map((m) => m.id),
+          (attempts) => backoffMs(attempts, this.d.random),
+        );
+      } catch (err) {
+        this.log.error({ err }, 'queue: starting delivery attempts');
+        return;
+      }
+    }
+    const claimedById = new Map(claimedAll.map((m) => [m.id, m]));
+    for (const picked of batches) {
+      const batch = picked.map((m) => claimedById.get(m.id)).filter((m): m is QueuedMsg => !!m);
+      if (!batch.length) continue; // held or removed meanwhile
       const domain = batch[0]!.recipientDomain;
       this.busyDomains.add(domain);
       this.active++;
@@ -144,10 +161,7 @@ export class Scheduler {
   private async attempt(batch: QueuedMsg[]): Promise<void> {
     const q = this.d.queue;
     const started = this.clock().getTime();
-    const claimed = q.beginAttempt(
-      batch.map((m) => m.id),
-      (attempts) => backoffMs(attempts, this.d.random),
-    );
+    const claimed = batch;
     const items: OutcomeInput[] = [];
     // Suppressed recipients fail at once, without dialing anyone (checked at delivery time, mox §3.9).
     const toSend: QueuedMsg[] = [];

@@ -640,33 +640,58 @@ export class QueueStore {
    * added a suppression.
    */
   async recordOutcomes(items: readonly OutcomeInput[]): Promise<{ retired: RetiredMsg[]; suppressing: Set<number> }> {
+    if (this.closed) throw new QueueError('closed', 'queue is closed');
+    // Group commit: outcomes of attempts finishing in the same tick share one transaction (one
+    // fsync); better-sqlite3 commits block the event loop, so one commit per attempt would
+    // serialise every delivery behind the disk.
+    const res = await new Promise<{ retired: RetiredMsg[]; suppressing: Set<number> }>((resolve, reject) => {
+      this.pendingOutcomes.push({ items, resolve, reject });
+      if (this.pendingOutcomes.length === 1) setImmediate(() => this.flushOutcomes());
+    });
+    await this.removeUnusedFiles(res.retired.map((r) => r.baseId));
+    return res;
+  }
+
+  private pendingOutcomes: Array<{ items: readonly OutcomeInput[]; resolve: (r: { retired: RetiredMsg[]; suppressing: Set<number> }) => void; reject: (e: unknown) => void }> = [];
+
+  private flushOutcomes(): void {
+    const batch = this.pendingOutcomes.splice(0);
+    if (!batch.length) return;
     const now = this.now();
-    const retired: RetiredMsg[] = [];
-    const suppressing = new Set<number>();
-    this.db.transaction(() => {
-      const get = this.db.prepare('SELECT * FROM msg WHERE id = ?');
-      const upd = this.db.prepare('UPDATE msg SET results = ?, delayed_dsn_sent = delayed_dsn_sent | ? WHERE id = ?');
-      for (const it of items) {
-        const r = get.get(it.id) as Row | undefined;
-        if (!r) continue; // removed meanwhile (admin drop)
-        if (it.outcome === 'delayed') {
-          const results = JSON.parse(r.results as string) as AttemptResult[];
-          results.push(it.result);
-          upd.run(JSON.stringify(results), it.delayedDsnSent ? 1 : 0, it.id);
-          this.recordRowEvent(r, 'delayed', it.result, now, false);
-          continue;
-        }
-        let sup = false;
-        if (it.suppress) {
-          const address = `${r.recipient_localpart as string}@${r.recipient_domain as string}`;
-          sup = this.addSuppression(r.sender_account as string, address, { manual: false, reason: it.suppress });
-          if (sup) suppressing.add(it.id);
-        }
-        retired.push(this.retireRow(r, it.outcome, it.result, now, sup).retired);
-      }
-    })();
-    await this.removeUnusedFiles(retired.map((r) => r.baseId));
-    return { retired, suppressing };
+    const out = batch.map(() => ({ retired: [] as RetiredMsg[], suppressing: new Set<number>() }));
+    try {
+      this.db
+        .transaction(() => {
+          const get = this.db.prepare('SELECT * FROM msg WHERE id = ?');
+          const upd = this.db.prepare('UPDATE msg SET results = ?, delayed_dsn_sent = delayed_dsn_sent | ? WHERE id = ?');
+          for (const [i, p] of batch.entries()) {
+            const { retired, suppressing } = out[i]!;
+            for (const it of p.items) {
+              const r = get.get(it.id) as Row | undefined;
+              if (!r) continue; // removed meanwhile (admin drop)
+              if (it.outcome === 'delayed') {
+                const results = JSON.parse(r.results as string) as AttemptResult[];
+                results.push(it.result);
+                upd.run(JSON.stringify(results), it.delayedDsnSent ? 1 : 0, it.id);
+                this.recordRowEvent(r, 'delayed', it.result, now, false);
+                continue;
+              }
+              let sup = false;
+              if (it.suppress) {
+                const address = `${r.recipient_localpart as string}@${r.recipient_domain as string}`;
+                sup = this.addSuppression(r.sender_account as string, address, { manual: false, reason: it.suppress });
+                if (sup) suppressing.add(it.id);
+              }
+              retired.push(this.retireRow(r, it.outcome, it.result, now, sup).retired);
+            }
+          }
+        })
+        .immediate();
+    } catch (e) {
+      for (const p of batch) p.reject(e);
+      return;
+    }
+    for (const [i, p] of batch.entries()) p.resolve(out[i]!);
   }
 
   /** Path of the message file of a queued message (sent after its prefix). */
@@ -894,6 +919,7 @@ export class QueueStore {
     if (this.closed) return;
     this.closed = true;
     await Promise.allSettled([...this.inflight]);
+    this.flushOutcomes();
     this.db.close();
     await this.wal.close();
   }
