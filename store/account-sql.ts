@@ -125,6 +125,10 @@ export function prepareAccountStatements(db: Db) {
     ),
     messageById: db.prepare(`SELECT ${FULL_COLS} FROM message WHERE id = ?`),
     messageByUid: db.prepare(`SELECT ${FULL_COLS} FROM message WHERE mailboxId = ? AND uid = ?`),
+    /** The columns flag changes and expunges need, nothing else (STORE/EXPUNGE on 10,000 messages). */
+    flagRowsRange: db.prepare(
+      'SELECT id, uid, modseq, flags, keywords, size FROM message WHERE mailboxId = ? AND uid BETWEEN ? AND ? AND expunged = 0 ORDER BY uid',
+    ),
     messagesRange: db.prepare(
       `SELECT ${SUMMARY_COLS} FROM message WHERE mailboxId = ? AND uid BETWEEN ? AND ? AND expunged = 0 ORDER BY uid`,
     ),

@@ -59,6 +59,16 @@ import {
   type SpecialUse,
 } from './types.js';
 
+/** What setFlags and expunge read of a message. */
+interface FlagRow {
+  id: number;
+  uid: number;
+  modseq: number;
+  bits: number;
+  keywords: string[];
+  size: number;
+}
+
 interface PendingDelivery {
   id: number;
   mailboxId: number;
@@ -941,7 +951,7 @@ export class Account {
     const result: FlagResult = { modseq: null, changed: [], failed: [] };
     const tx = this.db.transaction(() => {
       this.xmailbox(mailboxId);
-      const msgs = this.listMessages(mailboxId, { uids });
+      const msgs = this.flagRows(mailboxId, uids);
       let modseq = 0;
       let dUnseen = 0;
       let dDeleted = 0;
@@ -950,7 +960,7 @@ export class Account {
           result.failed.push(m.uid);
           continue;
         }
-        const old = flagsToBits(m.flags);
+        const old = m.bits;
         let nb: number;
         let nk: string[];
         if (upd.mode === 'add') {
@@ -1137,17 +1147,15 @@ export class Account {
     const ids: number[] = [];
     const tx = this.db.transaction(() => {
       this.xmailbox(mailboxId);
-      const msgs = this.listMessages(mailboxId, opts.uids ? { uids: opts.uids } : {}).filter(
-        (m) => !deletedOnly || m.flags.deleted,
-      );
+      const msgs = this.flagRows(mailboxId, opts.uids).filter((m) => !deletedOnly || (m.bits & DELETED) !== 0);
       if (!msgs.length) return;
       const modseq = this.takeModseq();
       let unseen = 0;
       let deleted = 0;
       let size = 0;
       for (const m of msgs) {
-        if (!m.flags.seen) unseen++;
-        if (m.flags.deleted) deleted++;
+        if (!(m.bits & SEEN)) unseen++;
+        if (m.bits & DELETED) deleted++;
         size += m.size;
         this.st.expungeMessage.run(modseq, m.id);
         res.uids.push(m.uid);
@@ -1264,6 +1272,24 @@ export class Account {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /** Light rows (id, uid, modseq, flag bits, keywords, size) of live messages, in uid order. */
+  private flagRows(mailboxId: number, uids: UidSet | undefined): FlagRow[] {
+    const ranges = uids ? uidRanges(uids) : [[1, MAX_UID] as [number, number]];
+    const out: FlagRow[] = [];
+    const seen = ranges.length > 1 ? new Set<number>() : undefined;
+    for (const [a, b] of ranges) {
+      for (const r of this.st.flagRowsRange.iterate(mailboxId, a, b) as IterableIterator<{ id: number; uid: number; modseq: number; flags: number; keywords: string; size: number }>) {
+        if (seen) {
+          if (seen.has(r.id)) continue;
+          seen.add(r.id);
+        }
+        out.push({ id: r.id, uid: r.uid, modseq: r.modseq, bits: r.flags, keywords: r.keywords === '[]' ? [] : (JSON.parse(r.keywords) as string[]), size: r.size });
+      }
+    }
+    if (seen) out.sort((x, y) => x.uid - y.uid);
+    return out;
+  }
 
   /** Reserve n consecutive UIDs in a mailbox (inside a write transaction); returns the first. */
   private takeUidRange(mailboxId: number, n: number): number {
