@@ -276,6 +276,9 @@ export class WebhookStore {
 
   private insert(h: NewHook): number {
     this.urls?.add(h.url);
+    // The account's signing secret is created in the same transaction as its first hook, so it
+    // is durable before anything signed with it is sent.
+    this.secrets(h.account);
     const r = this.st.insert.run({
       webhookId: h.webhookId ?? newWebhookId(),
       queueMsgId: h.queueMsgId ?? 0,
