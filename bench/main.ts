@@ -11,6 +11,7 @@ const BENCHES: Record<string, { describe: string; load: () => Promise<{ run(args
   webhooks: { describe: 'webhook deliveries/s to a local receiver answering 200, each result recorded durably (1 and 10 URLs)', load: () => import('./webhooks.js') },
   webapi: { describe: 'webapi Send: small text message, one recipient, 20 concurrent clients, durable 200', load: () => import('./webapi.js') },
   smtp: { describe: 'incoming SMTP: 4 KiB and 100 KiB messages at concurrency 1, 10, 50; end of DATA to durable 250', load: () => import('./smtp.js') },
+  queue: { describe: 'outgoing delivery: 4 KiB messages, 1,000 recipients each over 50 domains, to a local SMTP sink (recipients/s)', load: () => import('./queue.js') },
 };
 
 async function main(argv: string[]): Promise<void> {
