@@ -11,6 +11,7 @@ import { registerPasswords } from './password-cmd.js';
 import { registerVersion } from './version-cmd.js';
 import { registerQueue } from './queue-cmd.js';
 import { registerQueueWebhook } from './webhook-cmd.js';
+import { registerWebhookConfig } from './webhook-config-cmd.js';
 import { registerDsn } from './dsn-cmd.js';
 import { UserError } from './context.js';
 
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerLocalserve(program);
   registerQuickstart(program);
   registerConfig(program);
+  registerWebhookConfig(program);
   registerPasswords(program);
   registerQueue(program);
   registerQueueWebhook(program);
