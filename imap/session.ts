@@ -190,6 +190,8 @@ export class Session {
     const ms = this.cfg.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
     this.timer = setTimeout(() => {
       if (this.closed) return;
+      // A long command (e.g. a big FETCH to a slow reader) is not inactivity.
+      if (this.busy && !this.lineWaiter) return this.armTimer();
       this.w.line('* BYE autologout, idle for too long');
       void this.w.flush().finally(() => this.close());
     }, ms);

@@ -335,3 +335,33 @@ test('pipelined LITERAL+ APPENDs are stored concurrently and answered in order',
   assert.match(f.untagged[0]!, /Subject: pipe 11/);
   a.close();
 });
+
+test('autologout after the idle timeout, but not during IDLE', async () => {
+  const srv = await startTestServer({ imap: true, passwords: { mjl: PASS }, imapIdleTimeoutMs: 300 });
+  try {
+    const c = await RawImap.connect(srv.imapPort);
+    await c.line();
+    assert.equal((await c.cmd(`LOGIN mjl@example.com "${PASS}"`)).status, 'OK');
+    await c.cmd('SELECT INBOX');
+    c.write('i IDLE\r\n');
+    assert.match(await c.line(), /^\+ /);
+    // While idling the timer is off: a message appended by another session still arrives
+    // well after the timeout would have fired.
+    await new Promise((r) => setTimeout(r, 600)); // longer than the timeout, on purpose
+    const other = await RawImap.connect(srv.imapPort);
+    await other.line();
+    await other.cmd(`LOGIN mjl@example.com "${PASS}"`);
+    const m = 'Subject: late\r\n\r\nx\r\n';
+    await other.cmd(`APPEND INBOX {${m.length}+}\r\n${m}`);
+    assert.match(await c.line(), /^\* \d+ EXISTS$/);
+    c.write('DONE\r\n');
+    let l = await c.line();
+    while (!l.startsWith('i ')) l = await c.line();
+    assert.match(l, /^i OK/);
+    // Now idle without IDLE: BYE, then the server closes.
+    assert.equal(await c.line(), '* BYE autologout, idle for too long');
+    other.close();
+  } finally {
+    await srv.stop();
+  }
+});
