@@ -317,6 +317,8 @@ export async function startServer(opts: StartOptions): Promise<Server> {
         mailFrom: input.mailFrom,
         hostname,
         resolver,
+        // localserve: SPF passes for our single-label domains (localhost) from loopback (mox §5).
+        ...(loaded.static.Localserve ? { loopbackSpfDomains: Object.keys(current.Domains).filter((d) => !d.includes('.')).map((d) => d.toLowerCase()) } : {}),
       });
       const { authResultsHeader, receivedSpfHeader, ...meta } = v;
       return {
