@@ -23,6 +23,7 @@
  * The message itself stays in the mailbox (mox). A matched message is about an outgoing message,
  * so callers don't send the incoming-message webhook for it (`outgoing: true`).
  */
+import type { Statement } from 'better-sqlite3';
 import type { Logger } from '../log/logger.js';
 import { nullLogger } from '../log/logger.js';
 import { analyzeBounce, looksLikeReport, type BounceResult, type BounceRecipient } from '../dsn/bounce.js';
@@ -152,7 +153,8 @@ export class IncomingReports {
 
     // 2./3. ENVID or the returned Message-ID: only for accounts that keep retired messages and
     // messages that look like a report at all (analysis is not free).
-    if (!this.hasRetired(input.account) || !looksLikeReport(message, input.mailFrom)) return { outgoing: false, events: [] };
+    // The header-only check first: it is cheaper than the query and false for almost all mail.
+    if (!looksLikeReport(message, input.mailFrom) || !this.hasRetired(input.account)) return { outgoing: false, events: [] };
     const a = analyzeBounce(message);
     if (a.kind !== 'dsn' && a.kind !== 'bounce' && a.kind !== 'complaint') return { outgoing: false, events: [], kind: a.kind };
 
@@ -172,8 +174,10 @@ export class IncomingReports {
 
   /** Can anything match for this account? Only when it has retired messages (KeepRetiredMessagePeriod > 0). */
   hasRetired(account: string): boolean {
-    return !!this.d.queue.db.prepare('SELECT 1 FROM msg_retired WHERE sender_account = ? LIMIT 1').get(account);
+    this.hasRetiredStmt ??= this.d.queue.db.prepare('SELECT 1 FROM msg_retired WHERE sender_account = ? LIMIT 1');
+    return !!this.hasRetiredStmt.get(account);
   }
+  private hasRetiredStmt: Statement | undefined;
 
   private retiredByIds(ids: number[]): RetiredMsg[] {
     return ids.map((id) => this.d.queue.getRetired(id)).filter((m): m is RetiredMsg => !!m);

@@ -4,6 +4,8 @@
  * index.db and one connection to its fts.db, closed on "forget" (account closed or removed).
  */
 import { parentPort } from 'node:worker_threads';
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import Database from 'better-sqlite3';
 import { indexRange } from './fts.js';
 import { messagePath } from './paths.js';
@@ -12,6 +14,22 @@ export type FtsRequest =
   | { op: 'index'; account: string; dataDir: string; indexPath: string; ftsPath: string; through: number }
   | { op: 'forget'; account: string };
 export type FtsReply = { op: 'index'; account: string; through: number; error?: string } | { op: 'forget'; account: string };
+
+/**
+ * Lowest scheduling priority for this thread only (Linux: /proc/thread-self names the thread id,
+ * and setpriority on a thread id affects that thread). Indexing then takes the CPU the protocol
+ * threads leave: under a delivery burst it falls behind and catches up when the burst ends
+ * (SEARCH waits for it), instead of competing with SMTP and IMAP for the cores. Elsewhere: no-op.
+ */
+function lowerPriority(): void {
+  try {
+    const tid = Number(/task\/(\d+)$/.exec(readlinkSync('/proc/thread-self'))?.[1]);
+    if (tid > 0) setPriority(tid, 19);
+  } catch {
+    // not Linux, or not allowed: run at normal priority
+  }
+}
+lowerPriority();
 
 interface Conns {
   index: Database.Database;

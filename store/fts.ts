@@ -14,6 +14,7 @@
  *   `indexRange` deletes the entries of messages it finds expunged in its range.
  */
 import { openSync, readSync, closeSync } from 'node:fs';
+import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
 import type { Migration } from './db.js';
 import { messageText, INDEX_BATCH } from './textindex.js';
@@ -65,9 +66,13 @@ export interface IndexSources {
   messagePath: (id: number) => string;
 }
 
+const watermarkStmts = new WeakMap<Db, Statement>();
+
 /** The watermark: every live message with id ≤ it is indexed. */
 export function indexedThrough(fts: Db): number {
-  return fts.prepare('SELECT indexedThrough FROM state WHERE id = 1').pluck().get() as number;
+  let st = watermarkStmts.get(fts);
+  if (!st) watermarkStmts.set(fts, (st = fts.prepare('SELECT indexedThrough FROM state WHERE id = 1').pluck()));
+  return st.get() as number;
 }
 
 /** Replace one message's entry (Account.indexText). */
