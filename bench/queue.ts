@@ -11,7 +11,7 @@
  * Target (issue "Submission and the outbound queue"): ≥ 1,000 recipients/s.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,23 +21,9 @@ import { writeTestConfig } from '../test/helpers/server.js';
 import { startSink } from '../smtp/client/testsink.js';
 import { QueueStore } from '../queue/store.js';
 import { nullLogger } from '../log/logger.js';
+import { arg, cpuSeconds } from './util.js';
 
 const CHILD = fileURLToPath(new URL('./queue-server-child.js', import.meta.url));
-
-function arg(args: string[], name: string, def: string): string {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : def;
-}
-
-function cpuSeconds(pid: number | undefined): number | undefined {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
-}
 
 function message(size: number, i: number): Buffer {
   const head = `From: <mjl@example.com>\r\nTo: <list@example.com>\r\nSubject: bench delivery ${i}\r\nMessage-ID: <bench-${i}@example.com>\r\n\r\n`;

@@ -14,24 +14,7 @@ import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { readFileSync } from 'node:fs';
-
-/** CPU seconds (user + system, all threads) used so far by a process; undefined where /proc is missing. */
-function cpuSeconds(pid: number | undefined): number | undefined {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    // Fields 14 and 15 (utime, stime) of proc(5), counted from 1; we dropped the first two.
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
-}
-
-function arg(args: string[], name: string, def: string): string {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : def;
-}
+import { arg, cpuSeconds } from './util.js';
 
 function makeMessage(size: number, i: number): Buffer {
   const head = `From: <app@sender.example>\r\nTo: <user${i % 10}@example.com>\r\nSubject: bench message ${i}\r\nMessage-ID: <bench-${i}-${Date.now()}@sender.example>\r\nDate: Sat, 21 Nov 2026 12:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n`;

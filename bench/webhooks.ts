@@ -17,11 +17,7 @@ import { QueueStore } from '../queue/store.js';
 import { recordEvent } from '../queue/events.js';
 import { WebhookStore } from '../webhook/store.js';
 import { WebhookWorker } from '../webhook/worker.js';
-
-function arg(args: string[], name: string, def: string): string {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : def;
-}
+import { arg } from './util.js';
 
 async function startReceiver(): Promise<{ url: string; stop: () => void }> {
   const child = spawn(process.execPath, [fileURLToPath(new URL('./webhook-receiver-child.js', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
