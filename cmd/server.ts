@@ -10,9 +10,9 @@ import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { watchDynamic, type DynamicWatcher } from '../config/reload.js';
 import type { DynamicConfig } from '../config/dynamic-schema.js';
 import { Store } from '../store/index.js';
-import { hashPassword } from '../auth/password.js';
+import { hashPassword, isPasswordRecord } from '../auth/password.js';
 import type { Logger } from '../log/logger.js';
-import { startCtl, ctlPath, type CtlServer } from './ctl.js';
+import { startCtl, ctlPath, type CtlServer, type CtlHandler } from './ctl.js';
 import { loadListenerTLS } from '../config/tls.js';
 import { createResolver, type Resolver } from '../dns/resolver.js';
 import { cachingResolver } from '../dns/cache.js';
@@ -40,6 +40,10 @@ import { cleanupOutgoing } from '../queue/sendlimits.js';
 import { SubmissionPolicy } from '../smtp/server/submission.js';
 import { startWebListener, type WebService } from '../web/listener.js';
 import { webapiHandler } from '../webapi/handler.js';
+import { uiHandler } from '../web/ui.js';
+import { adminApp } from '../web/admin/app.js';
+import { accountApp } from '../web/account/app.js';
+import type { CtlCall } from '../web/admin/deps.js';
 import { IdempotencyStore } from '../queue/idempotency.js';
 import { Scheduler } from '../queue/scheduler.js';
 import { queueDeliverer, type DirectOptions } from '../queue/delivery.js';
@@ -214,6 +218,7 @@ export async function startServer(opts: StartOptions): Promise<Server> {
     ...(opts.failedLoginDelayMs !== undefined ? { failureDelayMs: opts.failedLoginDelayMs } : {}),
   });
   let scheduler: Scheduler | undefined;
+  let ctlLocal: CtlCall = () => Promise.reject(new Error('control commands not ready'));
   let stopping: Promise<void> | undefined;
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
@@ -247,45 +252,48 @@ export async function startServer(opts: StartOptions): Promise<Server> {
     });
     cleanups.push(() => watcher.close());
 
-    const ctl: CtlServer = await startCtl({
-      path: ctlPath(dataDir),
-      log: log.child({ proto: 'ctl' }),
-      handlers: {
-        ping: () => 'pong',
-        stop: () => {
-          // Reply first, then stop.
-          setImmediate(() => void stop());
-          return 'stopping';
-        },
-        reload: async () => {
-          const r = await watcher.reload();
-          if (r.status === 'error') throw new Error(`domains.conf not reloaded, old config kept: ${r.error.message}`);
-          return r.status;
-        },
-        setaccountpassword: async (args) => {
-          const account = String(args.account ?? '');
-          const password = String(args.password ?? '');
-          if (!current.Accounts[account]) throw new Error(`no such account ${JSON.stringify(account)}`);
-          if (!password) throw new Error('empty password');
-          store.account(account).setPassword(await hashPassword(password));
-          return null;
-        },
-        queue: (args) =>
-          queueOp(queue, String(args.op ?? ''), args, {
-            hostname: loaded.static.Hostname,
-            deliverToAccount: async (account, message) => {
-              await store.account(account).deliver({ mailbox: 'Inbox', data: message, parsed: parseBuffer(message), rcptTo: account });
-            },
-          }),
-        webhook: (args) => webhookOp(webhooks, String(args.op ?? ''), args, { config: () => current, userAgent: `moxts/${moxtsVersion()} (webhook)`, clock: opts.clock }),
-        accountremoved: async (args) => {
-          // Called by "config account rm" after removing the account from domains.conf.
-          const account = String(args.account ?? '');
-          await store.removeAccount(account);
-          return null;
-        },
+    // The control commands of the CLI; the web admin and account pages call the same handlers.
+    const ctlHandlers: Record<string, CtlHandler> = {
+      ping: () => 'pong',
+      stop: () => {
+        // Reply first, then stop.
+        setImmediate(() => void stop());
+        return 'stopping';
       },
-    });
+      reload: async () => {
+        const r = await watcher.reload();
+        if (r.status === 'error') throw new Error(`domains.conf not reloaded, old config kept: ${r.error.message}`);
+        return r.status;
+      },
+      setaccountpassword: async (args) => {
+        const account = String(args.account ?? '');
+        const password = String(args.password ?? '');
+        if (!current.Accounts[account]) throw new Error(`no such account ${JSON.stringify(account)}`);
+        if (!password) throw new Error('empty password');
+        store.account(account).setPassword(await hashPassword(password));
+        return null;
+      },
+      queue: (args) =>
+        queueOp(queue, String(args.op ?? ''), args, {
+          hostname: loaded.static.Hostname,
+          deliverToAccount: async (account, message) => {
+            await store.account(account).deliver({ mailbox: 'Inbox', data: message, parsed: parseBuffer(message), rcptTo: account });
+          },
+        }),
+      webhook: (args) => webhookOp(webhooks, String(args.op ?? ''), args, { config: () => current, userAgent: `moxts/${moxtsVersion()} (webhook)`, clock: opts.clock }),
+      accountremoved: async (args) => {
+        // Called by "config account rm" after removing the account from domains.conf.
+        const account = String(args.account ?? '');
+        await store.removeAccount(account);
+        return null;
+      },
+    };
+    ctlLocal = async (cmd, args = {}) => {
+      const h = ctlHandlers[cmd];
+      if (!h) throw new Error(`unknown control command ${JSON.stringify(cmd)}`);
+      return h(args);
+    };
+    const ctl: CtlServer = await startCtl({ path: ctlPath(dataDir), log: log.child({ proto: 'ctl' }), handlers: ctlHandlers });
     cleanups.push(() => ctl.close());
 
     // SMTP delivery listeners (port 25).
@@ -479,6 +487,57 @@ export async function startServer(opts: StartOptions): Promise<Server> {
           metrics,
         }),
       });
+      const admin = (path: string, forwarded: boolean): WebService => ({
+        name: 'admin',
+        path,
+        forwarded,
+        handler: uiHandler(
+          adminApp({
+            configPath: opts.configPath,
+            static: loaded.static,
+            dynamic: () => current,
+            store,
+            queue,
+            webhooks,
+            authDb,
+            loginGuard,
+            resolver,
+            ctl: (cmd, args) => ctlLocal(cmd, args),
+            adminPasswordHash: async () => {
+              const f = loaded.static.AdminPasswordFile;
+              if (!f) return undefined;
+              const v: unknown = JSON.parse(await fsp.readFile(f, 'utf8'));
+              return isPasswordRecord(v) ? v : undefined;
+            },
+            clock: opts.clock ?? (() => new Date()),
+            log: log.child({ listener: name, proto: 'admin' }),
+          }),
+        ),
+      });
+      const account = (path: string, forwarded: boolean): WebService => ({
+        name: 'account',
+        path,
+        forwarded,
+        handler: uiHandler(
+          accountApp({
+            configPath: opts.configPath,
+            static: loaded.static,
+            dynamic: () => current,
+            store,
+            queue,
+            webhooks,
+            authDb,
+            loginGuard,
+            ctl: (cmd, args) => ctlLocal(cmd, args),
+            clock: opts.clock ?? (() => new Date()),
+            log: log.child({ listener: name, proto: 'account' }),
+          }),
+        ),
+      });
+      if (l.AdminHTTP?.Enabled) add(l.AdminHTTP.Port, false, admin(l.AdminHTTP.Path, l.AdminHTTP.Forwarded));
+      if (l.AdminHTTPS?.Enabled) add(l.AdminHTTPS.Port, true, admin(l.AdminHTTPS.Path, l.AdminHTTPS.Forwarded));
+      if (l.AccountHTTP?.Enabled) add(l.AccountHTTP.Port, false, account(l.AccountHTTP.Path, l.AccountHTTP.Forwarded));
+      if (l.AccountHTTPS?.Enabled) add(l.AccountHTTPS.Port, true, account(l.AccountHTTPS.Path, l.AccountHTTPS.Forwarded));
       if (l.WebAPIHTTP?.Enabled) add(l.WebAPIHTTP.Port, false, webapi(l.WebAPIHTTP.Path, l.WebAPIHTTP.Forwarded));
       if (l.WebAPIHTTPS?.Enabled) add(l.WebAPIHTTPS.Port, true, webapi(l.WebAPIHTTPS.Path, l.WebAPIHTTPS.Forwarded));
       if (!groups.size) continue;
