@@ -29,7 +29,11 @@ test('sessions: idle expiry and a limit per account (least recently used dropped
 });
 
 test('web pages: login, cookies, CSP, CSRF, logout, wrong passwords through the limiter', async (t) => {
-  const ts = await startWebServer();
+  // A clock standing still in the middle of a minute: the failed-login limiter counts per fixed
+  // minute window, so the attempts below must not straddle two windows.
+  const now = Date.now();
+  const fixed = new Date(now - (now % 60_000) + 30_000);
+  const ts = await startWebServer({ clock: () => fixed });
   t.after(() => ts.stop());
   const admin = ts.admin();
 
