@@ -21,6 +21,7 @@ import { WebhookReceiver, type Received } from './helpers/webhook-receiver.js';
 import { RawSmtp } from './helpers/smtp-client.js';
 import { verifyWebhook } from '../webhook/sign.js';
 import { addWebhooks } from './helpers/localserve.js';
+import { WebSession } from './helpers/web.js';
 
 /** Client timeout of the queue's SMTP client here: a "…timeout" recipient fails after it (mox: 60 s). */
 const TEST_DELIVERY_TIMEOUT_MS = 4000;
@@ -176,4 +177,21 @@ test('special localparts straight over SMTP: mailfrom… at MAIL FROM, rcptto…
   } finally {
     c.close();
   }
+});
+
+test('the admin and account pages on the HTTP port: moxadmin and mox@localhost/moxmoxmox log in', async () => {
+  const adminPort = port('admin');
+  assert.equal(port('account'), adminPort, 'one HTTP listener for admin, account and webapi');
+  assert.equal(port('webapi'), adminPort);
+  const admin = new WebSession(`http://127.0.0.1:${adminPort}/admin/`);
+  assert.equal((await admin.login('moxmoxmox')).status, 401, 'the account password is not the admin password');
+  assert.equal((await admin.login('moxadmin')).status, 303);
+  const overview = await admin.get('');
+  assert.equal(overview.status, 200);
+  assert.match(overview.text, /Overview/);
+  const account = new WebSession(`http://127.0.0.1:${adminPort}/account/`);
+  assert.equal((await account.login('moxmoxmox', 'mox@localhost')).status, 303);
+  const page = await account.get('');
+  assert.equal(page.status, 200);
+  assert.match(page.text, /mox@localhost/);
 });
