@@ -5,15 +5,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
 import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { writeTestConfig } from './helpers/server.js';
+import { startChild, CrashClient } from './helpers/crash.js';
 import { Store } from '../store/index.js';
 import { nullLogger } from '../log/logger.js';
 
@@ -22,53 +21,10 @@ const SENDERS = 50;
 /** Kill once this many messages have been acknowledged (deliveries are still in flight then). */
 const KILL_AFTER = 400;
 
-function startChild(dir: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [CHILD, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (l) => {
-      const m = /^READY (\d+)$/.exec(l);
-      if (m) resolve({ child, port: Number(m[1]) });
-    });
-    child.once('exit', (code, sig) => reject(new Error(`server child exited early: ${code ?? sig}`)));
-  });
-}
-
-/** Minimal SMTP sender that resolves each reply line; rejects everything once the connection dies. */
-class Sender {
-  private buf = '';
-  private waiters: Array<{ resolve: (l: string) => void; reject: (e: Error) => void }> = [];
-  private dead = false;
-  constructor(private readonly sock: Socket) {
-    sock.setEncoding('utf8');
-    sock.on('data', (d: string) => {
-      this.buf += d;
-      let i;
-      while ((i = this.buf.indexOf('\r\n')) >= 0) {
-        const line = this.buf.slice(0, i);
-        this.buf = this.buf.slice(i + 2);
-        if (/^\d{3} /.test(line)) this.waiters.shift()?.resolve(line);
-      }
-    });
-    const die = () => {
-      this.dead = true;
-      for (const w of this.waiters.splice(0)) w.reject(new Error('connection lost'));
-    };
-    sock.on('close', die);
-    sock.on('error', die);
-  }
-  reply(): Promise<string> {
-    if (this.dead) return Promise.reject(new Error('connection lost'));
-    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
-  }
-  send(s: string): void {
-    if (!this.dead) this.sock.write(s);
-  }
-}
-
 test('SIGKILL during 50 concurrent SMTP senders: every acknowledged message is stored once and intact', { timeout: 120_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'moxts-smtpcrash-'));
   await writeTestConfig(dir);
-  const { child, port } = await startChild(dir);
+  const { child, port } = await startChild(CHILD, [dir]);
 
   const acked = new Map<string, string>(); // token → exact message bytes sent
   let seq = 0;
@@ -79,7 +35,7 @@ test('SIGKILL during 50 concurrent SMTP senders: every acknowledged message is s
   const sender = async (n: number) => {
     const sock = connect(port, '127.0.0.1');
     await once(sock, 'connect');
-    const s = new Sender(sock);
+    const s = new CrashClient(sock);
     try {
       await s.reply();
       s.send(`EHLO sender${n}.example\r\n`);
@@ -116,7 +72,7 @@ test('SIGKILL during 50 concurrent SMTP senders: every acknowledged message is s
   assert.ok(acked.size >= KILL_AFTER);
 
   // Restart on the same directory: startup sweeps what was never acknowledged.
-  const again = await startChild(dir);
+  const again = await startChild(CHILD, [dir]);
   again.child.kill('SIGTERM');
   const [code] = await once(again.child, 'exit');
   assert.equal(code, 0);

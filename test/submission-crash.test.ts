@@ -7,15 +7,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
 import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { writeTestConfig } from './helpers/server.js';
+import { startChild, CrashClient } from './helpers/crash.js';
 import { QueueStore } from '../queue/store.js';
 import { nullLogger } from '../log/logger.js';
 
@@ -25,56 +24,13 @@ const CLIENTS = 20;
 const KILL_AFTER = 300;
 const PASSWORD = 'crashtest';
 
-function startChild(dir: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [CHILD, dir, PASSWORD], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (l) => {
-      const m = /^READY (\d+)$/.exec(l);
-      if (m) resolve({ child, port: Number(m[1]) });
-    });
-    child.once('exit', (code, sig) => reject(new Error(`server child exited early: ${code ?? sig}`)));
-  });
-}
-
-/** Minimal SMTP client resolving each final reply line; rejects everything once the connection dies. */
-class Client {
-  private buf = '';
-  private waiters: Array<{ resolve: (l: string) => void; reject: (e: Error) => void }> = [];
-  private dead = false;
-  constructor(private readonly sock: Socket) {
-    sock.setEncoding('utf8');
-    sock.on('data', (d: string) => {
-      this.buf += d;
-      let i;
-      while ((i = this.buf.indexOf('\r\n')) >= 0) {
-        const line = this.buf.slice(0, i);
-        this.buf = this.buf.slice(i + 2);
-        if (/^\d{3} /.test(line)) this.waiters.shift()?.resolve(line);
-      }
-    });
-    const die = () => {
-      this.dead = true;
-      for (const w of this.waiters.splice(0)) w.reject(new Error('connection lost'));
-    };
-    sock.on('close', die);
-    sock.on('error', die);
-  }
-  reply(): Promise<string> {
-    if (this.dead) return Promise.reject(new Error('connection lost'));
-    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
-  }
-  send(s: string): void {
-    if (!this.dead) this.sock.write(s);
-  }
-}
-
 test('SIGKILL during 20 concurrent submission clients: every 250 is queued exactly once, file intact', { timeout: 180_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'moxts-subcrash-'));
   await writeTestConfig(dir, { listener: { Submission: { Enabled: true, Port: 0, NoRequireSTARTTLS: true } } });
   const pre = await QueueStore.open({ dataDir: join(dir, 'data'), log: nullLogger() });
   pre.addHoldRule({ account: '', senderDomain: '', recipientDomain: '' });
   await pre.close();
-  const { child, port } = await startChild(dir);
+  const { child, port } = await startChild(CHILD, [dir, PASSWORD]);
 
   // token → what the queue must hold: the message without its X-Mox-Extra header, the recipients, Extra.
   const acked = new Map<string, { stored: string; rcpts: string[]; extra: Record<string, string> }>();
@@ -86,7 +42,7 @@ test('SIGKILL during 20 concurrent submission clients: every 250 is queued exact
   const client = async (n: number) => {
     const sock = connect(port, '127.0.0.1');
     await once(sock, 'connect');
-    const c = new Client(sock);
+    const c = new CrashClient(sock);
     try {
       await c.reply();
       c.send(`EHLO client${n}.example\r\n`);
@@ -130,7 +86,7 @@ test('SIGKILL during 20 concurrent submission clients: every 250 is queued exact
   assert.ok(acked.size >= KILL_AFTER);
 
   // Restart: startup sweeps temp files and queue files no row refers to.
-  const again = await startChild(dir);
+  const again = await startChild(CHILD, [dir, PASSWORD]);
   again.child.kill('SIGTERM');
   const [code] = await once(again.child, 'exit');
   assert.equal(code, 0);
