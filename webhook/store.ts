@@ -250,7 +250,9 @@ export class WebhookStore {
       get: db.prepare('SELECT * FROM hook WHERE id = ?'),
       attemptState: db.prepare('SELECT account, attempts, results FROM hook WHERE id = ?'),
       getRetired: db.prepare('SELECT * FROM hook_retired WHERE id = ?'),
-      pendingForMsg: db.prepare('SELECT id FROM hook WHERE queue_msg_id = ? AND is_incoming = 0 AND id != ?').pluck(),
+      // "queue_msg_id != 0" spelled out: only then may SQLite use the partial index hook_queue_msg
+      // (a bound parameter does not imply it); without it every event scanned the whole hook table.
+      pendingForMsg: db.prepare('SELECT id FROM hook WHERE queue_msg_id = ? AND queue_msg_id != 0 AND is_incoming = 0 AND id != ?').pluck(),
       retire: db.prepare(
         `INSERT INTO hook_retired (id, webhook_id, queue_msg_id, from_id, message_id, subject, extra, account, url, has_authorization, is_incoming, outgoing_event, payload, submitted, attempts, results, superseded_by_id, success, last_activity, keep_until)
          SELECT id, webhook_id, queue_msg_id, from_id, message_id, subject, extra, account, url, authorization != '', is_incoming, outgoing_event, payload, submitted, coalesce(?, attempts), coalesce(?, results), ?, ?, ?, ? FROM hook WHERE id = ?`,
