@@ -14,7 +14,7 @@ import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { arg, cpuSeconds } from './util.js';
+import { arg, cpuSeconds, threadCpuSeconds, threadBreakdown } from './util.js';
 
 function makeMessage(size: number, i: number): Buffer {
   const head = `From: <app@sender.example>\r\nTo: <user${i % 10}@example.com>\r\nSubject: bench message ${i}\r\nMessage-ID: <bench-${i}-${Date.now()}@sender.example>\r\nDate: Sat, 21 Nov 2026 12:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n`;
@@ -153,16 +153,19 @@ export async function run(args: string[]): Promise<void> {
       const w = await runOne(port, size, c, Math.min(WARMUP, count));
       accepted += w.accepted;
       const cpu0 = cpuSeconds(child.pid);
+      const threads0 = threadCpuSeconds(child.pid);
       const own0 = process.cpuUsage();
       const r = await runOne(port, size, c, count);
       accepted += r.accepted;
       const cpu1 = cpuSeconds(child.pid);
+      const threads1 = threadCpuSeconds(child.pid);
       const own = process.cpuUsage(own0);
       const srv = cpu0 !== undefined && cpu1 !== undefined ? (((cpu1 - cpu0) * 1000) / count).toFixed(3) : '-';
       const gen = ((own.user + own.system) / 1000 / count).toFixed(3);
       console.log(
         `${String(size).padEnd(9)} ${String(c).padEnd(6)} ${r.rate.toFixed(0).padStart(7)}   ${r.p50.toFixed(2).padStart(7)}  ${r.p99.toFixed(2).padStart(7)}   ${String(r.failures).padEnd(10)} ${srv.padStart(8)}            ${gen.padStart(6)}         ${await imapVisible(imapPort, accepted)}`,
       );
+      if (threads1.size) console.log(`          server CPU by thread: ${threadBreakdown(child.pid!, threads0, threads1, count)}`);
     }
   }
   child.kill('SIGTERM');

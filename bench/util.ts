@@ -1,5 +1,5 @@
 /** Helpers shared by the benchmarks: command-line options and a child process's CPU time. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 /** The value after `--<name>` in args, else def. */
 export function arg(args: string[], name: string, def: string): string {
@@ -17,4 +17,49 @@ export function cpuSeconds(pid: number | undefined): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * CPU seconds per thread of a process (Linux /proc/<pid>/task), keyed by thread id, with the
+ * thread's nice value (the full-text indexer worker runs at 19): for a breakdown of where a
+ * server's CPU goes. Empty where /proc is missing.
+ */
+export function threadCpuSeconds(pid: number | undefined): Map<number, { cpu: number; nice: number }> {
+  const out = new Map<number, { cpu: number; nice: number }>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const t of tids) {
+    try {
+      const f = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+      const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      // utime, stime, nice: fields 14, 15, 19 of proc(5), counted from 1; we dropped the first two.
+      out.set(Number(t), { cpu: (Number(fields[11]) + Number(fields[12])) / 100, nice: Number(fields[16]) });
+    } catch {
+      // thread exited
+    }
+  }
+  return out;
+}
+
+/**
+ * Where a process's CPU went between two threadCpuSeconds snapshots, in ms per `count`:
+ * "main" (the thread whose id is the pid), "nice19" (low-priority workers: the full-text indexer),
+ * "other" (V8 GC/compiler helpers, libuv's pool doing fsyncs, other workers).
+ */
+export function threadBreakdown(pid: number, a: Map<number, { cpu: number; nice: number }>, b: Map<number, { cpu: number; nice: number }>, count: number): string {
+  let main = 0;
+  let nice = 0;
+  let other = 0;
+  for (const [tid, v] of b) {
+    const d = v.cpu - (a.get(tid)?.cpu ?? 0);
+    if (tid === pid) main += d;
+    else if (v.nice >= 19) nice += d;
+    else other += d;
+  }
+  const ms = (x: number) => ((x * 1000) / count).toFixed(3);
+  return `main ${ms(main)}, indexer ${ms(nice)}, other threads ${ms(other)} ms/msg`;
 }

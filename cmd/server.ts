@@ -9,7 +9,7 @@ import { promises as fsp, readFileSync } from 'node:fs';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { watchDynamic, type DynamicWatcher } from '../config/reload.js';
 import type { DynamicConfig } from '../config/dynamic-schema.js';
-import { Store } from '../store/index.js';
+import { Store, type StoreOptions } from '../store/index.js';
 import { hashPassword, isPasswordRecord } from '../auth/password.js';
 import type { Logger } from '../log/logger.js';
 import { startCtl, ctlPath, type CtlServer, type CtlHandler } from './ctl.js';
@@ -114,6 +114,8 @@ export interface StartOptions {
   queueConcurrency?: number;
   /** Don't start the queue scheduler (tests that only look at the queue). */
   noQueueScheduler?: boolean;
+  /** When the full-text index is filled (store/README.md "Deferred indexing"; tests). */
+  indexing?: Pick<StoreOptions, 'indexIdleMs' | 'indexMaxDelayMs' | 'indexMaxBacklog'>;
 }
 
 type Triple = readonly [number, number, number];
@@ -149,7 +151,7 @@ export async function startServer(opts: StartOptions): Promise<Server> {
     const q = a?.QuotaMessageSize ?? loaded.static.QuotaMessageSize;
     return q > 0 ? q : undefined;
   };
-  const store = await Store.open({ dataDir, log: log.child({ proto: 'store' }), clock: opts.clock, quotaMessageSize: quota });
+  const store = await Store.open({ dataDir, log: log.child({ proto: 'store' }), clock: opts.clock, quotaMessageSize: quota, ...opts.indexing });
 
   const queue = await QueueStore.open({
     dataDir,

@@ -120,4 +120,18 @@ export interface AccountContext {
   checkpointer?: Checkpointer;
   /** Fills the full-text index in a worker thread (store/fts-indexer.ts); else on the event loop. */
   ftsIndexer?: FtsIndexer;
+  /** When to index new messages (StoreOptions.indexIdleMs etc.; store/README.md "Deferred indexing"). */
+  indexPolicy?: IndexPolicy;
+}
+
+/** Deferred full-text indexing: index when deliveries pause, within bounds. */
+export interface IndexPolicy {
+  /** Index once no delivery batch was flushed for this long (0: at once). */
+  idleMs: number;
+  /** Index anyway once the oldest unindexed delivery waited this long. */
+  maxDelayMs: number;
+  /** Index anyway once this many messages wait. */
+  maxBacklog: number;
+  /** Milliseconds since the Store last flushed a delivery batch (any account). */
+  sinceLastDelivery: () => number;
 }

@@ -170,6 +170,10 @@ export class Account {
   /** The account's full-text index database (store/fts.ts); written by the indexer worker. */
   readonly fts: Db;
   private indexTimer: NodeJS.Timeout | null = null;
+  /** performance.now() when the oldest message not yet handed to indexing was added; null: none. */
+  private unindexedSince: number | null = null;
+  /** Messages added since indexing was last started (deferred indexing's backlog bound). */
+  private unindexedAdds = 0;
   private readonly dbPath: string;
   /** Ids handed out whose rows are not committed yet (deliveries and copies in progress). */
   private readonly reservedIds = new Set<number>();
@@ -314,7 +318,9 @@ export class Account {
    */
   private publish(changes: Change[]): void {
     if (!changes.length) return;
-    if (changes.some((c) => c.kind === 'add')) this.scheduleIndexing();
+    let added = 0;
+    for (const c of changes) if (c.kind === 'add') added += c.ids.length;
+    if (added) this.scheduleIndexing(added);
     this.noteWalWrite(changes.length * WAL_BYTES_PER_CHANGE);
     if (this.syncing) this.deferred.push(...changes);
     else this.ctx.bus.publish(...changes);
@@ -1203,13 +1209,42 @@ export class Account {
     putText(this.fts, id, typeof text === 'string' ? { header: '', body: text } : text);
   }
 
-  /** Start indexing new messages soon (debounced so a burst of deliveries is indexed in batches). */
-  private scheduleIndexing(): void {
-    if (this.closed || this.indexTimer) return;
+  /**
+   * Index new messages when deliveries pause (store/README.md "Deferred indexing"): the timer
+   * fires after the policy's idle time; if a delivery batch was flushed (in any account) more
+   * recently than that, it waits again, unless this account's unindexed messages have waited
+   * maxDelayMs or number maxBacklog. Without a policy: 20 ms after the first new message.
+   */
+  private scheduleIndexing(added: number): void {
+    if (this.closed) return;
+    if (this.unindexedSince === null) this.unindexedSince = performance.now();
+    this.unindexedAdds += added;
+    const pol = this.ctx.indexPolicy;
+    if (pol && this.unindexedAdds >= pol.maxBacklog && this.indexTimer) {
+      clearTimeout(this.indexTimer);
+      this.indexTimer = null;
+    }
+    if (this.indexTimer) return;
+    this.armIndexTimer(pol ? (this.unindexedAdds >= pol.maxBacklog ? 0 : Math.min(pol.idleMs, pol.maxDelayMs)) : 20);
+  }
+
+  private armIndexTimer(ms: number): void {
     this.indexTimer = setTimeout(() => {
       this.indexTimer = null;
-      if (!this.closed) this.indexPending().catch((err: unknown) => this.ctx.log.error({ err, account: this.name }, 'full-text indexing'));
-    }, 20);
+      if (this.closed) return;
+      const pol = this.ctx.indexPolicy;
+      if (pol && this.unindexedAdds < pol.maxBacklog) {
+        const waited = performance.now() - (this.unindexedSince ?? 0);
+        const idleFor = pol.sinceLastDelivery();
+        if (idleFor < pol.idleMs && waited < pol.maxDelayMs) {
+          this.armIndexTimer(Math.min(pol.idleMs - idleFor, pol.maxDelayMs - waited));
+          return;
+        }
+      }
+      this.unindexedSince = null;
+      this.unindexedAdds = 0;
+      this.indexPending().catch((err: unknown) => this.ctx.log.error({ err, account: this.name }, 'full-text indexing'));
+    }, ms);
     this.indexTimer.unref?.();
   }
 

@@ -59,3 +59,76 @@ test('fts: the index survives a reopen and continues from its watermark', async 
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+/** Resolve once cond() holds, checking after each timer tick; fail after `ms`. */
+async function until(cond: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+test('fts: deferred indexing: nothing is indexed while deliveries keep coming; SEARCH catches up at once', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'moxts-fts-'));
+  // An hour of idle time needed and no backlog bound: background indexing cannot start in this test.
+  const s = await Store.open({ dataDir, indexIdleMs: 3_600_000, indexMaxDelayMs: 3_600_000, indexMaxBacklog: 1e9 });
+  try {
+    const a = s.account('mjl');
+    const inbox = a.mailbox('Inbox')!.id;
+    const d = await a.deliver({ mailbox: 'Inbox', data: mail(1, 'bandicoot'), parsed: parseBuffer(mail(1, 'bandicoot')) });
+    assert.equal(a.unindexedCount(inbox), 1, 'not indexed after delivery');
+    // What IMAP SEARCH does first (imap/search/eval.ts): catch up, then query.
+    await a.indexPending();
+    assert.equal(a.unindexedCount(inbox), 0);
+    assert.deepEqual(a.searchText('"bandicoot"'), [d.id]);
+  } finally {
+    await s.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('fts: deferred indexing runs once deliveries pause', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'moxts-fts-'));
+  const s = await Store.open({ dataDir, indexIdleMs: 30, indexMaxDelayMs: 3_600_000, indexMaxBacklog: 1e9 });
+  try {
+    const a = s.account('mjl');
+    const inbox = a.mailbox('Inbox')!.id;
+    for (let i = 0; i < 5; i++) await a.deliver({ mailbox: 'Inbox', data: mail(i, 'numbat') });
+    await until(() => a.unindexedCount(inbox) === 0);
+    assert.equal(a.searchText('"numbat"').length, 5);
+  } finally {
+    await s.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('fts: deferred indexing does not wait for a pause once the backlog bound is reached', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'moxts-fts-'));
+  const s = await Store.open({ dataDir, indexIdleMs: 3_600_000, indexMaxDelayMs: 3_600_000, indexMaxBacklog: 3 });
+  try {
+    const a = s.account('mjl');
+    const inbox = a.mailbox('Inbox')!.id;
+    await Promise.all(Array.from({ length: 3 }, (_, i) => a.deliver({ mailbox: 'Inbox', data: mail(i, 'quoll') })));
+    await until(() => a.unindexedCount(inbox) === 0);
+    assert.equal(a.searchText('"quoll"').length, 3);
+  } finally {
+    await s.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('fts: deferred indexing does not wait longer than the maximum delay', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'moxts-fts-'));
+  const s = await Store.open({ dataDir, indexIdleMs: 3_600_000, indexMaxDelayMs: 50, indexMaxBacklog: 1e9 });
+  try {
+    const a = s.account('mjl');
+    const inbox = a.mailbox('Inbox')!.id;
+    await a.deliver({ mailbox: 'Inbox', data: mail(1, 'dunnart') });
+    await until(() => a.unindexedCount(inbox) === 0);
+    assert.equal(a.searchText('"dunnart"').length, 1);
+  } finally {
+    await s.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

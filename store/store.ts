@@ -71,7 +71,24 @@ export interface StoreOptions {
   ftsWorker?: boolean;
   /** Checkpointer restart threshold in WAL frames (tests). */
   checkpointRestartAfterFrames?: number;
+  /**
+   * Full-text indexing waits until no delivery batch was committed (in any account) for this
+   * long (default INDEX_IDLE_MS), so a delivery burst does not pay for indexing while it runs;
+   * SEARCH catches up first (store/README.md "Deferred indexing"). 0: index right away.
+   */
+  indexIdleMs?: number;
+  /** …but an account's unindexed messages wait at most this long (default INDEX_MAX_DELAY_MS). */
+  indexMaxDelayMs?: number;
+  /** …and at most this many of them (default INDEX_MAX_BACKLOG), bounding SEARCH's catch-up. */
+  indexMaxBacklog?: number;
 }
+
+/** Default StoreOptions.indexIdleMs: the store counts as idle after this long without a delivery. */
+export const INDEX_IDLE_MS = 250;
+/** Default StoreOptions.indexMaxDelayMs. */
+export const INDEX_MAX_DELAY_MS = 10_000;
+/** Default StoreOptions.indexMaxBacklog: ~1 s of catch-up for a SEARCH on this project's 2-core VM. */
+export const INDEX_MAX_BACKLOG = 2_000;
 
 export class Store {
   readonly dataDir: string;
@@ -90,6 +107,8 @@ export class Store {
   /** WAL checkpoints in a worker thread (undefined with checkpointWorker: false). */
   readonly checkpointer: Checkpointer | undefined;
   private readonly ftsIndexer: FtsIndexer | undefined;
+  /** performance.now() of the last delivery batch flush (any account); -Infinity before any. */
+  private lastDeliveryAt = -Infinity;
 
   private constructor(opts: StoreOptions) {
     this.dataDir = opts.dataDir;
@@ -123,6 +142,12 @@ export class Store {
       releaseSyncSlot: () => this.releaseSyncSlot(),
       checkpointer: this.checkpointer,
       ftsIndexer: this.ftsIndexer,
+      indexPolicy: {
+        idleMs: opts.indexIdleMs ?? INDEX_IDLE_MS,
+        maxDelayMs: opts.indexMaxDelayMs ?? INDEX_MAX_DELAY_MS,
+        maxBacklog: opts.indexMaxBacklog ?? INDEX_MAX_BACKLOG,
+        sinceLastDelivery: () => performance.now() - this.lastDeliveryAt,
+      },
     };
   }
 
@@ -188,6 +213,7 @@ export class Store {
 
   private flush(): void {
     this.flushScheduled = false;
+    this.lastDeliveryAt = performance.now();
     const accts = [...this.dirty];
     this.dirty.clear();
     for (const a of accts) {
