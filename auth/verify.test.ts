@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { authenticate, sealMessage, dkimVerify } from 'mailauth';
 import { generateDkimKey, dkimTxtRecord } from './dkim-keys.js';
 import { dkimSign } from './dkim-sign.js';
-import { verifyMessage, dmarcRejects, dmarcQuarantines, mailauthResolver, authResultsHeader, dkimVerifyInput, headerSectionEnd, type VerifyInput } from './verify.js';
+import { verifyMessage, dmarcRejects, dmarcQuarantines, mailauthResolver, authResultsHeader, dkimVerifyInput, headerSectionEnd, unsignedHeaderSection, unsignedDkimResult, type VerifyInput } from './verify.js';
 import { startTestDns, type TestDns } from '../dns/testserver.js';
 
 const GOOD_IP = '192.0.2.10';
@@ -400,4 +400,37 @@ test('dkim input: unsigned messages give mailauth only their header section, wit
   assert.equal(headerSectionEnd(Buffer.from('A: b\nC: d\n\nbody')), 11);
   assert.equal(headerSectionEnd(Buffer.from('A: b\r\n\nbody')), 7);
   assert.equal(headerSectionEnd(Buffer.from('\r\nbody\r\n')), -1);
+});
+
+test('dkim: unsigned messages skip mailauth dkimVerify with the same From addresses and results', async () => {
+  const r = mailauthResolver(dns.resolver);
+  const unsigned = [
+    msg('alice@example.org', 'body\r\n' + 'x'.repeat(5000) + '\r\n'),
+    Buffer.from('From: "A, B" <a@example.org>, c@other.example\r\nSubject: x\r\n\r\nbody\r\n'),
+    Buffer.from('From: Team: a@example.org, b@example.org;\r\n\r\ngroup members are not top-level\r\n'),
+    Buffer.from('From: =?utf-8?q?J=C3=B6rg?= <j@example.org>\r\nFrom: second@other.example\r\n\r\ntwo From fields\r\n'),
+    Buffer.from('Subject: x\r\nFROM:\r\n  folded@example.org (comment)\r\n\r\nfolded, any case\r\n'),
+    Buffer.from('To: bob@moxts.example\r\n\r\n\r\nno From\r\n'),
+    Buffer.from('From: not an address\r\nFrom: <>\r\n\r\nunparsable\r\n'),
+    Buffer.from('From: a@example.org\nSubject: bare LF\n\nbody\n'),
+    Buffer.from('From: a@example.org\r\nSubject: bare CR\rinside\r\n\r\nbody\r\n'),
+    Buffer.from('X-Note: mentions DKIM-Signature: inside a value\r\nFrom: a@example.org\r\n\r\nbody\r\n'),
+    Buffer.from('From: j\u00f6rg@b\u00fccher.example\r\n\r\nutf-8 header\r\n'),
+    Buffer.from('From: a@example.org\r\n\r\n'),
+  ];
+  for (const m of unsigned) {
+    const head = unsignedHeaderSection(m);
+    assert.ok(head, m.toString());
+    const x = await dkimVerify(m, { resolver: r, sender: 'bounce@example.org' } as Parameters<typeof dkimVerify>[1]);
+    const want = { headerFrom: x.headerFrom, results: x.results, arc: (x as { arc?: unknown }).arc };
+    assert.deepEqual(unsignedDkimResult(head), JSON.parse(JSON.stringify(want)), m.toString());
+  }
+  // Signed, ARC, or without a header section end: mailauth verifies them.
+  const s = await signed('alice@example.org', 'example.org');
+  for (const m of [s, Buffer.from('From: a@example.org\r\nArc-Seal: i=1; a=rsa-sha256; cv=none\r\n\r\nbody\r\n'), Buffer.from('From: a@example.org\r\n')]) {
+    assert.equal(unsignedHeaderSection(m), undefined);
+  }
+  // The verdicts through verifyMessage are unchanged for an unsigned message.
+  const v = await verify({ message: unsigned[1]!, mailFrom: 'bounce@example.org' });
+  assert.deepEqual([v.dkim, v.fromDomain, v.dmarc.result, v.dmarc.comment, v.arc.result], [[], '', 'permerror', 'multiple From domains', 'none']);
 });

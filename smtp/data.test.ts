@@ -85,3 +85,58 @@ test('property: arbitrary bytes in arbitrary chunks give identical results to on
     { numRuns: 3000 },
   );
 });
+
+/** The byte-at-a-time state machine DataReader.feed used before it copied runs of line bytes in one go: the reference. */
+function referenceRead(buf: Buffer): { data: string; consumed: number; done: boolean; bareCR: boolean; bareLF: boolean } {
+  let st = 0; // 0 line start, 1 mid, 2 CR, 3 dot, 4 dot CR
+  const out: number[] = [];
+  let bareCR = false;
+  let bareLF = false;
+  let i = 0;
+  let done = false;
+  for (; i < buf.length && !done; i++) {
+    const c = buf[i]!;
+    if (st === 0) {
+      if (c === 0x2e) {
+        st = 3;
+        continue;
+      }
+      st = 1;
+    } else if (st === 3 && c !== 0x0d) st = 1;
+    else if (st === 4 && c !== 0x0a) st = 2;
+    if (st === 1) {
+      if (c === 0x0d) st = 2;
+      else {
+        if (c === 0x0a) bareLF = true;
+        out.push(c);
+      }
+    } else if (st === 2) {
+      if (c === 0x0a) {
+        out.push(0x0d, 0x0a);
+        st = 0;
+      } else {
+        bareCR = true;
+        out.push(0x0d);
+        if (c !== 0x0d) {
+          out.push(c);
+          st = 1;
+        }
+      }
+    } else if (st === 3) st = 4;
+    else if (st === 4) done = true;
+  }
+  return { data: Buffer.from(out).toString('latin1'), consumed: i, done, bareCR, bareLF };
+}
+
+test('property: the same output, end and flags as the byte-at-a-time reference, for CR/LF/dot-heavy input in any chunking', () => {
+  const bytes = fc.array(fc.constantFrom(0x0d, 0x0a, 0x2e, 0x41, 0x20), { maxLength: 200 });
+  fc.assert(
+    fc.property(bytes, fc.array(fc.nat(200), { maxLength: 10 }), (xs, splits) => {
+      const buf = Buffer.from(xs);
+      const want = referenceRead(buf);
+      const got = read(buf, splits);
+      assert.deepEqual({ data: got.data, consumed: got.consumed, done: got.done, bareCR: got.bareCR, bareLF: got.bareLF }, want);
+    }),
+    { numRuns: 5000 },
+  );
+});

@@ -53,7 +53,21 @@ export class DataReader {
     let o = 0;
     let st = this.state;
     let i = 0;
-    for (; i < chunk.length; i++) {
+    const n = chunk.length;
+    for (; i < n; i++) {
+      if (st === S.Mid) {
+        // The ordinary bytes of a line are copied in one go (a tight scan, then one copy)
+        // instead of one at a time through the state machine.
+        let stop = i;
+        for (let b = chunk[stop]!; b !== CR && b !== LF; b = chunk[stop]!) if (++stop === n) break;
+        if (stop > i) {
+          chunk.copy(out, o, i, stop);
+          o += stop - i;
+          i = stop;
+          if (i === n) break;
+        }
+        // chunk[i] is CR or LF: handled below as before.
+      }
       const c = chunk[i]!;
       if (st === S.LineStart) {
         if (c === DOT) {
