@@ -10,6 +10,10 @@ import { adminLogin } from '../login.js';
 import { html } from '../html.js';
 import { kv } from '../components.js';
 import type { AdminDeps } from './deps.js';
+import { registerDomains } from './domains.js';
+import { registerAccounts } from './accounts.js';
+import { registerSuppressions } from './suppressions.js';
+import { registerLogins } from './logins.js';
 
 export const ADMIN_NAV = [
   ['', 'Overview'],
@@ -38,6 +42,10 @@ export function adminApp(deps: AdminDeps): UiApp {
       ])}`,
     };
   });
+  registerDomains(router, deps);
+  registerAccounts(router, deps);
+  registerSuppressions(router, deps);
+  registerLogins(router, deps);
   return {
     name: 'admin',
     title: 'moxts admin',
