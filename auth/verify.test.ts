@@ -9,6 +9,7 @@ import { generateDkimKey, dkimTxtRecord } from './dkim-keys.js';
 import { dkimSign } from './dkim-sign.js';
 import { verifyMessage, dmarcRejects, dmarcQuarantines, mailauthResolver, authResultsHeader, dkimVerifyInput, headerSectionEnd, unsignedHeaderSection, unsignedDkimResult, type VerifyInput } from './verify.js';
 import { startTestDns, type TestDns } from '../dns/testserver.js';
+import { cachingResolver, POSITIVE_TTL_MS } from '../dns/cache.js';
 
 const GOOD_IP = '192.0.2.10';
 const BAD_IP = '198.51.100.7';
@@ -433,4 +434,40 @@ test('dkim: unsigned messages skip mailauth dkimVerify with the same From addres
   // The verdicts through verifyMessage are unchanged for an unsigned message.
   const v = await verify({ message: unsigned[1]!, mailFrom: 'bounce@example.org' });
   assert.deepEqual([v.dkim, v.fromDomain, v.dmarc.result, v.dmarc.comment, v.arc.result], [[], '', 'permerror', 'multiple From domains', 'none']);
+});
+
+test('spf: with the DNS cache, a verdict is reused exactly as long as the answers it came from', async () => {
+  let t = 1_700_000_000_000;
+  const clock = { now: () => t };
+  const resolver = cachingResolver(dns.resolver, { clock });
+  const m = msg('alice@memo.example');
+  const spfQueries = () => dns.queries.filter((q) => /memo\.example$/i.test(q.name) && q.type === 'TXT' && !q.name.startsWith('_dmarc')).length;
+  dns.set('memo.example', { TXT: [`v=spf1 ip4:${GOOD_IP} -all`] });
+  try {
+    const first = await verify({ message: m, mailFrom: 'bounce@memo.example', resolver });
+    assert.equal(first.spf.result, 'pass');
+    const n = spfQueries();
+    assert.equal(n, 1);
+    // Another message from the same sender: same verdict and headers, no SPF evaluation or query.
+    const again = await verify({ message: m, mailFrom: 'bounce@memo.example', resolver });
+    assert.deepEqual(again, first);
+    // A different IP is another verdict.
+    assert.equal((await verify({ message: m, mailFrom: 'bounce@memo.example', resolver, ip: BAD_IP })).spf.result, 'fail');
+    // The record changes: the cached answer, and so the verdict, hold until the answer expires.
+    dns.set('memo.example', { TXT: ['v=spf1 -all'] });
+    t += POSITIVE_TTL_MS - 1;
+    assert.equal((await verify({ message: m, mailFrom: 'bounce@memo.example', resolver })).spf.result, 'pass');
+    t += 1;
+    assert.equal((await verify({ message: m, mailFrom: 'bounce@memo.example', resolver })).spf.result, 'fail');
+    assert.equal(spfQueries(), n + 1);
+    // Temporary failures are never reused.
+    const q0 = dns.queries.length;
+    assert.equal((await verify({ message: m, mailFrom: 'x@broken.example', resolver })).spf.result, 'temperror');
+    const q1 = dns.queries.length;
+    assert.ok(q1 > q0);
+    assert.equal((await verify({ message: m, mailFrom: 'x@broken.example', resolver })).spf.result, 'temperror');
+    assert.ok(dns.queries.length > q1, 'asked again');
+  } finally {
+    dns.set('memo.example', null);
+  }
 });

@@ -19,6 +19,7 @@ import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
 import { dkimVerify, spf as spfVerify, arc as arcVerify, type DNSResolver } from 'mailauth';
 import type { Resolver } from '../dns/resolver.js';
+import type { CachingResolver } from '../dns/cache.js';
 import {
   evaluateDmarc,
   isAligned,
@@ -246,6 +247,58 @@ export function unsignedDkimResult(header: Buffer): { headerFrom: string[]; resu
   return { headerFrom, results: [{ status, info: mailauthTools.formatAuthHeaderRow('dkim', status) }], arc: { chain: false } };
 }
 
+/** What verifyMessage uses of mailauth's SPF result. */
+interface SpfOutcome {
+  status: { result: string; comment?: unknown };
+  domain: string;
+}
+
+/** Most memoized SPF verdicts per resolver (oldest dropped first). */
+export const SPF_MEMO_MAX = 1000;
+const spfMemos = new WeakMap<Resolver, Map<string, { expires: number; outcome: SpfOutcome }>>();
+
+/**
+ * mailauth's SPF check, memoized per (sender, ip, helo, receiver) when the resolver is our DNS
+ * cache (dns/cache.ts): an SPF verdict is a function of those inputs and of the DNS answers the
+ * evaluation asked for, so it is reused exactly as long as every one of those answers is still
+ * the cached one (until the earliest of their expiries), i.e. as long as recomputing it would
+ * read the same answers. Nothing is memoized when an answer was not cached (temporary DNS
+ * failures are never cached) or the result is temperror. Saves mailauth's SPF parsing, option
+ * validation and header formatting for every message of a sender that keeps sending (~10% of
+ * the SMTP event loop's time per message in the bench).
+ */
+async function spfCheck(resolver: Resolver, args: { sender: string | undefined; ip: string; helo: string; mta: string }): Promise<SpfOutcome> {
+  const cache = typeof (resolver as Partial<CachingResolver>).cacheExpiry === 'function' ? (resolver as CachingResolver) : undefined;
+  if (!cache) return spfVerify({ ...args, resolver: mailauthResolver(resolver) });
+  let memos = spfMemos.get(resolver);
+  if (!memos) spfMemos.set(resolver, (memos = new Map()));
+  const key = JSON.stringify([args.sender ?? null, args.ip, args.helo, args.mta]);
+  const memo = memos.get(key);
+  if (memo && memo.expires > cache.now()) return memo.outcome;
+  if (memo) memos.delete(key);
+  const asked: Array<[string, string]> = [];
+  const res = await spfVerify({
+    ...args,
+    resolver: ((name: string, rrtype: string) => {
+      asked.push([name, rrtype]);
+      return resolver.resolve(name, rrtype);
+    }) as DNSResolver,
+  });
+  const outcome: SpfOutcome = { status: { result: res.status.result, comment: res.status.comment }, domain: res.domain };
+  if (outcome.status.result === 'temperror' || asked.length === 0) return outcome;
+  let expires = Infinity;
+  for (const [name, rrtype] of asked) {
+    const e = cache.cacheExpiry(name, rrtype);
+    if (e === undefined) return outcome;
+    if (e < expires) expires = e;
+  }
+  if (expires > cache.now()) {
+    memos.set(key, { expires, outcome });
+    if (memos.size > SPF_MEMO_MAX) memos.delete(memos.keys().next().value as string);
+  }
+  return outcome;
+}
+
 /** Verify SPF, DKIM, ARC and DMARC for a received message. */
 export async function verifyMessage(input: VerifyInput): Promise<AuthVerdicts> {
   const resolver = mailauthResolver(input.resolver);
@@ -271,7 +324,7 @@ export async function verifyMessage(input: VerifyInput): Promise<AuthVerdicts> {
           minBitLength,
           curTime: new Date(clock.now()),
         } as Parameters<typeof dkimVerify>[1]),
-    spfVerify({ sender: mailFrom || undefined, ip: input.ip, helo, mta: input.hostname, resolver }),
+    spfCheck(input.resolver, { sender: mailFrom || undefined, ip: input.ip, helo, mta: input.hostname }),
   ]);
   const arcData = (dkimRes as { arc?: unknown }).arc ?? { chain: false };
   const arcRes = await arcVerify(arcData as Parameters<typeof arcVerify>[0], { resolver, minBitLength });

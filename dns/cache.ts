@@ -43,6 +43,14 @@ export interface CachingResolver extends Resolver {
   /** Forget everything (e.g. after the operator changed DNS and wants it seen now). */
   clear(): void;
   stats: { hits: number; misses: number };
+  /**
+   * When the cached answer to resolve(name, rrtype) expires (the cache's clock, ms), or undefined
+   * if it is not cached now: for results derived from cached answers (auth/verify.ts SPF
+   * verdicts), which may then be reused exactly as long as every answer they came from.
+   */
+  cacheExpiry(name: string, rrtype: string): number | undefined;
+  /** The cache's clock. */
+  now(): number;
 }
 
 const SHARED_KINDS = new Set(['MX', 'TXT', 'A', 'AAAA', 'CNAME']);
@@ -90,8 +98,14 @@ export function cachingResolver(inner: Resolver, opts: CacheOptions = {}): Cachi
     }
   };
 
+  const keyOf = (kind: string, name: string) => `${kind} ${name.toLowerCase().replace(/\.$/, '')}`;
+  const kindOf = (rrtype: string) => {
+    const t = rrtype.toUpperCase();
+    return SHARED_KINDS.has(t) ? t : `R-${t}`;
+  };
+
   async function cached<T>(kind: string, name: string, lookup: () => Promise<T>): Promise<T> {
-    const key = `${kind} ${name.toLowerCase().replace(/\.$/, '')}`;
+    const key = keyOf(kind, name);
     const e = entries.get(key);
     if (e && e.expires > clock.now()) {
       stats.hits++;
@@ -139,10 +153,12 @@ export function cachingResolver(inner: Resolver, opts: CacheOptions = {}): Cachi
     resolveCname: (n) => cached<string[]>('CNAME', n, () => inner.resolveCname(n)),
     reverse: (ip) => cached<string[]>('PTR-IP', ip, () => inner.reverse(ip)),
     // resolve(name, 'TXT') answers exactly like resolveTxt(name), so they share entries.
-    resolve: (n, rrtype) => {
-      const t = rrtype.toUpperCase();
-      return cached<unknown>(SHARED_KINDS.has(t) ? t : `R-${t}`, n, () => inner.resolve(n, rrtype));
+    resolve: (n, rrtype) => cached<unknown>(kindOf(rrtype), n, () => inner.resolve(n, rrtype)),
+    cacheExpiry: (n, rrtype) => {
+      const e = entries.get(keyOf(kindOf(rrtype), n));
+      return e && e.expires > clock.now() ? e.expires : undefined;
     },
+    now: () => clock.now(),
     size: () => entries.size,
     clear: () => entries.clear(),
     stats,
