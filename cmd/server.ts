@@ -43,6 +43,9 @@ import { webapiHandler } from '../webapi/handler.js';
 import { uiHandler } from '../web/ui.js';
 import { adminApp } from '../web/admin/app.js';
 import { accountApp } from '../web/account/app.js';
+import { SessionStore, ACCOUNT_SESSION_LIMITS } from '../web/session.js';
+import { setAccountFields, type DomainsFile } from '../config/write.js';
+import { setAccountWebhook } from '../config/webhook-config.js';
 import type { CtlCall } from '../web/admin/deps.js';
 import { IdempotencyStore } from '../queue/idempotency.js';
 import { Scheduler } from '../queue/scheduler.js';
@@ -462,6 +465,7 @@ export async function startServer(opts: StartOptions): Promise<Server> {
     }, RETIRED_CLEANUP_INTERVAL_MS);
     idemTimer.unref();
     cleanups.push(() => clearInterval(idemTimer));
+    const accountSessions = new SessionStore(ACCOUNT_SESSION_LIMITS, () => (opts.clock ? opts.clock().getTime() : Date.now()));
     for (const [name, l] of Object.entries(loaded.static.Listeners)) {
       const groups = new Map<string, { port: number; tls: boolean; services: WebService[] }>();
       const add = (port: number, tls: boolean, svc: WebService) => {
@@ -516,6 +520,10 @@ export async function startServer(opts: StartOptions): Promise<Server> {
           }),
         ),
       });
+      const accountEdit = async (write: (f: DomainsFile) => Promise<unknown>) => {
+        await write({ path: loaded.dynamicPath, static: loaded.static });
+        await ctlLocal('reload');
+      };
       const account = (path: string, forwarded: boolean): WebService => ({
         name: 'account',
         path,
@@ -531,6 +539,9 @@ export async function startServer(opts: StartOptions): Promise<Server> {
             authDb,
             loginGuard,
             ctl: (cmd, args) => ctlLocal(cmd, args),
+            setAccountFields: (a, fields) => accountEdit((f) => setAccountFields(f, a, fields)),
+            setAccountWebhook: (a, kind, settings) => accountEdit((f) => setAccountWebhook(f, a, kind, settings)),
+            sessions: accountSessions,
             clock: opts.clock ?? (() => new Date()),
             log: log.child({ listener: name, proto: 'account' }),
           }),

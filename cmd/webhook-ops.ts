@@ -2,7 +2,8 @@
  * Webhook admin operations as plain JSON in / JSON out (like queue-ops.ts): run in the server
  * behind the ctl socket, or by the CLI directly on queue.db when no server runs. mox's
  * `queue webhook list|schedule|cancel|print`, `queue webhook retired list|print`, plus replay,
- * test (POST an example payload to the configured URL) and the signing secret.
+ * test (POST an example payload to the configured URL) and the signing secret (show, rotate,
+ * peek: creation time and fingerprint only).
  */
 import type { DynamicConfig } from '../config/dynamic-schema.js';
 import { parseRelativeFilter } from '../queue/rules.js';
@@ -153,6 +154,8 @@ export async function webhookOp(t: WebhookOpTarget, op: string, a: Record<string
     case 'secret': {
       const account = String(a.account ?? '');
       if (!ctx.config().Accounts[account]) throw new Error(`no such account ${JSON.stringify(account)}`);
+      // peek: only the creation time and a fingerprint, never the secret, and none is created.
+      if (a.peek) return s.secretInfo(account) ?? null;
       if (a.rotate) {
         const overlap = parseDuration(String(a.overlap ?? '24h'));
         const r = await s.commit(() => s.rotateSecret(account, overlap));

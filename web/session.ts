@@ -81,9 +81,16 @@ export class SessionStore {
     this.sessions.delete(id);
   }
 
-  /** End every session of an account (password changed, account removed); all when undefined. */
-  deleteFor(account: string | undefined): void {
-    for (const s of [...this.sessions.values()]) if (s.account === account) this.sessions.delete(s.id);
+  /** End every session of an account (password changed, account removed), except `keepId` (the one making the change). */
+  deleteFor(account: string | undefined, keepId?: string): number {
+    let n = 0;
+    for (const s of [...this.sessions.values()]) {
+      if (s.account === account && s.id !== keepId) {
+        this.sessions.delete(s.id);
+        n++;
+      }
+    }
+    return n;
   }
 
   get size(): number {

@@ -8,7 +8,7 @@
  * so when it returns its effect is durable. GroupCommit (commit.ts) batches several of them into
  * one transaction and one fsync when they come in together.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { openDb, type Db } from '../store/db.js';
 import type { Transaction } from 'better-sqlite3';
@@ -599,6 +599,22 @@ export class WebhookStore {
       r = this.st.secret.get(account) as { secret: string; previous: string | null; previous_until: number | null };
     }
     return { current: r.secret, ...(r.previous && (r.previous_until ?? 0) > now ? { previous: r.previous } : {}) };
+  }
+
+  /**
+   * What can be said about the account's signing secret without revealing or creating it (the
+   * account pages show this after the secret itself was shown once): when it was created and a
+   * fingerprint (first 16 hex digits of its SHA-256); undefined when there is none yet.
+   */
+  secretInfo(account: string): { created: Date; fingerprint: string; previousUntil?: Date } | undefined {
+    const r = this.st.secret.get(account) as { secret: string; created: number; previous: string | null; previous_until: number | null } | undefined;
+    if (!r) return undefined;
+    const now = this.now();
+    return {
+      created: new Date(r.created),
+      fingerprint: createHash('sha256').update(r.secret).digest('hex').slice(0, 16),
+      ...(r.previous && (r.previous_until ?? 0) > now ? { previousUntil: new Date(r.previous_until!) } : {}),
+    };
   }
 
   /**

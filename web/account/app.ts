@@ -3,40 +3,60 @@
  * with an email address of their account and its password and manages their own account only:
  * password, webhooks, FromID login addresses, retention, suppression list, login attempts. Every
  * page reads `r.session.account`; no page takes an account name from the request.
+ * One module per area registers its routes here.
  */
 import { UiRouter, type UiApp } from '../ui.js';
 import { SessionStore, ACCOUNT_SESSION_LIMITS } from '../session.js';
 import { accountLogin } from '../login.js';
 import { html } from '../html.js';
 import { kv, table } from '../components.js';
+import { formatDuration } from '../../config/duration.js';
 import type { AccountDeps } from './deps.js';
+import { registerPassword } from './password.js';
+import { registerWebhooks } from './webhooks.js';
+import { registerSettings } from './settings.js';
+import { registerSuppressions } from './suppressions.js';
+import { registerLogins } from './logins.js';
 
 export const ACCOUNT_NAV = [
   ['', 'Account'],
   ['password', 'Password'],
   ['webhooks', 'Webhooks'],
+  ['settings', 'Settings'],
   ['suppressions', 'Suppressions'],
   ['logins', 'Logins'],
 ] as const;
 
 export function accountApp(deps: AccountDeps): UiApp {
   const router = new UiRouter();
+  const sessions = deps.sessions ?? new SessionStore(ACCOUNT_SESSION_LIMITS, () => deps.clock().getTime());
   router.get('', (r) => {
     const name = r.session.account!;
     const acc = deps.dynamic().Accounts[name];
+    const on = (v: unknown) => (v ? 'configured' : 'not configured');
     return {
       title: 'Account',
       body: html`${kv([
         ['Account', name],
         ['Logged in as', r.session.loginName],
+        ['Outgoing webhook', html`${on(acc?.OutgoingWebhook)} (<a href="${r.base}webhooks">webhooks</a>)`],
+        ['Incoming webhook', on(acc?.IncomingWebhook)],
+        ['FromID login addresses', acc?.FromIDLoginAddresses?.length ? acc.FromIDLoginAddresses.join(', ') : 'none'],
+        ['Keep finished messages', formatDuration(acc?.KeepRetiredMessagePeriod ?? 0)],
+        ['Keep finished webhooks', formatDuration(acc?.KeepRetiredWebhookPeriod ?? 0)],
       ])}<h2>Addresses</h2>${table(['Address'], Object.keys(acc?.Destinations ?? {}).map((a) => [a]))}`,
     };
   });
+  registerPassword(router, deps, sessions);
+  registerWebhooks(router, deps);
+  registerSettings(router, deps);
+  registerSuppressions(router, deps);
+  registerLogins(router, deps);
   return {
     name: 'account',
     title: 'moxts account',
     nav: ACCOUNT_NAV,
-    sessions: new SessionStore(ACCOUNT_SESSION_LIMITS, () => deps.clock().getTime()),
+    sessions,
     askUsername: true,
     login: accountLogin(deps.loginGuard),
     router,
