@@ -201,9 +201,18 @@ export function registerQueue(program: Command): void {
     .option('--to <text>')
     .option('--success <yes|no>')
     .option('--n <max>', 'at most this many', '100')
+    .option('--after-id <id>', 'continue after this id (with --after-value; newest first)')
+    .option('--after-value <time>', 'the lastActivity (RFC 3339) of that row')
     .option('--json', 'print JSON')
-    .action(async (o: { account?: string; to?: string; success?: string; n: string; json?: boolean }, cmd: Command) => {
-      const r = (await run(cmd, 'retired-list', { account: o.account, to: o.to, success: o.success === undefined ? undefined : o.success === 'yes', max: Number(o.n) })) as Array<
+    .action(async (o: { account?: string; to?: string; success?: string; n: string; afterId?: string; afterValue?: string; json?: boolean }, cmd: Command) => {
+      const r = (await run(cmd, 'retired-list', {
+        account: o.account,
+        to: o.to,
+        success: o.success === undefined ? undefined : o.success === 'yes',
+        max: Number(o.n),
+        afterId: o.afterId,
+        afterValue: o.afterValue,
+      })) as Array<
         MsgJson & { outcome: string; lastActivity: string }
       >;
       out(r, o.json, (v: typeof r) => (v.length ? v.map((m) => `${msgLine(m)}  ${m.outcome} ${m.lastActivity}`).join('\n') + '\n' : 'no retired messages\n'));

@@ -102,8 +102,11 @@ export async function queueOp(q: QueueStore, op: string, a: Record<string, unkno
     case 'holdrules-remove':
       if (!q.removeHoldRule(Number(a.id))) throw new Error(`no hold rule ${String(a.id)}`);
       return null;
-    case 'retired-list':
-      return q.listRetired({ account: a.account as string | undefined, to: a.to as string | undefined, success: a.success as boolean | undefined }, undefined, Number(a.max ?? 100)).map(jsonMsg);
+    case 'retired-list': {
+      // Newest first; keyset pagination by the last row's lastActivity and id.
+      const after = a.afterId !== undefined && a.afterValue !== undefined ? { id: Number(a.afterId), lastActivity: new Date(String(a.afterValue)) } : undefined;
+      return q.listRetired({ account: (a.account as string | undefined) || undefined, to: a.to as string | undefined, success: a.success as boolean | undefined }, after, Number(a.max ?? 100)).map(jsonMsg);
+    }
     case 'retired-print': {
       const r = q.getRetired(Number(a.id));
       if (!r) throw new Error(`no retired message ${String(a.id)}`);

@@ -108,8 +108,10 @@ export async function webhookOp(t: WebhookOpTarget, op: string, a: Record<string
       if (!h) throw new Error(`no queued webhook ${String(a.id)}`);
       return json(h);
     }
-    case 'retired-list':
-      return s.listRetired(toRetiredFilter(fa), Number(a.max ?? 100)).map(json);
+    case 'retired-list': {
+      const after = a.afterId !== undefined && a.afterValue !== undefined ? { id: Number(a.afterId), lastActivity: new Date(String(a.afterValue)) } : undefined;
+      return s.listRetired(toRetiredFilter(fa), Number(a.max ?? 100), after).map(json);
+    }
     case 'retired-print': {
       const h = s.getRetired(Number(a.id));
       if (!h) throw new Error(`no retired webhook ${String(a.id)}`);

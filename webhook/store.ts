@@ -527,9 +527,16 @@ export class WebhookStore {
     return this.db.prepare(`SELECT count(*) FROM hook ${w.sql}`).pluck().get(...w.args) as number;
   }
 
-  listRetired(f: RetiredHookFilter = {}, max = 100): RetiredHook[] {
+  /** Newest first; `after` (the last row of the previous page) for keyset pagination. */
+  listRetired(f: RetiredHookFilter = {}, max = 100, after?: { id: number; lastActivity: Date }): RetiredHook[] {
     const w = this.where(f, true);
-    const rows = this.db.prepare(`SELECT * FROM hook_retired ${w.sql} ORDER BY last_activity DESC, id DESC LIMIT ?`).all(...w.args, max) as Row[];
+    let sql = w.sql;
+    const args = [...w.args];
+    if (after) {
+      sql += `${sql ? ' AND' : 'WHERE'} (last_activity < ? OR (last_activity = ? AND id < ?))`;
+      args.push(after.lastActivity.getTime(), after.lastActivity.getTime(), after.id);
+    }
+    const rows = this.db.prepare(`SELECT * FROM hook_retired ${sql} ORDER BY last_activity DESC, id DESC LIMIT ?`).all(...args, max) as Row[];
     return rows.map(rowToRetired);
   }
 

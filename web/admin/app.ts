@@ -14,6 +14,10 @@ import { registerDomains } from './domains.js';
 import { registerAccounts } from './accounts.js';
 import { registerSuppressions } from './suppressions.js';
 import { registerLogins } from './logins.js';
+import { registerQueuePages } from './queue.js';
+import { registerHoldRulePages } from './holdrules.js';
+import { registerRetiredPages } from './retired.js';
+import { registerWebhookPages } from './webhooks.js';
 
 export const ADMIN_NAV = [
   ['', 'Overview'],
@@ -46,6 +50,10 @@ export function adminApp(deps: AdminDeps): UiApp {
   registerAccounts(router, deps);
   registerSuppressions(router, deps);
   registerLogins(router, deps);
+  registerQueuePages(router, deps);
+  registerHoldRulePages(router, deps);
+  registerRetiredPages(router, deps);
+  registerWebhookPages(router, deps);
   return {
     name: 'admin',
     title: 'moxts admin',
