@@ -240,6 +240,7 @@ test('account webhooks: edit config (bad URL refused), send test (signed; status
   r = await me.post('webhooks/test', { kind: 'incoming' });
   assert.equal(r.status, 400);
   assert.match(r.text, /No incoming webhook is configured/);
+  assert.match(r.text, /Signing secret/, 'the webhooks page again, with the error');
 });
 
 test('account settings: FromIDLoginAddresses and retention saved to domains.conf; bad values refused', async (t) => {
@@ -309,6 +310,7 @@ test('account suppressions and logins; isolation: another account\'s list, attem
   r = await me.post('suppressions/add', { address: 'johndoe-2@remote.example' });
   assert.equal(r.status, 400);
   assert.match(r.text, /already on the suppression list/);
+  assert.match(r.text, /Add an address/, 'the list page again, with the error');
   r = await me.post('suppressions/add', { address: 'no-at-sign' });
   assert.equal(r.status, 400);
   assert.match(r.text, /Not a valid email address/);

@@ -27,6 +27,8 @@ form { margin: .5rem 0; }
 form.inline { display: inline; margin: 0; }
 form.stack, form.login { display: grid; gap: .6rem; max-width: 32rem; }
 form.row { display: flex; flex-wrap: wrap; gap: .5rem; align-items: end; }
+fieldset { display: grid; gap: .35rem; border: 1px solid var(--line); border-radius: 4px; padding: .5rem .75rem; margin: 0; } legend { font-weight: 600; padding: 0 .3rem; }
+pre.secret { font-size: 1rem; user-select: all; }
 label { display: grid; gap: .2rem; } label.check { display: flex; gap: .4rem; align-items: center; }
 input, select, textarea, button { font: inherit; color: inherit; }
 input, select, textarea { padding: .35rem .45rem; border: 1px solid var(--line); border-radius: 4px; background: var(--bg); min-width: 0; }

@@ -8,7 +8,8 @@ import { parseAddress } from '../../config/address.js';
 import { baseAddress } from '../../queue/rules.js';
 import { html } from '../html.js';
 import { input, postButton, postForm, table, time } from '../components.js';
-import { FormError, type UiRouter } from '../ui.js';
+import { FormError, type Page, type UiRequest, type UiRouter } from '../ui.js';
+import { orPage } from './edit.js';
 import type { AccountDeps } from './deps.js';
 
 /** Longest reason kept (it is shown in lists and webhooks). */
@@ -22,7 +23,7 @@ function address(v: string): string {
 }
 
 export function registerSuppressions(router: UiRouter, deps: AccountDeps): void {
-  router.get('suppressions', (r) => {
+  const page = (r: UiRequest): Page => {
     const list = deps.queue.listSuppressions(r.session.account!);
     return {
       title: 'Suppressions',
@@ -46,21 +47,22 @@ ${postForm(r, 'suppressions/add', html`${input('Email address', 'address', { typ
   label: 'add suppression',
 })}`,
     };
-  });
+  };
+  router.get('suppressions', page);
 
-  router.post('suppressions/add', (r) => {
+  router.post('suppressions/add', orPage(page, (r) => {
     const account = r.session.account!;
     const addr = address(r.form.required('address', 'Email address'));
     const reason = r.form.text('reason');
     if (reason.length > MAX_REASON_LENGTH) throw new FormError(`The reason is too long (at most ${MAX_REASON_LENGTH} characters).`);
     if (!deps.queue.addSuppression(account, addr, { manual: true, reason })) throw new FormError(`${baseAddress(addr)} is already on the suppression list.`);
     return { redirect: 'suppressions', ok: `${addr} added to the suppression list.` };
-  });
+  }));
 
-  router.post('suppressions/remove', (r) => {
+  router.post('suppressions/remove', orPage(page, (r) => {
     const account = r.session.account!;
     const addr = address(r.form.required('address', 'Email address'));
     if (!deps.queue.removeSuppression(account, addr)) throw new FormError(`${baseAddress(addr)} is not on your suppression list.`);
     return { redirect: 'suppressions', ok: `${baseAddress(addr)} removed from the suppression list.` };
-  });
+  }));
 }

@@ -12,7 +12,7 @@ import { html, type SafeHtml } from '../html.js';
 import { checkbox, input, kv, postButton, postForm, time } from '../components.js';
 import { FormError, type Page, type UiRequest, type UiRouter } from '../ui.js';
 import type { AccountDeps } from './deps.js';
-import { editConfig } from './edit.js';
+import { editConfig, orPage } from './edit.js';
 import { putOnce, takeOnce } from './once.js';
 
 /** Characters of a test response shown on the page (the webhook worker keeps 512 bytes). */
@@ -85,7 +85,7 @@ function webhookForm(r: UiRequest, kind: WebhookKind, cur: { URL: string; Author
   const auth = d ? d.authorization : (cur?.Authorization ?? '');
   const events = d ? d.events : [...(cur?.Events ?? [])];
   const fields = html`${d ? html`<p class="flash error" role="alert">${d.error}</p>` : ''}
-${input('URL (http or https)', 'url', { type: 'url', value: url, required: true, placeholder: 'https://app.example/hooks/mail', autocomplete: 'off' })}
+${input('URL (http or https)', 'url', { type: 'url', value: url, required: true, placeholder: `https://app.example/hooks/${kind}`, autocomplete: 'off' })}
 ${input(html`Authorization header <span class="muted small">(optional, sent verbatim, e.g. "Bearer …")</span>`, 'authorization', { value: auth, autocomplete: 'off' })}
 ${
   kind === 'outgoing'
@@ -109,11 +109,7 @@ ${
 }
 
 async function secretSection(r: UiRequest, deps: AccountDeps, account: string): Promise<SafeHtml> {
-  const fresh = takeOnce<string>(r.session, 'webhook-secret');
   const info = (await deps.ctl('webhook', { op: 'secret', account, peek: true })) as SecretInfo | null;
-  const shown = fresh
-    ? html`<div class="flash ok secret-once" role="status"><p><strong>Your new signing secret. Copy it now: it is not shown again.</strong></p><pre class="secret">${fresh}</pre></div>`
-    : '';
   const about = info
     ? kv([
         ['Created', time(info.created)],
@@ -123,7 +119,7 @@ async function secretSection(r: UiRequest, deps: AccountDeps, account: string): 
     : html`<p class="muted">No signing secret yet (one is created with the first webhook).</p>`;
   return html`<section aria-labelledby="secret-h"><h2 id="secret-h">Signing secret</h2>
 <p>Every webhook is signed (<a href="https://www.standardwebhooks.com">Standard Webhooks</a>: headers <code>webhook-id</code>, <code>webhook-timestamp</code>, <code>webhook-signature</code>); verify the signature with this secret before trusting a request.</p>
-${shown}${about}
+${about}
 <div class="actions">${postButton(r, 'webhooks/secret', info ? 'Rotate signing secret' : 'Generate signing secret', {}, { secondary: !!info })}</div>
 ${info ? html`<p class="muted small">After a rotation the old secret keeps signing (as a second signature) for ${ROTATE_OVERLAP}, so your application can switch without refusing webhooks.</p>` : ''}</section>`;
 }
@@ -132,11 +128,17 @@ async function webhooksPage(r: UiRequest, deps: AccountDeps, draft?: Draft): Pro
   const account = r.session.account!;
   const acc = deps.dynamic().Accounts[account];
   const test = takeOnce<ShownTest>(r.session, 'webhook-test');
+  // A secret just generated or rotated: shown at the top, this once.
+  const fresh = takeOnce<string>(r.session, 'webhook-secret');
   return {
     title: 'Webhooks',
     status: draft ? 400 : 200,
     body: html`<p>Your application receives HTTP POSTs with JSON about your messages. Success is HTTP status 200; anything else is retried for about a day and a half.</p>
-${test ? testResult(test) : ''}
+${
+  fresh
+    ? html`<section class="flash ok secret-once" role="status" aria-label="new signing secret"><p><strong>Your new signing secret. Copy it now: it is not shown again</strong> (afterwards only its fingerprint).</p><pre class="secret">${fresh}</pre></section>`
+    : ''
+}${test ? testResult(test) : ''}
 ${webhookForm(r, 'outgoing', acc?.OutgoingWebhook, draft)}
 ${webhookForm(r, 'incoming', acc?.IncomingWebhook, draft)}
 ${await secretSection(r, deps, account)}`,
@@ -144,7 +146,8 @@ ${await secretSection(r, deps, account)}`,
 }
 
 export function registerWebhooks(router: UiRouter, deps: AccountDeps): void {
-  router.get('webhooks', (r) => webhooksPage(r, deps));
+  const page = (r: UiRequest) => webhooksPage(r, deps);
+  router.get('webhooks', page);
 
   for (const kind of ['outgoing', 'incoming'] as const) {
     router.post(`webhooks/${kind}`, async (r) => {
@@ -159,14 +162,14 @@ export function registerWebhooks(router: UiRouter, deps: AccountDeps): void {
       }
       return { redirect: 'webhooks', ok: `${kindLabel(kind)} webhook saved.` };
     });
-    router.post(`webhooks/${kind}/remove`, async (r) => {
+    router.post(`webhooks/${kind}/remove`, orPage(page, async (r) => {
       const account = r.session.account!;
       await editConfig(account, () => deps.setAccountWebhook(account, kind, undefined));
       return { redirect: 'webhooks', ok: `${kindLabel(kind)} webhook removed (webhooks already queued are still sent).` };
-    });
+    }));
   }
 
-  router.post('webhooks/test', async (r) => {
+  router.post('webhooks/test', orPage(page, async (r) => {
     const account = r.session.account!;
     const kind = r.form.text('kind');
     if (kind !== 'outgoing' && kind !== 'incoming') throw new FormError('Choose the outgoing or the incoming webhook to test.');
@@ -175,7 +178,7 @@ export function registerWebhooks(router: UiRouter, deps: AccountDeps): void {
     const t = (await deps.ctl('webhook', { op: 'test', account, kind })) as TestResult;
     putOnce(r.session, 'webhook-test', { kind, url: t.url, code: t.code, response: t.response, error: t.error, durationMs: t.durationMs } satisfies ShownTest);
     return { redirect: 'webhooks' };
-  });
+  }));
 
   router.post('webhooks/secret', async (r) => {
     const account = r.session.account!;
