@@ -185,6 +185,7 @@ export async function startServer(opts: StartOptions): Promise<Server> {
   cleanups.push(() => clearInterval(cleanupTimer), () => clearTimeout(firstCleanup));
   const webhooks = startWebhooks({ dataDir, config: () => current, log: log.child({ proto: 'webhook' }), clock: opts.clock, userAgent: `moxts/${moxtsVersion()} (webhook)` });
   cleanups.push(() => webhooks.stop());
+  queue.onEvents = () => webhooks.worker.eventsArrived(); // outgoing events recorded: webhooks for them
   const services: string[] = [];
   const listeners: Array<{ service: string; ip: string; port: number }> = [];
   // Called after every submission is queued; the delivery wiring points it at the scheduler.

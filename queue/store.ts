@@ -606,6 +606,7 @@ export class QueueStore {
 
   /** Inside a transaction: the outgoing event for a row's outcome (mox webhook.Outgoing, §2.3). */
   private recordRowEvent(r: Row, event: OutgoingEventName, result: AttemptResult | undefined, now: number, suppressing: boolean): void {
+    this.eventsRecorded();
     recordEvent(
       this.db,
       {
@@ -710,6 +711,22 @@ export class QueueStore {
    */
   onChange: (() => void) | undefined;
   private changePending = false;
+
+  /**
+   * Called (coalesced, after the current tick, so after the transaction that recorded them) when
+   * outgoing events were recorded, so the webhook worker consumes them at once. Set by the server.
+   */
+  onEvents: (() => void) | undefined;
+  private eventsPending = false;
+
+  private eventsRecorded(): void {
+    if (!this.onEvents || this.eventsPending) return;
+    this.eventsPending = true;
+    setImmediate(() => {
+      this.eventsPending = false;
+      this.onEvents?.();
+    });
+  }
 
   private changed(): void {
     if (!this.onChange || this.changePending) return;

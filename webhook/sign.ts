@@ -5,7 +5,7 @@
  * signatures (key rotation) are separated by spaces. `verifyWebhook` is the receiver side, the
  * same few lines the README shows app developers.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 /** Receivers reject timestamps further than this from their clock (the reference libraries' ±5 minutes). */
 export const DEFAULT_TOLERANCE_S = 5 * 60;
@@ -14,9 +14,21 @@ function secretBytes(secret: string): Buffer {
   return Buffer.from(secret.startsWith('whsec_') ? secret.slice(6) : secret, 'base64');
 }
 
+/** Decoded secrets as key objects (a sender signs every request with one of a few secrets). */
+const keys = new Map<string, KeyObject>();
+function secretKey(secret: string): KeyObject {
+  let k = keys.get(secret);
+  if (!k) {
+    k = createSecretKey(secretBytes(secret));
+    if (keys.size >= 1_000) keys.clear();
+    keys.set(secret, k);
+  }
+  return k;
+}
+
 /** "v1,<base64 HMAC-SHA256(id.timestamp.body)>" for one secret. */
 export function signature(secret: string, id: string, timestamp: number, body: string | Buffer): string {
-  const mac = createHmac('sha256', secretBytes(secret)).update(`${id}.${timestamp}.`).update(body).digest('base64');
+  const mac = createHmac('sha256', secretKey(secret)).update(`${id}.${timestamp}.`).update(body).digest('base64');
   return `v1,${mac}`;
 }
 

@@ -94,22 +94,63 @@ test('finishAttempt: retry, success, late results of superseded hooks, keep peri
   });
 });
 
-test('dueByUrl: one per URL, busy URLs and held or not-yet-durable ids skipped, earliest first', async () => {
+test('claimDue: a URL\'s due hooks earliest first, at most max; held and not-yet-durable ids skipped', async () => {
   await withStore(async (s, _q, clock) => {
-    const a1 = s.addIncoming('mjl', { url: 'A' }, '{}');
+    const a1 = s.addIncoming('mjl', { url: 'A' }, '{"a":1}');
     clock.ms += 1;
     const b1 = s.addIncoming('mjl', { url: 'B' }, '{}');
-    const a2 = s.addIncoming('mjl', { url: 'A' }, '{}');
+    const a2 = s.addIncoming('mjl', { url: 'A' }, '{"a":2}');
     clock.ms += 1;
-    const c1 = s.addIncoming('mjl', { url: 'C' }, '{}');
-    assert.deepEqual(s.dueByUrl(new Set(), 10).map((h) => h.id), [a1, b1, c1]);
-    assert.deepEqual(s.dueByUrl(new Set(['A']), 10).map((h) => h.id), [b1, c1]);
-    assert.deepEqual(s.dueByUrl(new Set(), 10, new Set([a1])).map((h) => h.id), [b1, a2, c1]);
-    assert.deepEqual(s.dueByUrl(new Set(), 2).map((h) => h.id), [a1, b1]);
-    assert.deepEqual(s.dueByUrl(new Set(), 10, new Set(), c1).map((h) => h.id), [a1, b1], 'ids from belowId on are not durable yet');
-    s.schedule({ ids: [b1] }, { addMs: 60_000 });
-    assert.deepEqual(s.dueByUrl(new Set(), 10).map((h) => h.id), [a1, c1]);
+    const a3 = s.addIncoming('mjl', { url: 'A' }, '{"a":3}');
+    const ids = (url: string, max = 10, held = new Set<number>()) => s.claimDue(url, max, held).map((h) => h.id);
+    assert.deepEqual(ids('A'), [a1, a2, a3]);
+    assert.deepEqual(ids('B'), [b1]);
+    assert.deepEqual(ids('C'), []);
+    assert.deepEqual(ids('A', 2), [a1, a2]);
+    assert.deepEqual(ids('A', 2, new Set([a1])), [a2, a3], 'held hooks are stepped over, max still reached');
+    const [h] = s.claimDue('A', 1);
+    assert.deepEqual(h, { id: a1, webhookId: s.get(a1)!.webhookId, account: 'mjl', url: 'A', authorization: '', payload: '{"a":1}', attempts: 0, nextAttempt: T0 });
+    // Written in a commit that is not durable yet: not claimable until it is.
+    let during: number[] = [];
+    let a4 = 0;
+    await s.commit(() => {
+      a4 = s.addIncoming('mjl', { url: 'A' }, '{}');
+      during = ids('A');
+      assert.equal(s.firstNotDurable(), a4);
+    });
+    assert.deepEqual(during, [a1, a2, a3]);
+    assert.deepEqual(ids('A'), [a1, a2, a3, a4]);
+    assert.equal(s.firstNotDurable(), Number.MAX_SAFE_INTEGER);
+    s.schedule({ ids: [a2] }, { addMs: 60_000 });
+    assert.deepEqual(ids('A'), [a1, a3, a4]);
     assert.equal(s.nextDue(clock.ms)!.getTime(), T0 + 1 + 60_000);
+    clock.ms += 60_000;
+    assert.deepEqual(ids('A'), [a1, a3, a4, a2]);
+  });
+});
+
+test('finishAttempts: several results in one transaction, each recorded; history appended', async () => {
+  await withStore(async (s, _q, clock) => {
+    const a = s.addIncoming('mjl', { url: 'u' }, '{}');
+    const b = s.addIncoming('mjl', { url: 'u' }, '{}');
+    const c = s.addIncoming('mjl', { url: 'u' }, '{}');
+    assert.equal(s.finishAttempt(b, ok(500), T0 + 60_000), 'retried');
+    const out = await s.commit(() =>
+      s.finishAttempts([
+        { id: a, result: ok(200), next: null },
+        { id: b, result: ok(503), next: T0 + 120_000 },
+        { id: c, result: ok(200), next: null },
+        { id: 999, result: ok(200), next: null },
+      ]),
+    );
+    assert.deepEqual(out, ['retired', 'retried', 'retired', 'gone']);
+    assert.deepEqual(s.getRetired(a)!.results.map((r) => r.code), [200]);
+    assert.equal(s.getRetired(c)!.success, true);
+    const hb = s.get(b)!;
+    assert.equal(hb.attempts, 2);
+    assert.deepEqual(hb.results.map((r) => r.code), [500, 503]);
+    assert.equal(hb.nextAttempt.getTime(), T0 + 120_000);
+    clock.ms += 1;
   });
 });
 

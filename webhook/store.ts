@@ -14,7 +14,7 @@ import { openDb, type Db } from '../store/db.js';
 import type { Transaction } from 'better-sqlite3';
 import { QUEUE_MIGRATIONS } from '../queue/schema.js';
 import { GroupCommit } from './commit.js';
-import { readEvents, deleteEvents, type OutgoingEventName } from '../queue/events.js';
+import type { OutgoingEventName, OutgoingPayload } from '../queue/events.js';
 import { MAX_ATTEMPTS } from './schedule.js';
 
 /** One attempt (mox HookResult). */
@@ -53,6 +53,27 @@ export interface Hook {
   attempts: number;
   nextAttempt: Date;
   results: HookResult[];
+}
+
+/** What sending one attempt needs (claimDue): no history, no JSON to parse. */
+export interface SendHook {
+  id: number;
+  webhookId: string;
+  account: string;
+  url: string;
+  authorization: string;
+  /** The JSON body, sent byte-identical on every attempt. */
+  payload: string;
+  /** Attempts made so far. */
+  attempts: number;
+  nextAttempt: number;
+}
+
+/** One attempt's result for finishAttempts: `next` null retires the hook. */
+export interface AttemptOutcome {
+  id: number;
+  result: HookResult;
+  next: number | null;
 }
 
 export interface RetiredHook extends Omit<Hook, 'authorization' | 'nextAttempt'> {
@@ -160,9 +181,18 @@ function rowToRetired(r: Row): RetiredHook {
   };
 }
 
+let idPool = Buffer.alloc(0);
+let idPoolAt = 0;
 /** A new Standard Webhooks message id: "msg_" + 128 random bits (no "." as the spec requires). */
 export function newWebhookId(): string {
-  return `msg_${randomBytes(16).toString('base64url')}`;
+  // Random bytes drawn 4 KiB at a time (one randomBytes call per id cost more than the rest of
+  // creating a hook); each id still gets 16 bytes of its own.
+  if (idPoolAt + 16 > idPool.length) {
+    idPool = randomBytes(4096);
+    idPoolAt = 0;
+  }
+  idPoolAt += 16;
+  return `msg_${idPool.toString('base64url', idPoolAt - 16, idPoolAt)}`;
 }
 
 /** A new signing secret in the Standard Webhooks format: "whsec_" + base64 of 32 random bytes. */
@@ -206,6 +236,22 @@ export class WebhookStore {
   private ownsDb = false;
   private urls: Set<string> | undefined;
   private urlsScanned = 0;
+  /**
+   * Ids of hooks written in a commit() that is not yet durable. Hook ids grow in commit order, so
+   * everything below the smallest of these is durable; the worker sends nothing at or above it
+   * (a crash could undo such a hook, and it would come back under a new webhook-id).
+   */
+  private readonly notDurable = new Set<number>();
+  private minNotDurable = Number.MAX_SAFE_INTEGER;
+  /** Set while a commit() operation runs: hooks it inserts (id, url). */
+  private inserting: { ids: number[]; urls: Set<string> } | undefined;
+  /** Called when hooks written through commit() are durable, with their URLs (the worker: send them). */
+  onDurable: ((urls: ReadonlySet<string>) => void) | undefined;
+  /**
+   * Called when a queued hook stops being due as claimed: retired by superseding or cancel (with
+   * its id), or rescheduled (without). The worker drops what it claimed in memory.
+   */
+  onInvalidate: ((id?: number) => void) | undefined;
 
   constructor(opts: WebhookStoreOptions) {
     this.db = opts.db;
@@ -232,7 +278,37 @@ export class WebhookStore {
    * they are durable. Everything that changes hooks in the server goes through here.
    */
   commit<T>(fn: () => T): Promise<T> {
-    return this.group.run(fn);
+    const ins = { ids: [] as number[], urls: new Set<string>() };
+    const p = this.group.run(() => {
+      const outer = this.inserting;
+      this.inserting = ins;
+      try {
+        return fn();
+      } finally {
+        this.inserting = outer;
+      }
+    });
+    const done = (ok: boolean) => {
+      if (!ins.ids.length) return;
+      for (const id of ins.ids) this.notDurable.delete(id);
+      this.minNotDurable = this.notDurable.size ? Math.min(...this.notDurable) : Number.MAX_SAFE_INTEGER;
+      if (ok) this.onDurable?.(ins.urls);
+    };
+    return p.then(
+      (v) => {
+        done(true);
+        return v;
+      },
+      (err: unknown) => {
+        done(false);
+        throw err;
+      },
+    );
+  }
+
+  /** Smallest id of a hook written but not yet durable (MAX_SAFE_INTEGER if none). */
+  firstNotDurable(): number {
+    return this.minNotDurable;
   }
 
   async close(): Promise<void> {
@@ -245,7 +321,7 @@ export class WebhookStore {
     return {
       insert: db.prepare(
         `INSERT INTO hook (webhook_id, queue_msg_id, from_id, message_id, subject, extra, account, url, authorization, is_incoming, outgoing_event, payload, submitted, next_attempt)
-         VALUES (@webhookId, @queueMsgId, @fromId, @messageId, @subject, @extra, @account, @url, @authorization, @isIncoming, @outgoingEvent, @payload, @submitted, @nextAttempt)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       get: db.prepare('SELECT * FROM hook WHERE id = ?'),
       attemptState: db.prepare('SELECT account, attempts, results FROM hook WHERE id = ?'),
@@ -261,10 +337,14 @@ export class WebhookStore {
       updateAttempt: db.prepare('UPDATE hook SET attempts = ?, results = ?, next_attempt = ? WHERE id = ?'),
       updateRetiredResults: db.prepare('UPDATE hook_retired SET attempts = ?, results = ?, last_activity = ? WHERE id = ?'),
       nextDue: db.prepare('SELECT min(next_attempt) FROM hook').pluck(),
-      // Ids only, ordered by next_attempt only: a covering index scan (url, next_attempt, rowid)
-      // that stops after LIMIT rows. Spelling out ", id" in ORDER BY, or filtering on id in SQL,
-      // made SQLite walk far more of the index (measured 5-20x slower with a backlog).
-      dueForUrl: db.prepare('SELECT id, next_attempt FROM hook WHERE url = ? AND next_attempt <= ? ORDER BY next_attempt LIMIT ?'),
+      // Ordered by next_attempt only: the index (url, next_attempt, rowid) is walked in order and
+      // the scan stops after LIMIT rows. Spelling out ", id" in ORDER BY, or filtering on id in
+      // SQL, made SQLite walk far more of the index (measured 5-20x slower with a backlog).
+      claimForUrl: db.prepare('SELECT id, webhook_id, account, url, authorization, payload, attempts, next_attempt FROM hook WHERE url = ? AND next_attempt <= ? ORDER BY next_attempt LIMIT ?').raw(),
+      events: db.prepare('SELECT id, account, queue_msg_id, event, payload FROM event ORDER BY id LIMIT ?'),
+      // The consumed events are exactly those up to the last one read: the consumer reads the
+      // oldest rows inside its write transaction, so no other writer can add one below.
+      deleteEventsTo: db.prepare('DELETE FROM event WHERE id <= ?'),
       firstUrlAfter: db.prepare('SELECT min(url) FROM hook WHERE url > ?').pluck(),
       nextDueAfter: db.prepare('SELECT min(next_attempt) FROM hook WHERE next_attempt > ?').pluck(),
       hasEvents: db.prepare('SELECT 1 FROM event LIMIT 1'),
@@ -276,28 +356,36 @@ export class WebhookStore {
     return this.clock().getTime();
   }
 
-  private insert(h: NewHook): number {
+  private insert(h: NewHook, secretChecked = false): number {
     this.urls?.add(h.url);
     // The account's signing secret is created in the same transaction as its first hook, so it
     // is durable before anything signed with it is sent.
-    this.secrets(h.account);
-    const r = this.st.insert.run({
-      webhookId: h.webhookId ?? newWebhookId(),
-      queueMsgId: h.queueMsgId ?? 0,
-      fromId: h.fromId ?? '',
-      messageId: h.messageId ?? '',
-      subject: h.subject ?? '',
-      extra: JSON.stringify(h.extra ?? {}),
-      account: h.account,
-      url: h.url,
-      authorization: h.authorization ?? '',
-      isIncoming: h.isIncoming ? 1 : 0,
-      outgoingEvent: h.outgoingEvent ?? '',
-      payload: h.payload,
-      submitted: h.submitted,
-      nextAttempt: h.nextAttempt,
-    });
-    return Number(r.lastInsertRowid);
+    if (!secretChecked) this.secrets(h.account);
+    // Positional parameters: binding an object by name costs more, once per hook.
+    const r = this.st.insert.run(
+      h.webhookId ?? newWebhookId(),
+      h.queueMsgId ?? 0,
+      h.fromId ?? '',
+      h.messageId ?? '',
+      h.subject ?? '',
+      h.extra ? JSON.stringify(h.extra) : '{}',
+      h.account,
+      h.url,
+      h.authorization ?? '',
+      h.isIncoming ? 1 : 0,
+      h.outgoingEvent ?? '',
+      h.payload,
+      h.submitted,
+      h.nextAttempt,
+    );
+    const id = Number(r.lastInsertRowid);
+    if (this.inserting) {
+      this.inserting.ids.push(id);
+      this.inserting.urls.add(h.url);
+      this.notDurable.add(id);
+      if (id < this.minNotDurable) this.minNotDurable = id;
+    }
+    return id;
   }
 
   /**
@@ -312,16 +400,30 @@ export class WebhookStore {
     let consumed = 0;
     if (!this.hasEvents()) return { created, consumed };
     this.tx.immediate(() => {
-        const events = readEvents(this.db, 0, max);
-        consumed = events.length;
-        if (!events.length) return;
-        const now = this.now();
-        for (const e of events) {
-          const t = outgoing(e.account);
-          if (!t || (t.events?.length && !t.events.includes(e.event))) continue;
-          const p = e.payload;
-          const id = this.insert({
-            queueMsgId: e.queueMsgId,
+      const events = this.st.events.all(max) as Array<{ id: number; account: string; queue_msg_id: number; event: OutgoingEventName; payload: string }>;
+      consumed = events.length;
+      if (!events.length) return;
+      const now = this.now();
+      const withSecret = new Set<string>();
+      // The account's configuration once per batch, not per event.
+      const targets = new Map<string, OutgoingTarget | undefined>();
+      for (const e of events) {
+        let t = targets.get(e.account);
+        if (t === undefined && !targets.has(e.account)) {
+          t = outgoing(e.account);
+          targets.set(e.account, t);
+        }
+        if (!t || (t.events?.length && !t.events.includes(e.event))) continue;
+        if (!withSecret.has(e.account)) {
+          this.secrets(e.account);
+          withSecret.add(e.account);
+        }
+        // The stored payload text is the body as is (the queue wrote it with JSON.stringify);
+        // parsed only for the columns the admin commands filter and show.
+        const p = JSON.parse(e.payload) as OutgoingPayload;
+        const id = this.insert(
+          {
+            queueMsgId: e.queue_msg_id,
             fromId: p.FromID,
             messageId: p.MessageID,
             subject: p.Subject,
@@ -331,21 +433,20 @@ export class WebhookStore {
             authorization: t.authorization,
             isIncoming: false,
             outgoingEvent: e.event,
-            payload: JSON.stringify(p),
+            payload: e.payload,
             submitted: now,
             nextAttempt: now,
-          });
-          created.push(id);
-          // mox §2.2: only the latest event per queue message is guaranteed to arrive.
-          if (e.queueMsgId !== 0) {
-            for (const old of this.st.pendingForMsg.all(e.queueMsgId, id) as number[]) this.retireRow(old, false, now, id);
-          }
-        }
-        deleteEvents(
-          this.db,
-          events.map((e) => e.id),
+          },
+          true,
         );
-      });
+        created.push(id);
+        // mox §2.2: only the latest event per queue message is guaranteed to arrive.
+        if (e.queue_msg_id !== 0) {
+          for (const old of this.st.pendingForMsg.all(e.queue_msg_id, id) as number[]) this.retireRow(old, false, now, id);
+        }
+      }
+      this.st.deleteEventsTo.run(events[events.length - 1]!.id);
+    });
     return { created, consumed };
   }
 
@@ -366,32 +467,31 @@ export class WebhookStore {
   }
 
   /**
-   * Due hooks to start now, earliest first: at most one per URL, none for a URL in `skipUrls`
-   * (one request at a time per URL), none whose id is in `heldIds` or is `belowId` or higher
-   * (hooks whose creating transaction is not yet durable; ids grow in commit order); at most `max`.
-   * Per URL one indexed query (url, next_attempt): cost grows with the number of URLs, never with
-   * the backlog of a busy URL.
+   * Claim due hooks of one URL, earliest first, at most `max`: what the worker will send to it
+   * next, one at a time. Skips ids in `heldIds` (in flight or result not yet durable) and hooks
+   * whose creating transaction is not yet durable (firstNotDurable). One indexed query
+   * (url, next_attempt) whose cost does not grow with the URL's backlog. Nothing is written: a
+   * claim lives in the worker's memory, so after a crash the hooks are simply due again.
    */
-  dueByUrl(skipUrls: ReadonlySet<string>, max: number, heldIds: ReadonlySet<number> = new Set(), belowId = Number.MAX_SAFE_INTEGER): Hook[] {
-    const now = this.now();
-    const cands: Array<{ id: number; next_attempt: number }> = [];
-    // Hooks not yet durable are the newest, so they sort last; a few extra rows step over held ones.
-    const limit = 2 + heldIds.size;
-    for (const url of this.knownUrls()) {
-      if (skipUrls.has(url)) continue;
-      for (const r of this.st.dueForUrl.all(url, now, limit) as Array<{ id: number; next_attempt: number }>) {
-        if (heldIds.has(r.id) || r.id >= belowId) continue;
-        cands.push(r);
-        break;
-      }
-    }
-    cands.sort((a, b) => a.next_attempt - b.next_attempt || a.id - b.id);
-    const out: Hook[] = [];
-    for (const c of cands.slice(0, max)) {
-      const h = this.get(c.id);
-      if (h) out.push(h);
+  claimDue(url: string, max: number, heldIds: ReadonlySet<number> = new Set(), heldForUrl = heldIds.size): SendHook[] {
+    const belowId = this.minNotDurable;
+    const out: SendHook[] = [];
+    // Held hooks are the earliest rows of their URL (their next attempt has not moved yet); not
+    // yet durable ones are the newest and sort last.
+    // Rows as arrays (.raw()): one object per hook instead of two.
+    const rows = this.st.claimForUrl.all(url, this.now(), max + heldForUrl) as Array<[number, string, string, string, string, string, number, number]>;
+    for (const r of rows) {
+      const id = r[0];
+      if (heldIds.has(id) || id >= belowId) continue;
+      out.push({ id, webhookId: r[1], account: r[2], url: r[3], authorization: r[4], payload: r[5], attempts: r[6], nextAttempt: r[7] });
+      if (out.length >= max) break;
     }
     return out;
+  }
+
+  /** URLs that have queued hooks (see knownUrls). */
+  queuedUrls(): ReadonlySet<string> {
+    return this.knownUrls();
   }
 
   /**
@@ -426,29 +526,42 @@ export class WebhookStore {
    * gets the result appended to its retired record, marked "(superseded)"/"(retired)" as mox does.
    */
   finishAttempt(id: number, result: HookResult, next: number | null): 'retried' | 'retired' | 'late' | 'gone' {
-    return this.tx.immediate(() => {
-        // Only the columns needed (not the payload): this runs once per attempt.
-        const h = this.st.attemptState.get(id) as { account: string; attempts: number; results: string } | undefined;
-        if (!h) {
-          const r = this.getRetired(id);
-          if (!r) return 'gone';
-          const mark = r.supersededById ? ' (superseded)' : ' (retired)';
-          const late = { ...result, error: result.error + mark };
-          this.st.updateRetiredResults.run(r.attempts + 1, JSON.stringify([...r.results, late]), this.now(), id);
-          return 'late';
-        }
-        const results = JSON.stringify([...(JSON.parse(h.results) as HookResult[]), result]);
-        const attempts = h.attempts + 1;
-        if (result.success || next === null || attempts >= MAX_ATTEMPTS) {
-          const now = this.now();
-          const keep = this.keepRetiredFor(h.account) ?? DEFAULT_KEEP_RETIRED_MS;
-          if (keep > 0) this.st.retire.run(attempts, results, 0, result.success ? 1 : 0, now, now + keep, id);
-          this.st.delete.run(id);
-          return 'retired';
-        }
-        this.st.updateAttempt.run(attempts, results, next, id);
-        return 'retried';
-      }) as 'retried' | 'retired' | 'late' | 'gone';
+    return this.tx.immediate(() => this.finishOne(id, result, next)) as 'retried' | 'retired' | 'late' | 'gone';
+  }
+
+  /**
+   * finishAttempt for several results in one transaction (the worker's group commit of results:
+   * one commit and one fsync for many attempts). Each result is recorded independently; returns
+   * the outcome of each, in order.
+   */
+  finishAttempts(list: readonly AttemptOutcome[]): Array<'retried' | 'retired' | 'late' | 'gone'> {
+    return this.tx.immediate(() => list.map((o) => this.finishOne(o.id, o.result, o.next))) as Array<'retried' | 'retired' | 'late' | 'gone'>;
+  }
+
+  private finishOne(id: number, result: HookResult, next: number | null): 'retried' | 'retired' | 'late' | 'gone' {
+    // Only the columns needed (not the payload): this runs once per attempt.
+    const h = this.st.attemptState.get(id) as { account: string; attempts: number; results: string } | undefined;
+    if (!h) {
+      const r = this.getRetired(id);
+      if (!r) return 'gone';
+      const mark = r.supersededById ? ' (superseded)' : ' (retired)';
+      const late = { ...result, error: result.error + mark };
+      this.st.updateRetiredResults.run(r.attempts + 1, JSON.stringify([...r.results, late]), this.now(), id);
+      return 'late';
+    }
+    // The history is appended to as text: no need to parse earlier results.
+    const one = JSON.stringify(result);
+    const results = h.results === '[]' ? `[${one}]` : `${h.results.slice(0, -1)},${one}]`;
+    const attempts = h.attempts + 1;
+    if (result.success || next === null || attempts >= MAX_ATTEMPTS) {
+      const now = this.now();
+      const keep = this.keepRetiredFor(h.account) ?? DEFAULT_KEEP_RETIRED_MS;
+      if (keep > 0) this.st.retire.run(attempts, results, 0, result.success ? 1 : 0, now, now + keep, id);
+      this.st.delete.run(id);
+      return 'retired';
+    }
+    this.st.updateAttempt.run(attempts, results, next, id);
+    return 'retried';
   }
 
   /** Inside a transaction: move a hook to hook_retired (or drop it when its account keeps none). */
@@ -463,6 +576,7 @@ export class WebhookStore {
       this.st.retire.run(null, results, supersededById, success ? 1 : 0, now, now + keep, id);
     }
     this.st.delete.run(id);
+    this.onInvalidate?.(id);
   }
 
   private where(f: HookFilter | RetiredHookFilter, retired: boolean): { sql: string; args: unknown[] } {
@@ -547,6 +661,7 @@ export class WebhookStore {
       'addMs' in how
         ? this.db.prepare(`UPDATE hook SET next_attempt = next_attempt + ? ${w.sql}`).run(how.addMs, ...w.args)
         : this.db.prepare(`UPDATE hook SET next_attempt = ? ${w.sql}`).run(how.at.getTime(), ...w.args);
+    if (r.changes) this.onInvalidate?.();
     return r.changes;
   }
 
