@@ -183,7 +183,9 @@ export async function startServer(opts: StartOptions): Promise<Server> {
   }, 3000);
   firstCleanup.unref();
   cleanups.push(() => clearInterval(cleanupTimer), () => clearTimeout(firstCleanup));
-  const webhooks = startWebhooks({ dataDir, config: () => current, log: log.child({ proto: 'webhook' }), clock: opts.clock, userAgent: `moxts/${moxtsVersion()} (webhook)` });
+  const metrics = new Metrics({ defaultMetrics: true });
+  metrics.setQueueCounts({ size: () => queue.count(), held: () => queue.count({ hold: true }) });
+  const webhooks = startWebhooks({ dataDir, config: () => current, log: log.child({ proto: 'webhook' }), clock: opts.clock, userAgent: `moxts/${moxtsVersion()} (webhook)`, onAttempt: (code, ms) => metrics.webhookRequest(code, ms) });
   cleanups.push(() => webhooks.stop());
   queue.onEvents = () => webhooks.worker.eventsArrived(); // outgoing events recorded: webhooks for them
   const services: string[] = [];
@@ -198,7 +200,6 @@ export async function startServer(opts: StartOptions): Promise<Server> {
     log: log.child({ proto: 'submit' }),
     onQueued: () => onQueued(),
   });
-  const metrics = new Metrics({ defaultMetrics: true });
   const resolver = opts.resolver ?? cachingResolver(createResolver());
   const clockNow = () => (opts.clock ? opts.clock().getTime() : Date.now());
   const authDb = new AuthDb(join(dataDir, AUTH_DB_FILE), { clock: clockNow });
@@ -607,6 +608,7 @@ export async function startServer(opts: StartOptions): Promise<Server> {
       log: qlog,
       clock: opts.clock,
       maxConcurrent: opts.queueConcurrency,
+      metrics,
       ...(localserve ? { maxRecipients: 1 } : {}),
       deliver: queueDeliverer({
         config,

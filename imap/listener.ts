@@ -52,10 +52,11 @@ export async function startImapListener(spec: ImapListenerSpec, deps: ImapListen
     deps.metrics?.imapConnections?.inc({ service: spec.service, result: refusal ? 'refused' : 'accepted' });
     clog.debug({ refused: refusal }, 'connection');
     const session = new Session(cfg, socket, cid, clog, () => {
-      sessions.delete(session);
+      if (sessions.delete(session)) deps.metrics?.imapSessions.dec({ service: spec.service });
       release?.();
     });
     sessions.add(session);
+    deps.metrics?.imapSessions.inc({ service: spec.service });
     session.start(refusal);
   };
 

@@ -5,6 +5,24 @@
  */
 import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 
+/** What the queue gauges read at scrape time (cheap counts on queue.db). */
+export interface QueueCounts {
+  /** Messages (recipients) in the queue, held ones included. */
+  size(): number;
+  held(): number;
+}
+
+/** Seconds from queueing to delivery: sub-second local deliveries up to the 4-day retry horizon. */
+const LATENCY_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 4 * 24 * 3600];
+const REQUEST_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/** The result label of a webhook request: ok (HTTP 200), http-2xx..http-5xx (any other status), error (no response). */
+export function webhookResult(code: number): string {
+  if (code === 200) return 'ok';
+  if (code >= 200 && code < 600) return `http-${Math.floor(code / 100)}xx`;
+  return code === 0 ? 'error' : 'http-other';
+}
+
 export class Metrics {
   readonly registry = new Registry();
 
@@ -46,6 +64,12 @@ export class Metrics {
     labelNames: ['service', 'result'] as const,
     registers: [this.registry],
   });
+  readonly imapSessions = new Gauge({
+    name: 'moxts_imap_sessions',
+    help: 'Open IMAP sessions by service (imap, imaps).',
+    labelNames: ['service'] as const,
+    registers: [this.registry],
+  });
   readonly imapCommands = new Counter({
     name: 'moxts_imap_commands_total',
     help: 'IMAP commands by name and result (ok, no, bad).',
@@ -73,8 +97,79 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private queueCounts: QueueCounts | undefined;
+  readonly queueMessages: Gauge = new Gauge({
+    name: 'moxts_queue_messages',
+    help: 'Messages in the outgoing queue (one per recipient), held ones included; counted at scrape time.',
+    registers: [this.registry],
+    collect: (): void => this.readQueue(this.queueMessages, (q) => q.size()),
+  });
+  readonly queueHeld: Gauge = new Gauge({
+    name: 'moxts_queue_held_messages',
+    help: 'Messages in the outgoing queue that are on hold; counted at scrape time.',
+    registers: [this.registry],
+    collect: (): void => this.readQueue(this.queueHeld, (q) => q.held()),
+  });
+  readonly queueAttempts = new Counter({
+    name: 'moxts_queue_attempts_total',
+    help: 'Outgoing delivery attempts per recipient by result (delivered, temporary, permanent, suppressed).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly queueRetired = new Counter({
+    name: 'moxts_queue_retired_total',
+    help: 'Messages leaving the queue after a delivery attempt, by outcome (delivered, failed, suppressed).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly queueAttemptDuration = new Histogram({
+    name: 'moxts_queue_attempt_duration_seconds',
+    help: 'Duration of one delivery attempt (one SMTP transaction or local delivery, all its recipients).',
+    buckets: REQUEST_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly queueDeliveryLatency = new Histogram({
+    name: 'moxts_queue_delivery_latency_seconds',
+    help: 'Time from queueing to successful delivery, per recipient (retries included).',
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly webhookRequests = new Counter({
+    name: 'moxts_webhook_requests_total',
+    help: 'Webhook requests (attempts) by result: ok (HTTP 200), http-4xx and the like (other status), error (no response).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly webhookDuration = new Histogram({
+    name: 'moxts_webhook_request_duration_seconds',
+    help: 'Duration of a webhook request, connect to end of response.',
+    buckets: REQUEST_BUCKETS,
+    registers: [this.registry],
+  });
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'moxts_' });
+  }
+
+  /** Where the queue gauges get their counts (the server's QueueStore); unset, they show 0. */
+  setQueueCounts(q: QueueCounts | undefined): void {
+    this.queueCounts = q;
+  }
+
+  /** Count one webhook request (the worker's attempt callback). */
+  webhookRequest(code: number, durationMs: number): void {
+    this.webhookRequests.inc({ result: webhookResult(code) });
+    this.webhookDuration.observe(durationMs / 1000);
+  }
+
+  private readQueue(g: Gauge, read: (q: QueueCounts) => number): void {
+    if (!this.queueCounts) return;
+    try {
+      g.set(read(this.queueCounts));
+    } catch {
+      // queue.db closed (shutdown) or busy: keep the last value rather than failing the scrape.
+    }
   }
 
   /** The exposition text for GET /metrics. */

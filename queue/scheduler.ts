@@ -13,7 +13,9 @@
  *   recipient on the sender's suppression list → retired ("suppressed") without dialing anyone.
  * DSNs honour the recipient's NOTIFY (rfc3461:4.1). The transport is injected (`deliver`).
  */
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/registry.js';
 import { nullLogger } from '../log/logger.js';
 import type { QueueStore, QueuedMsg, RetiredMsg, AttemptResult, OutcomeInput } from './store.js';
 import { backoffMs, shouldSuppress, wantsDsn, DELAYED_DSN_AFTER_ATTEMPTS } from './rules.js';
@@ -57,6 +59,8 @@ export interface SchedulerDeps {
   random?: () => number;
   maxConcurrent?: number;
   maxRecipients?: number;
+  /** Attempts by result, retired messages, attempt duration and queue-to-delivery latency. */
+  metrics?: Metrics;
 }
 
 export class Scheduler {
@@ -161,6 +165,7 @@ export class Scheduler {
   private async attempt(batch: QueuedMsg[]): Promise<void> {
     const q = this.d.queue;
     const started = this.clock().getTime();
+    const t0 = performance.now();
     const claimed = batch;
     const items: OutcomeInput[] = [];
     // Suppressed recipients fail at once, without dialing anyone (checked at delivery time, mox §3.9).
@@ -171,6 +176,7 @@ export class Scheduler {
       else {
         const error = `recipient address is on the suppression list${sup.reason ? `: ${sup.reason}` : ''}`;
         items.push({ id: m.id, outcome: 'suppressed', result: { start: started, durationMs: 0, success: false, error } });
+        this.d.metrics?.queueAttempts.inc({ result: 'suppressed' });
       }
     }
     let outcomes: RecipientOutcome[] = [];
@@ -183,10 +189,12 @@ export class Scheduler {
       }
     }
     const durationMs = this.clock().getTime() - started;
+    if (toSend.length) this.d.metrics?.queueAttemptDuration.observe((performance.now() - t0) / 1000);
     const byId = new Map(outcomes.map((o) => [o.id, o]));
     const delayed: QueuedMsg[] = [];
     for (const m of toSend) {
       const o = byId.get(m.id) ?? { id: m.id, status: 'temporary' as const, message: 'no result from transport' };
+      this.d.metrics?.queueAttempts.inc({ result: o.status });
       const result: AttemptResult = {
         start: started,
         durationMs,
@@ -233,6 +241,8 @@ export class Scheduler {
     for (const r of retired) {
       const o = byId.get(r.id);
       this.log.info({ id: r.id, rcpt: r.recipientAddress, outcome: r.outcome, code: o?.code, host: o?.host, attempts: r.attempts }, 'queue: delivery finished');
+      this.d.metrics?.queueRetired.inc({ outcome: r.outcome });
+      if (r.outcome === 'delivered') this.d.metrics?.queueDeliveryLatency.observe(Math.max(0, this.clock().getTime() - r.queued.getTime()) / 1000);
     }
     const failed = retired.filter((r) => (r.outcome === 'failed' || r.outcome === 'suppressed') && wantsDsn(r.dsn.notify, 'failed'));
     if (failed.length) await this.d.dsn?.(failed, 'failed', originals);

@@ -41,7 +41,7 @@ export function incomingTarget(cfg: DynamicConfig, account: string): HookTarget 
   return w ? { url: w.URL, ...(w.Authorization ? { authorization: w.Authorization } : {}) } : undefined;
 }
 
-export function startWebhooks(o: { dataDir: string; config: () => DynamicConfig; log: Logger; clock?: () => Date; userAgent: string; random?: () => number }): WebhookService {
+export function startWebhooks(o: { dataDir: string; config: () => DynamicConfig; log: Logger; clock?: () => Date; userAgent: string; random?: () => number; onAttempt?: (code: number, durationMs: number) => void }): WebhookService {
   const store = WebhookStore.open({
     dataDir: o.dataDir,
     clock: o.clock,
@@ -49,7 +49,7 @@ export function startWebhooks(o: { dataDir: string; config: () => DynamicConfig;
   });
   const outgoing = (a: string) => outgoingTarget(o.config(), a);
   const incoming = (a: string) => incomingTarget(o.config(), a);
-  const worker = new WebhookWorker({ store, outgoing, userAgent: o.userAgent, log: o.log, clock: o.clock, random: o.random });
+  const worker = new WebhookWorker({ store, outgoing, userAgent: o.userAgent, log: o.log, clock: o.clock, random: o.random, onAttempt: o.onAttempt });
   worker.start();
   const cleanup = () => {
     store

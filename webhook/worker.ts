@@ -199,6 +199,8 @@ export interface WebhookWorkerOptions {
   eventPollMs?: number;
   /** HTTP client; default an undici Agent with a short keep-alive. */
   dispatcher?: Dispatcher;
+  /** Called after every attempt with its HTTP status (0: no response) and duration (metrics). */
+  onAttempt?: (code: number, durationMs: number) => void;
 }
 
 /** What the worker knows about one URL. */
@@ -571,6 +573,7 @@ export class WebhookWorker {
       signal: this.stopSignal.signal,
     });
     if (this.stopped && r.code === 0) return undefined;
+    this.o.onAttempt?.(r.code, r.durationMs);
     const success = r.code === 200;
     const result: HookResult = { start, durationMs: Math.round(r.durationMs), url: h.url, success, code: r.code, error: r.error, response: r.response };
     if (success) return { result, next: null };

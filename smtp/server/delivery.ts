@@ -284,6 +284,7 @@ export class DeliveryPolicy implements SessionPolicy {
         result('quota');
         throw refuse(C.ExceededStorage, E.MailboxFull, 'mailbox full');
       }
+      result('error');
       throw e;
     } finally {
       await cleanup();
