@@ -110,6 +110,10 @@ export function prepareAccountStatements(db: Db) {
     mailboxAdd: db.prepare(
       'UPDATE mailbox SET uidNext = uidNext + 1, total = total + 1, unseen = unseen + ?, deleted = deleted + ?, size = size + ?, highestModseq = ? WHERE id = ? RETURNING uidNext - 1',
     ).pluck(),
+    // Block of n uids and counts of n deliveries at once (a delivery batch); returns the first uid.
+    mailboxAddMany: db.prepare(
+      'UPDATE mailbox SET uidNext = uidNext + ?, total = total + ?, unseen = unseen + ?, deleted = deleted + ?, size = size + ?, highestModseq = ? WHERE id = ? RETURNING uidNext - ?',
+    ).pluck(),
     mailboxKeywords: db.prepare('SELECT keywords FROM mailbox WHERE id = ?').pluck(),
     setMailboxKeywords: db.prepare('UPDATE mailbox SET keywords = ? WHERE id = ?'),
     mailboxCounts: db.prepare(

@@ -128,6 +128,32 @@ test('concurrent deliveries are batched, each gets a unique increasing uid; even
   });
 });
 
+test('a batch over several mailboxes: uids per mailbox in batch order, one modseq per row, counts and highestModseq as row by row', async () => {
+  await withStore(async (s) => {
+    const a = s.account('mjl');
+    const arch = a.createMailbox('Folder');
+    const before = a.mailbox('Inbox')!;
+    // All queued before the first flush: one batch, mailboxes interleaved, some seen or deleted.
+    const spec = Array.from({ length: 12 }, (_, i) => ({ mailbox: i % 3 === 1 ? arch.id : 'Inbox', flags: i % 4 === 0 ? ['seen'] : i % 5 === 0 ? ['deleted'] : [] }));
+    const ds = await Promise.all(spec.map((x, i) => a.deliver({ mailbox: x.mailbox, data: msg(i), flags: x.flags as ['seen'] })));
+    const mods = ds.map((d) => d.modseq);
+    assert.deepEqual(mods, Array.from({ length: 12 }, (_, i) => mods[0]! + i), 'one modseq per row, in batch order');
+    for (const mb of [before, arch]) {
+      const mine = ds.filter((d) => d.mailboxId === mb.id);
+      assert.deepEqual(mine.map((d) => d.uid), mine.map((_, i) => mb.uidNext + i), `uids of ${mb.name} in batch order`);
+      const now = a.mailbox(mb.id)!;
+      const sp = spec.filter((_, i) => ds[i]!.mailboxId === mb.id);
+      assert.equal(now.total, mb.total + mine.length);
+      assert.equal(now.unseen, mb.unseen + sp.filter((x) => !x.flags.includes('seen')).length);
+      assert.equal(now.deleted, mb.deleted + sp.filter((x) => x.flags.includes('deleted')).length);
+      assert.equal(now.uidNext, mb.uidNext + mine.length);
+      assert.equal(now.highestModseq, Math.max(...mine.map((d) => d.modseq)));
+      assert.equal(now.size, mb.size + mine.reduce((n, d, i) => n + msg(spec.indexOf(sp[i]!)).length, 0));
+    }
+    for (const [i, d] of ds.entries()) assert.deepEqual(await a.readMessage(d.id), msg(i));
+  });
+});
+
 test('deliver from a caller temp file; into missing mailbox creates it; append does not', async () => {
   await withStore(async (s, dataDir) => {
     const a = s.account('mjl');
