@@ -1,63 +1,52 @@
 /**
- * `moxts config ...`: test, describe-static, describe-domains, dnsrecords, account add|rm|list,
- * domain add|rm. Edits go through config/write.ts (validated before writing, atomic), then the
- * running server (if any) is told to reload.
+ * `moxts config ...`: test, describe-static, describe-domains, dnsrecords, account
+ * add|rm|list|limits, address add|rm, domain add|rm, dkim add|rm. The edits are the functions of
+ * cmd/config-ops.ts (also used by the admin pages): config/write.ts (validated before writing,
+ * atomic), then the running server (if any) is told over the ctl socket to reload.
  */
 import type { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
-import { promises as fsp } from 'node:fs';
-import { isIP } from 'node:net';
-import { loadConfig, loadStatic, dynamicPathFor } from '../config/load.js';
+import { relative } from 'node:path';
+import { loadConfig, loadStatic } from '../config/load.js';
 import { describeStatic, describeDomains } from '../config/describe.js';
-import { addAccount, removeAccount, addDomain, removeDomain } from '../config/write.js';
-import { findDomain } from '../config/lookup.js';
-import { parseAddress } from '../config/address.js';
-import { domainRecords } from '../dns/records.js';
-import { dkimTxtRecord, generateDkimKey, type DkimKeyAlgorithm } from '../auth/dkim-keys.js';
+import type { AccountLimits } from '../web/admin/deps.js';
 import { globalOptions, UserError } from './context.js';
 import { withConfigErrors } from './serve-cmd.js';
-import { exists, writeFileAtomic } from './files.js';
 import { ctlCall, ctlPath, CtlUnavailableError } from './ctl.js';
-import { accountDir } from '../store/paths.js';
+import {
+  addAccountOp,
+  addAddressOp,
+  addDkimSelectorOp,
+  addDomainWithKeys,
+  dnsRecordsFor,
+  removeAccountOp,
+  removeAddressOp,
+  removeDkimSelectorOp,
+  removeDomainOp,
+  setAccountLimitsOp,
+  type Notify,
+} from './config-ops.js';
 
-/** Tell a running server to reload domains.conf now; returns false when none runs. */
-async function notifyServer(dataDir: string, cmd: string, args: Record<string, unknown> = {}): Promise<boolean> {
-  try {
-    await ctlCall(ctlPath(dataDir), cmd, args);
-    return true;
-  } catch (e) {
-    if (e instanceof CtlUnavailableError) return false;
-    throw new UserError(`the running server refused: ${(e as Error).message}`);
-  }
+export { dnsRecordsFor } from './config-ops.js';
+
+/** Tell a running server (over the ctl socket); false when none runs. */
+function cliNotify(configPath: string): Notify {
+  return async (cmd, args = {}) => {
+    const stat = await withConfigErrors(() => loadStatic(configPath));
+    try {
+      await ctlCall(ctlPath(stat.DataDir), cmd, args);
+      return true;
+    } catch (e) {
+      if (e instanceof CtlUnavailableError) return false;
+      throw new UserError(`the running server refused: ${(e as Error).message}`);
+    }
+  };
 }
 
-/** The zone-file records for one configured domain. */
-export async function dnsRecordsFor(configPath: string, domainName: string): Promise<string> {
-  const loaded = await withConfigErrors(() => loadConfig(configPath));
-  const found = findDomain(loaded.dynamic, domainName);
-  if (!found) throw new UserError(`domain ${JSON.stringify(domainName)} is not in ${loaded.dynamicPath}`);
-  const dkim: { selector: string; txt: string }[] = [];
-  for (const [selector, sel] of Object.entries(found.domain.DKIM?.Selectors ?? {})) {
-    dkim.push({ selector, txt: dkimTxtRecord(await readFile(sel.PrivateKeyFile, 'utf8')) });
-  }
-  const ips = new Set<string>();
-  for (const l of Object.values(loaded.static.Listeners)) {
-    if (!l.SMTP?.Enabled) continue;
-    for (const ip of [...(l.NATIPs ?? l.IPs)]) if (isIP(ip) && ip !== '0.0.0.0' && ip !== '::') ips.add(ip);
-  }
-  return (
-    domainRecords({
-      domain: found.key,
-      hostname: loaded.static.Hostname,
-      ips: [...ips],
-      dkim,
-      dmarcLocalpart: found.domain.DMARC?.Localpart,
-      tlsrptLocalpart: found.domain.TLSRPT?.Localpart,
-      mtastsPolicyId: found.domain.MTASTS?.PolicyID,
-      clientSettingsDomain: found.domain.ClientSettingsDomain,
-    }).join('\n') + '\n'
-  );
+/** Number option: empty or "default" → undefined (the default), else a non-negative integer. */
+function limitOption(name: string, v: string | undefined): number | undefined {
+  if (v === undefined || v === '' || v === 'default') return undefined;
+  if (!/^\d+$/.test(v)) throw new UserError(`--${name}: not a non-negative whole number: ${JSON.stringify(v)}`);
+  return Number(v);
 }
 
 export function registerConfig(program: Command): void {
@@ -98,22 +87,16 @@ export function registerConfig(program: Command): void {
     .description('add an account; set its password with "moxts setaccountpassword"')
     .action(async (name: string, address: string, _o, cmd: Command) => {
       const g = globalOptions(cmd);
-      const stat = await withConfigErrors(() => loadStatic(g.config));
-      await withConfigErrors(() => addAccount({ path: dynamicPathFor(g.config), static: stat }, name, address));
-      const told = await notifyServer(stat.DataDir, 'reload');
+      const told = await addAccountOp(g.config, name, address, cliNotify(g.config));
       process.stdout.write(`account ${name} added${told ? ' (server reloaded)' : ''}; set a password with "moxts setaccountpassword ${name}"\n`);
     });
   account
     .command('rm')
     .argument('<account>')
-    .description('remove an account from domains.conf and delete its messages')
+    .description('remove an account from domains.conf (and DMARC/TLS report settings delivering to it) and delete its messages')
     .action(async (name: string, _o, cmd: Command) => {
       const g = globalOptions(cmd);
-      const stat = await withConfigErrors(() => loadStatic(g.config));
-      await withConfigErrors(() => removeAccount({ path: dynamicPathFor(g.config), static: stat }, name));
-      const told = await notifyServer(stat.DataDir, 'reload');
-      if (told) await notifyServer(stat.DataDir, 'accountremoved', { account: name });
-      else await fsp.rm(accountDir(stat.DataDir, name), { recursive: true, force: true });
+      await removeAccountOp(g.config, name, cliNotify(g.config));
       process.stdout.write(`account ${name} removed\n`);
     });
   account
@@ -126,6 +109,24 @@ export function registerConfig(program: Command): void {
       }
     });
 
+  account
+    .command('limits')
+    .argument('<account>')
+    .option('--max-outgoing-messages-per-day <n>', 'MaxOutgoingMessagesPerDay; "default" removes the setting')
+    .option('--max-first-time-recipients-per-day <n>', 'MaxFirstTimeRecipientsPerDay; "default" removes the setting')
+    .option('--quota-message-size <bytes>', 'QuotaMessageSize (0: unlimited); "default" removes the setting')
+    .description('set the send limits and quota of an account (options not given are left alone)')
+    .action(async (name: string, o: { maxOutgoingMessagesPerDay?: string; maxFirstTimeRecipientsPerDay?: string; quotaMessageSize?: string }, cmd: Command) => {
+      const g = globalOptions(cmd);
+      const limits: AccountLimits = {};
+      if (o.maxOutgoingMessagesPerDay !== undefined) limits.MaxOutgoingMessagesPerDay = limitOption('max-outgoing-messages-per-day', o.maxOutgoingMessagesPerDay);
+      if (o.maxFirstTimeRecipientsPerDay !== undefined) limits.MaxFirstTimeRecipientsPerDay = limitOption('max-first-time-recipients-per-day', o.maxFirstTimeRecipientsPerDay);
+      if (o.quotaMessageSize !== undefined) limits.QuotaMessageSize = limitOption('quota-message-size', o.quotaMessageSize);
+      if (!Object.keys(limits).length) throw new UserError('nothing to set; see --help');
+      const told = await setAccountLimitsOp(g.config, name, limits, cliNotify(g.config));
+      process.stdout.write(`limits of ${name} set${told ? ' (server reloaded)' : ''}\n`);
+    });
+
   const domain = config.command('domain').description('manage domains in domains.conf');
   domain
     .command('add')
@@ -135,42 +136,9 @@ export function registerConfig(program: Command): void {
     .description('add a domain with new DKIM keys (ed25519 and RSA-2048); prints the DNS records to publish')
     .action(async (domainName: string, accountName: string, localpart: string, _o, cmd: Command) => {
       const g = globalOptions(cmd);
-      const stat = await withConfigErrors(() => loadStatic(g.config));
-      const addr = parseAddress(`${localpart}@${domainName}`);
-      if (!addr) throw new UserError(`invalid domain or localpart: ${localpart}@${domainName}`);
-      const loaded = await withConfigErrors(() => loadConfig(g.config));
-      if (findDomain(loaded.dynamic, addr.domain)) throw new UserError(`domain ${addr.domain} already exists`);
-      const year = new Date().getUTCFullYear();
-      const configDir = loaded.configDir;
-      const selectors: Record<string, { PrivateKeyFile: string; Expiration: string }> = {};
-      const written: string[] = [];
-      try {
-        for (const [sel, alg] of [
-          [`${year}a`, 'ed25519'],
-          [`${year}b`, 'rsa'],
-        ] as Array<[string, DkimKeyAlgorithm]>) {
-          const rel = `dkim/${addr.domain}.${sel}.${alg}.pem`;
-          // Never overwrite a key file: it may be published in DNS for a domain removed earlier.
-          if (await exists(join(configDir, rel))) throw new UserError(`DKIM key file ${rel} already exists; move it away first`);
-          await writeFileAtomic(join(configDir, rel), generateDkimKey(alg), 0o600);
-          written.push(join(configDir, rel));
-          selectors[sel] = { PrivateKeyFile: rel, Expiration: '72h' };
-        }
-        await withConfigErrors(() =>
-          addDomain({ path: dynamicPathFor(g.config), static: stat }, addr.domain, {
-            dkim: { selectors, sign: Object.keys(selectors) },
-            account: accountName,
-            localpart: addr.localpart,
-            reportAddresses: true,
-          }),
-        );
-      } catch (e) {
-        await Promise.all(written.map((f) => fsp.rm(f, { force: true })));
-        throw e;
-      }
-      const told = await notifyServer(stat.DataDir, 'reload');
-      process.stdout.write(`domain ${addr.domain} added${told ? ' (server reloaded)' : ''}. DNS records to publish:\n\n`);
-      process.stdout.write(await dnsRecordsFor(g.config, addr.domain));
+      const r = await addDomainWithKeys(g.config, domainName, accountName, localpart, cliNotify(g.config));
+      process.stdout.write(`domain ${r.domain} added${r.reloaded ? ' (server reloaded)' : ''}. DNS records to publish:\n\n`);
+      process.stdout.write(await dnsRecordsFor(g.config, r.domain));
     });
   domain
     .command('rm')
@@ -178,9 +146,54 @@ export function registerConfig(program: Command): void {
     .description('remove a domain; refused while accounts still have addresses in it')
     .action(async (domainName: string, _o, cmd: Command) => {
       const g = globalOptions(cmd);
-      const stat = await withConfigErrors(() => loadStatic(g.config));
-      await withConfigErrors(() => removeDomain({ path: dynamicPathFor(g.config), static: stat }, domainName));
-      const told = await notifyServer(stat.DataDir, 'reload');
+      const told = await removeDomainOp(g.config, domainName, cliNotify(g.config));
       process.stdout.write(`domain ${domainName} removed${told ? ' (server reloaded)' : ''}\n`);
+    });
+
+  const dkim = config.command('dkim').description('manage the DKIM selectors of a domain');
+  dkim
+    .command('add')
+    .argument('<domain>')
+    .argument('<selector>')
+    .option('--algorithm <ed25519|rsa>', 'key type', 'ed25519')
+    .option('--no-sign', 'do not sign with it yet (publish the key first)')
+    .description('add a selector with a new private key; prints the DNS records to publish')
+    .action(async (domainName: string, selector: string, o: { algorithm: string; sign: boolean }, cmd: Command) => {
+      const g = globalOptions(cmd);
+      if (o.algorithm !== 'ed25519' && o.algorithm !== 'rsa') throw new UserError('--algorithm must be ed25519 or rsa');
+      const told = await addDkimSelectorOp(g.config, domainName, selector, o.algorithm, o.sign, cliNotify(g.config));
+      process.stdout.write(`selector ${selector} added${told ? ' (server reloaded)' : ''}. DNS records to publish:\n\n`);
+      process.stdout.write(await dnsRecordsFor(g.config, domainName));
+    });
+  dkim
+    .command('rm')
+    .argument('<domain>')
+    .argument('<selector>')
+    .description('remove a selector from the config (its key file is kept)')
+    .action(async (domainName: string, selector: string, _o, cmd: Command) => {
+      const g = globalOptions(cmd);
+      const told = await removeDkimSelectorOp(g.config, domainName, selector, cliNotify(g.config));
+      process.stdout.write(`selector ${selector} removed${told ? ' (server reloaded)' : ''}\n`);
+    });
+
+  const address = config.command('address').description("manage accounts' addresses in domains.conf");
+  address
+    .command('add')
+    .argument('<address>', 'localpart@domain, or @domain for a catchall')
+    .argument('<account>')
+    .description('add an address to an account')
+    .action(async (addr: string, accountName: string, _o, cmd: Command) => {
+      const g = globalOptions(cmd);
+      const told = await addAddressOp(g.config, accountName, addr, cliNotify(g.config));
+      process.stdout.write(`address ${addr} added to ${accountName}${told ? ' (server reloaded)' : ''}\n`);
+    });
+  address
+    .command('rm')
+    .argument('<address>')
+    .description('remove an address from its account (not the last one)')
+    .action(async (addr: string, _o, cmd: Command) => {
+      const g = globalOptions(cmd);
+      const told = await removeAddressOp(g.config, addr, cliNotify(g.config));
+      process.stdout.write(`address ${addr} removed${told ? ' (server reloaded)' : ''}\n`);
     });
 }

@@ -42,6 +42,7 @@ import { startWebListener, type WebService } from '../web/listener.js';
 import { webapiHandler } from '../webapi/handler.js';
 import { uiHandler } from '../web/ui.js';
 import { adminApp } from '../web/admin/app.js';
+import { adminConfigOps } from './config-ops.js';
 import { accountApp } from '../web/account/app.js';
 import { SessionStore, ACCOUNT_SESSION_LIMITS } from '../web/session.js';
 import { setAccountFields, type DomainsFile } from '../config/write.js';
@@ -511,6 +512,7 @@ export async function startServer(opts: StartOptions): Promise<Server> {
             loginGuard,
             resolver,
             ctl: (cmd, args) => ctlLocal(cmd, args),
+            config: adminConfigOps(opts.configPath, (cmd, args) => ctlLocal(cmd, args)),
             adminPasswordHash: async () => {
               const f = loaded.static.AdminPasswordFile;
               if (!f) return undefined;

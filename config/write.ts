@@ -158,6 +158,12 @@ export function removeDomain(f: DomainsFile, domain: string): Promise<DynamicCon
       .filter(([, a]) => findDomain(cur, a.Domain)?.key === d.key)
       .map(([n]) => n);
     if (users.length) refuse(f, ['Domains', d.key], `domain is the Domain of account(s) ${users.join(', ')}; change or remove them first`);
+    const addresses = Object.entries(cur.Accounts).flatMap(([n, a]) =>
+      Object.keys(a.Destinations)
+        .filter((k) => normalizeDomain(k.startsWith('@') ? k.slice(1) : (parseAddress(k)?.domain ?? '')) === d.key)
+        .map((k) => `${k} (account ${n})`),
+    );
+    if (addresses.length) refuse(f, ['Domains', d.key], `domain still has addresses: ${addresses.join(', ')}; remove them first`);
     doc.deleteIn(['Domains', d.key]);
   });
 }
@@ -299,5 +305,29 @@ export function removeAlias(f: DomainsFile, address: string): Promise<DynamicCon
     if (r?.kind !== 'alias') refuse(f, ['Domains'], `no alias ${JSON.stringify(address)}`);
     doc.deleteIn(['Domains', r.domainKey, 'Aliases', r.aliasKey]);
     if (Object.keys(r.domain.Aliases ?? {}).length === 1) doc.deleteIn(['Domains', r.domainKey, 'Aliases']);
+  });
+}
+
+/** Add a DKIM selector (its key file written by the caller) to a domain, optionally signing with it. */
+export function addDkimSelector(f: DomainsFile, domain: string, selector: string, sel: SelectorInput, sign: boolean): Promise<DynamicConfig> {
+  return editDomainsFile(f, (doc, cur) => {
+    const d = findDomain(cur, domain);
+    if (!d) refuse(f, ['Domains', domain], 'no such domain');
+    if (Object.hasOwn(d.domain.DKIM?.Selectors ?? {}, selector)) refuse(f, ['Domains', d.key, 'DKIM', 'Selectors', selector], 'selector already exists');
+    blockMap(doc, ['Domains', d.key, 'DKIM', 'Selectors']);
+    setKey(doc, ['Domains', d.key, 'DKIM', 'Selectors', selector], sel);
+    if (sign) setKey(doc, ['Domains', d.key, 'DKIM', 'Sign'], [...(d.domain.DKIM?.Sign ?? []), selector]);
+  });
+}
+
+/** Remove a DKIM selector from a domain (and from its Sign list); the key file is left alone. */
+export function removeDkimSelector(f: DomainsFile, domain: string, selector: string): Promise<DynamicConfig> {
+  return editDomainsFile(f, (doc, cur) => {
+    const d = findDomain(cur, domain);
+    if (!d) refuse(f, ['Domains', domain], 'no such domain');
+    if (!Object.hasOwn(d.domain.DKIM?.Selectors ?? {}, selector)) refuse(f, ['Domains', d.key, 'DKIM', 'Selectors', selector], 'no such selector');
+    doc.deleteIn(['Domains', d.key, 'DKIM', 'Selectors', selector]);
+    const sign = (d.domain.DKIM?.Sign ?? []).filter((s) => s !== selector);
+    if (sign.length !== (d.domain.DKIM?.Sign ?? []).length) setKey(doc, ['Domains', d.key, 'DKIM', 'Sign'], sign);
   });
 }

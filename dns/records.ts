@@ -35,6 +35,65 @@ function fqdn(name: string): string {
   return name.endsWith('.') ? name : `${name}.`;
 }
 
+function ipMechanisms(ips: readonly string[]): string {
+  return ips.map((ip) => (ip.includes(':') ? `ip6:${ip}` : `ip4:${ip}`)).join(' ');
+}
+
+/** SPF of the email domain: its MX hosts (and the listed IPs) send for it (rfc7208:5.4). */
+export function spfDomainValue(ips: readonly string[]): string {
+  return ['v=spf1', ipMechanisms(ips), 'mx', '~all'].filter(Boolean).join(' ');
+}
+
+/** SPF of the host name itself (used as HELO/EHLO and for DSNs' empty MAIL FROM, rfc7208:2.3). */
+export function spfHostValue(ips: readonly string[]): string {
+  return ['v=spf1', ipMechanisms(ips), 'a', '-all'].filter(Boolean).join(' ');
+}
+
+export function dmarcValue(input: Pick<DomainRecordsInput, 'domain' | 'dmarcLocalpart'>): string {
+  return `v=DMARC1;p=reject;rua=mailto:${input.dmarcLocalpart ?? 'dmarcreports'}@${input.domain}!10m`;
+}
+
+export function tlsrptValue(input: Pick<DomainRecordsInput, 'domain' | 'tlsrptLocalpart'>): string {
+  return `v=TLSRPTv1; rua=mailto:${input.tlsrptLocalpart ?? 'tlsreports'}@${input.domain}`;
+}
+
+export function mtastsValue(policyId: string): string {
+  return `v=STSv1; id=${policyId}`;
+}
+
+/** One record a domain needs, for checking what is published (dns/check.ts). */
+export interface ExpectedRecord {
+  /** What it is for, e.g. "MX", "SPF", "DKIM 2026a", "DMARC". */
+  purpose: string;
+  /** Owner name without the trailing dot. */
+  name: string;
+  type: 'MX' | 'TXT' | 'CNAME';
+  /** The value as published: "10 host." for MX, the joined text for TXT, the target for CNAME. */
+  value: string;
+}
+
+/**
+ * The records of domainRecords() that mail delivery and authentication depend on, as data: MX,
+ * SPF of the domain and of the host, DKIM per selector, DMARC, TLSRPT, and MTA-STS when
+ * configured. (Client autoconfiguration records are advice and not checked.)
+ */
+export function expectedRecords(input: DomainRecordsInput): ExpectedRecord[] {
+  const d = input.domain.replace(/\.$/, '');
+  const host = input.hostname.replace(/\.$/, '');
+  const ips = input.ips ?? [];
+  const out: ExpectedRecord[] = [{ purpose: 'MX', name: d, type: 'MX', value: `10 ${host}.` }];
+  out.push({ purpose: 'SPF', name: d, type: 'TXT', value: spfDomainValue(ips) });
+  if (host !== d) out.push({ purpose: 'SPF of the host name', name: host, type: 'TXT', value: spfHostValue(ips) });
+  for (const k of input.dkim) out.push({ purpose: `DKIM ${k.selector}`, name: `${k.selector}._domainkey.${d}`, type: 'TXT', value: k.txt });
+  out.push({ purpose: 'DMARC', name: `_dmarc.${d}`, type: 'TXT', value: dmarcValue(input) });
+  out.push({ purpose: 'TLSRPT', name: `_smtp._tls.${d}`, type: 'TXT', value: tlsrptValue(input) });
+  if (input.mtastsPolicyId) {
+    out.push({ purpose: 'MTA-STS', name: `_mta-sts.${d}`, type: 'TXT', value: mtastsValue(input.mtastsPolicyId) });
+    out.push({ purpose: 'MTA-STS policy host', name: `mta-sts.${d}`, type: 'CNAME', value: `${host}.` });
+  }
+  return out;
+}
+
 /** Zone-file lines (with comments) for one domain. */
 export function domainRecords(input: DomainRecordsInput): string[] {
   const d = fqdn(input.domain);
@@ -53,23 +112,21 @@ export function domainRecords(input: DomainRecordsInput): string[] {
   out.push('; Deliver email for the domain to this host.');
   out.push(`${d} ${ttl} IN MX 10 ${host}`, '');
   out.push('; SPF: only the MX hosts (and listed IPs) may send for the domain; the host name itself too.');
-  const ipMechs = ips.map((ip) => (ip.includes(':') ? `ip6:${ip}` : `ip4:${ip}`)).join(' ');
-  out.push(`${d} ${ttl} IN TXT ${txtValue(['v=spf1', ipMechs, 'mx', '~all'].filter(Boolean).join(' '))}`);
-  if (host !== d) out.push(`${host} ${ttl} IN TXT ${txtValue(['v=spf1', ipMechs, 'a', '-all'].filter(Boolean).join(' '))}`);
+  out.push(`${d} ${ttl} IN TXT ${txtValue(spfDomainValue(ips))}`);
+  if (host !== d) out.push(`${host} ${ttl} IN TXT ${txtValue(spfHostValue(ips))}`);
   out.push('');
   if (input.dkim.length) {
     out.push('; DKIM public keys: receivers verify our signatures with these.');
     for (const k of input.dkim) out.push(`${k.selector}._domainkey.${d} ${ttl} IN TXT ${txtValue(k.txt)}`);
     out.push('');
   }
-  const dmarcRua = `mailto:${input.dmarcLocalpart ?? 'dmarcreports'}@${input.domain}!10m`;
   out.push('; DMARC: reject messages that fail SPF and DKIM alignment; reports go to the address in rua.');
-  out.push(`_dmarc.${d} ${ttl} IN TXT ${txtValue(`v=DMARC1;p=reject;rua=${dmarcRua}`)}`, '');
+  out.push(`_dmarc.${d} ${ttl} IN TXT ${txtValue(dmarcValue(input))}`, '');
   out.push('; TLSRPT: where other servers send reports about TLS with our MX.');
-  out.push(`_smtp._tls.${d} ${ttl} IN TXT ${txtValue(`v=TLSRPTv1; rua=mailto:${input.tlsrptLocalpart ?? 'tlsreports'}@${input.domain}`)}`, '');
+  out.push(`_smtp._tls.${d} ${ttl} IN TXT ${txtValue(tlsrptValue(input))}`, '');
   if (input.mtastsPolicyId) {
     out.push('; MTA-STS: senders must use verified TLS; the policy is served at https://mta-sts.<domain>/.well-known/mta-sts.txt.');
-    out.push(`_mta-sts.${d} ${ttl} IN TXT ${txtValue(`v=STSv1; id=${input.mtastsPolicyId}`)}`);
+    out.push(`_mta-sts.${d} ${ttl} IN TXT ${txtValue(mtastsValue(input.mtastsPolicyId))}`);
     out.push(`mta-sts.${d} ${ttl} IN CNAME ${host}`, '');
   }
   out.push('; Client autoconfiguration (Thunderbird autoconfig, Microsoft autodiscover) and SRV records (rfc6186, rfc8314).');
