@@ -163,21 +163,21 @@ export function registerQueuePages(router: UiRouter, deps: AdminDeps): void {
     const here = qs({ ...keep, afterid: after?.afterId, aftervalue: after?.afterValue });
     const rows = page.map((m): HtmlValue[] => [
       html`<a href="${r.base}queue/${m.id}">${m.id}</a>`,
-      m.senderAccount,
-      sender(m),
+      html`${sender(m)}<br><span class="muted small">${m.senderAccount}</span>`,
       recipient(m),
       m.subject,
       bytes(m.size),
       `${m.attempts}/${m.maxAttempts}`,
       time(m.nextAttempt),
-      m.hold ? html`<strong>held</strong>` : 'no',
-      lastError(m.results),
-      m.hold ? postButton(r, `queue/${m.id}`, 'Release', { op: 'unhold', back: here }, { secondary: true }) : postButton(r, `queue/${m.id}`, 'Hold', { op: 'hold', back: here }, { secondary: true }),
+      m.hold
+        ? html`<strong>held</strong> ${postButton(r, `queue/${m.id}`, 'Release', { op: 'unhold', back: here }, { secondary: true })}`
+        : html`no ${postButton(r, `queue/${m.id}`, 'Hold', { op: 'hold', back: here }, { secondary: true })}`,
+      shorten(lastError(m.results)),
     ]);
     const summary = html`<p>${total} message${total === 1 ? '' : 's'} ${active ? 'match this filter' : 'queued'}${after ? '; not the first page' : ''}.</p>`;
     return {
       title: 'Queue',
-      body: html`${filterForm}${help}${summary}${table(['Id', 'Account', 'From', 'To', 'Subject', 'Size', 'Attempts', 'Next attempt', 'Held', 'Last error', ''], rows, active ? 'No queued messages match this filter.' : 'The queue is empty.')}${pager(
+      body: html`${filterForm}${help}${summary}${table(['Id', 'From (account)', 'To', 'Subject', 'Size', 'Attempts', 'Next attempt', 'Held', 'Last error'], rows, active ? 'No queued messages match this filter.' : 'The queue is empty.')}${pager(
         r,
         'queue',
         keep,
@@ -232,7 +232,8 @@ export function registerQueuePages(router: UiRouter, deps: AdminDeps): void {
     const n = count(res);
     if (n === 0) throw new FormError(`Message ${id} is no longer in the queue.`);
     const ok = `Message ${id} ${opVerb(op)}.`;
-    const back = field(r.form, 'back');
+    // Back to the list page the button was on (re-serialised: only a query string survives).
+    const back = new URLSearchParams(field(r.form, 'back')).toString();
     if (op === 'fail' || op === 'drop') {
       const kept = await deps.ctl('queue', { op: 'retired-print', id }).then(
         () => true,
@@ -270,6 +271,11 @@ export function registerQueuePages(router: UiRouter, deps: AdminDeps): void {
     if (kept) return { redirect: `retired/${id}` };
     throw new HttpError(404, `Message ${id} is not in the queue (it may have been delivered or removed).`);
   }
+}
+
+/** Long last errors are cut in the list (the detail page has them whole), full text in the title. */
+function shorten(s: string, max = 90): HtmlValue {
+  return s.length <= max ? s : html`<span title="${s}">${s.slice(0, max - 1)}…</span>`;
 }
 
 function listPath(v: FilterValues): string {
