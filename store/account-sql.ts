@@ -45,7 +45,8 @@ export interface MessageRow {
 
 export const SUMMARY_COLS =
   'id, mailboxId, uid, modseq, createSeq, flags, keywords, receivedAt, size, messageId, subject, mailFrom, rcptTo, remoteIp, expunged';
-export const FULL_COLS = `${SUMMARY_COLS}, parsed, meta, imapEnvelope, imapBodyStructure`;
+/** The parse tree lives in message_parsed (schema migration 6): read by id, only with FULL_COLS. */
+export const FULL_COLS = `${SUMMARY_COLS}, (SELECT parsed FROM message_parsed WHERE message_parsed.id = message.id) AS parsed, meta, imapEnvelope, imapBodyStructure`;
 /** Summary plus the preformatted IMAP ENVELOPE/BODYSTRUCTURE (FETCH without the parse tree). */
 export const IMAP_COLS = `${SUMMARY_COLS}, imapEnvelope, imapBodyStructure`;
 export const MAILBOX_COLS =
@@ -167,6 +168,9 @@ export function prepareAccountStatements(db: Db) {
       .raw(true),
     liveIds: db.prepare('SELECT id FROM message WHERE id IN (SELECT value FROM json_each(?)) AND expunged = 0 ORDER BY id').pluck(),
     countAfter: db.prepare('SELECT count(*) FROM message WHERE id > ? AND mailboxId = ? AND expunged = 0').pluck(),
+    insertParsed: db.prepare('INSERT INTO message_parsed (id, parsed) VALUES (?, ?)'),
+    copyParsed: db.prepare('INSERT INTO message_parsed (id, parsed) SELECT ?, parsed FROM message_parsed WHERE id = ?'),
+    deleteParsed: db.prepare('DELETE FROM message_parsed WHERE id = ?'),
     insertBlob: db.prepare('INSERT INTO message_blob (id, data) VALUES (?, ?)'),
     copyBlob: db.prepare('INSERT INTO message_blob (id, data) SELECT ?, data FROM message_blob WHERE id = ?'),
     hasBlob: db.prepare('SELECT 1 FROM message_blob WHERE id = ?').pluck(),

@@ -175,6 +175,8 @@ export class Account {
   /** Messages added since indexing was last started (deferred indexing's backlog bound). */
   private unindexedAdds = 0;
   private readonly dbPath: string;
+  /** Statements of setFlagBits by mode and UNCHANGEDSINCE. */
+  private readonly flagBitStatements = new Map<string, { counts: Statement; update: Statement; failed: Statement | null }>();
   /** Ids handed out whose rows are not committed yet (deliveries and copies in progress). */
   private readonly reservedIds = new Set<number>();
   /** Estimated bytes written to the WAL since the last checkpoint request. */
@@ -465,7 +467,10 @@ export class Account {
       if (kid) throw new StoreError('haschildren', `mailbox ${mb.name} has children`);
       const modseq = this.takeModseq();
       files = this.db.prepare('SELECT id FROM message WHERE mailboxId = ? AND expunged = 0').pluck().all(mb.id) as number[];
-      for (const id of files) if (this.st.deleteBlob.run(id).changes) inlined.add(id);
+      for (const id of files) {
+        if (this.st.deleteBlob.run(id).changes) inlined.add(id);
+        this.st.deleteParsed.run(id);
+      }
       this.db.prepare('DELETE FROM message WHERE mailboxId = ?').run(mb.id);
       this.db.prepare('DELETE FROM mailbox WHERE id = ?').run(mb.id);
       this.st.setCounters.run(modseq, 0, -mb.size);
@@ -669,7 +674,7 @@ export class Account {
       p.size,
       o.messageId ?? '',
       o.subject ?? '',
-      o.parsed === undefined ? null : JSON.stringify(o.parsed),
+      null, // the parse tree goes into message_parsed (below)
       o.mailFrom ?? '',
       o.rcptTo ?? '',
       o.remoteIp ?? '',
@@ -677,6 +682,7 @@ export class Account {
       p.imap.envelope,
       p.imap.bodyStructure,
     );
+    if (o.parsed !== undefined) this.st.insertParsed.run(p.id, JSON.stringify(o.parsed));
     if (p.inline) this.st.insertBlob.run(p.id, p.inline);
   }
 
@@ -998,8 +1004,12 @@ export class Account {
     const bits = flagsToBits(upd.flags ?? []);
     const kws = normKeywords(upd.keywords);
     const result: FlagResult = { modseq: null, changed: [], failed: [] };
+    // Adding or removing system flags only (IMAP STORE +FLAGS/-FLAGS (\Seen) on a whole mailbox):
+    // set-based UPDATEs in SQLite, no row read into JS first.
+    const setBased = !kws.length && upd.mode !== 'replace';
     const tx = this.db.transaction(() => {
       this.xmailbox(mailboxId);
+      if (setBased) return this.setFlagBits(mailboxId, uids, upd.mode === 'add', bits, upd.unchangedSince, result);
       const msgs = this.flagRows(mailboxId, uids);
       let modseq = 0;
       let dUnseen = 0;
@@ -1053,6 +1063,68 @@ export class Account {
   }
 
   /**
+   * setFlags for +FLAGS/-FLAGS of system flags (no keywords), inside its transaction: per uid range
+   * one aggregate (how the mailbox's unseen/deleted counts move) and one UPDATE ... RETURNING of
+   * the rows that actually change, all in SQLite. 10,000 messages: one statement instead of
+   * 10,000 row reads and 10,000 UPDATE calls from JS.
+   */
+  private setFlagBits(mailboxId: number, uids: UidSet, add: boolean, bits: number, unchangedSince: number | undefined, result: FlagResult): void {
+    if (!bits) return;
+    const cond = unchangedSince !== undefined ? 1 : 0;
+    const key = `${add ? 'add' : 'remove'}${cond}`;
+    let st = this.flagBitStatements.get(key);
+    if (!st) {
+      const range = `mailboxId = :mb AND uid BETWEEN :a AND :b AND expunged = 0${cond ? ' AND modseq <= :since' : ''}`;
+      // A row changes when it lacks one of the bits (add) or has one (remove).
+      const changes = add ? '(flags & :bits) != :bits' : '(flags & :bits) != 0';
+      st = {
+        counts: this.db.prepare(
+          `SELECT coalesce(sum((flags & ${SEEN}) = 0), 0), coalesce(sum((flags & ${SEEN}) != 0), 0), coalesce(sum((flags & ${DELETED}) = 0), 0), coalesce(sum((flags & ${DELETED}) != 0), 0) FROM message WHERE ${range} AND ${changes}`,
+        ).raw(true),
+        update: this.db.prepare(
+          `UPDATE message SET flags = ${add ? 'flags | :bits' : 'flags & ~:bits'}, modseq = :modseq WHERE ${range} AND ${changes} RETURNING id, uid, flags, keywords`,
+        ).raw(true),
+        failed: cond ? this.db.prepare(`SELECT uid FROM message WHERE mailboxId = :mb AND uid BETWEEN :a AND :b AND expunged = 0 AND modseq > :since`).pluck() : null,
+      };
+      this.flagBitStatements.set(key, st);
+    }
+    // Ranges may overlap (a client's "1:5,3:7"): merge them so each row is counted once.
+    const ranges = uidRanges(uids).sort((x, y) => x[0] - y[0]);
+    const merged: Array<[number, number]> = [];
+    for (const r of ranges) {
+      const last = merged[merged.length - 1];
+      if (last && r[0] <= last[1] + 1) last[1] = Math.max(last[1], r[1]);
+      else merged.push([r[0], r[1]]);
+    }
+    const modseq = this.takeModseq();
+    let dUnseen = 0;
+    let dDeleted = 0;
+    for (const [a, b] of merged) {
+      const p: Record<string, number> = { mb: mailboxId, a, b, bits };
+      if (cond) p.since = unchangedSince!;
+      if (st.failed) for (const uid of st.failed.iterate(p) as IterableIterator<number>) result.failed.push(uid);
+      // Among the rows that change: with/without \Seen and \Deleted before the update.
+      const [noSeen, hasSeen, noDeleted, hasDeleted] = st.counts.get(p) as [number, number, number, number];
+      if (bits & SEEN) dUnseen += add ? -noSeen : hasSeen;
+      if (bits & DELETED) dDeleted += add ? noDeleted : -hasDeleted;
+      for (const r of st.update.iterate({ ...p, modseq }) as IterableIterator<[number, number, number, string]>) {
+        result.changed.push({ id: r[0], uid: r[1], flags: flagsFromBits(r[2]), keywords: r[3] === '[]' ? [] : (JSON.parse(r[3]) as string[]), modseq });
+      }
+    }
+    if (!result.changed.length) return;
+    // RETURNING follows the scan order (uid index); sort anyway, the callers rely on uid order.
+    for (let i = 1; i < result.changed.length; i++) {
+      if (result.changed[i - 1]!.uid > result.changed[i]!.uid) {
+        result.changed.sort((x, y) => x.uid - y.uid);
+        break;
+      }
+    }
+    this.st.mailboxCounts.run(0, dUnseen, dDeleted, 0, modseq, mailboxId);
+    this.st.setCounters.run(modseq, 0, 0);
+    result.modseq = modseq;
+  }
+
+  /**
    * Copy messages to another mailbox (IMAP COPY, UIDPLUS COPYUID mapping). Files are hard-linked
    * under new ids (durably) before the rows commit. Counts against the quota.
    */
@@ -1101,9 +1173,10 @@ export class Account {
             m.keywords.forEach((k) => kwAll.add(k));
             this.st.insertMessage.run(
               ids[i], dstMb.id, uid, modseq, modseq, b, JSON.stringify(m.keywords), m.receivedAt.getTime(), m.size,
-              m.messageId, m.subject, m.parsed === undefined ? null : JSON.stringify(m.parsed), m.mailFrom, m.rcptTo,
+              m.messageId, m.subject, null, m.mailFrom, m.rcptTo,
               m.remoteIp, m.meta === undefined ? null : JSON.stringify(m.meta), m.imapEnvelope ?? null, m.imapBodyStructure ?? null,
             );
+            this.st.copyParsed.run(ids[i], m.id);
             if (inline[i] && this.st.copyBlob.run(ids[i], m.id).changes !== 1) {
               throw new StoreError('notfound', `message ${m.id} vanished during copy`);
             }
@@ -1207,6 +1280,7 @@ export class Account {
         if (m.bits & DELETED) deleted++;
         size += m.size;
         this.st.expungeMessage.run(modseq, m.id);
+        this.st.deleteParsed.run(m.id);
         res.uids.push(m.uid);
         if (this.st.deleteBlob.run(m.id).changes === 0) ids.push(m.id);
       }

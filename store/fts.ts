@@ -90,7 +90,9 @@ export function putText(fts: Db, id: number, text: { header: string; body: strin
  */
 export async function indexRange(src: IndexSources, through: number): Promise<number> {
   const { index, fts } = src;
-  const rowsAfter = index.prepare('SELECT id, size, parsed, expunged FROM message WHERE id > ? AND id <= ? ORDER BY id LIMIT ?');
+  const rowsAfter = index.prepare(
+    'SELECT id, size, (SELECT parsed FROM message_parsed p WHERE p.id = message.id) AS parsed, expunged FROM message WHERE id > ? AND id <= ? ORDER BY id LIMIT ?',
+  );
   const blob = index.prepare('SELECT data FROM message_blob WHERE id = ?').pluck();
   const del = fts.prepare('DELETE FROM message_text WHERE rowid = ?');
   const ins = fts.prepare('INSERT INTO message_text (rowid, header, body) VALUES (?, ?, ?)');

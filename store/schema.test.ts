@@ -1,5 +1,5 @@
 // Account schema migrations: migration 5 rebuilds the message table with the small columns first
-// and keeps every row, blob and index.
+// and keeps every row, blob and index; migration 6 moves the parse tree into message_parsed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -24,7 +24,7 @@ test('migration 5 reorders message columns and keeps rows, blobs and indexes', (
     const before = db.prepare('SELECT id, mailboxId, uid, modseq, createSeq, flags, keywords, receivedAt, size, messageId, subject, parsed, mailFrom, rcptTo, remoteIp, meta, expunged, imapEnvelope, imapBodyStructure FROM message ORDER BY id').all();
     db.close();
 
-    db = openDb(path, ACCOUNT_MIGRATIONS);
+    db = openDb(path, ACCOUNT_MIGRATIONS.filter((m) => m.version <= 5));
     const cols = (db.prepare("SELECT name FROM pragma_table_info('message')").pluck().all() as string[]);
     assert.deepEqual(cols.slice(-2), ['meta', 'parsed'], 'large columns last');
     assert.ok(!cols.includes('textIndexed'));
@@ -36,6 +36,30 @@ test('migration 5 reorders message columns and keeps rows, blobs and indexes', (
     assert.deepEqual(idx, ['message_mailbox_modseq', 'message_mailbox_uid']);
     assert.throws(() => db.prepare('INSERT INTO message (id, mailboxId, uid, modseq, createSeq, receivedAt, size) VALUES (3, 1, 1, 1, 1, 1, 1)').run(), /UNIQUE/);
     assert.throws(() => db.prepare('INSERT INTO message_blob (id, data) VALUES (99, x\'00\')').run(), /FOREIGN KEY/);
+    db.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('migration 6 moves parse trees into message_parsed; FULL_COLS reads them back', async () => {
+  const { FULL_COLS } = await import('./account-sql.js');
+  const dir = mkdtempSync(join(tmpdir(), 'moxts-schema-'));
+  try {
+    const path = join(dir, 'index.db');
+    let db = openDb(path, ACCOUNT_MIGRATIONS.filter((m) => m.version <= 5));
+    db.prepare("INSERT INTO mailbox (name, uidValidity, highestModseq, createSeq) VALUES ('Inbox', 1, 1, 1)").run();
+    const ins = db.prepare("INSERT INTO message (id, mailboxId, uid, modseq, createSeq, receivedAt, size, parsed, expunged) VALUES (?, 1, ?, 5, 5, 1000, 10, ?, ?)");
+    const tree = JSON.stringify({ big: 'y'.repeat(5000) });
+    ins.run(1, 1, tree, 0);
+    ins.run(2, 2, null, 1);
+    db.close();
+
+    db = openDb(path, ACCOUNT_MIGRATIONS);
+    assert.deepEqual(db.prepare('SELECT id, parsed FROM message_parsed ORDER BY id').all(), [{ id: 1, parsed: tree }]);
+    assert.equal(db.prepare('SELECT count(*) FROM message WHERE parsed IS NOT NULL').pluck().get(), 0, 'message rows no longer carry the tree');
+    const rows = db.prepare(`SELECT ${FULL_COLS} FROM message ORDER BY id`).all() as Array<{ id: number; parsed: string | null }>;
+    assert.deepEqual(rows.map((r) => [r.id, r.parsed]), [[1, tree], [2, null]]);
     db.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

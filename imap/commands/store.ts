@@ -6,6 +6,7 @@ import { resolveSet } from '../resolve.js';
 import { compactUids } from '../selected.js';
 import type { SequenceSet } from '../seqset.js';
 import type { Session } from '../session.js';
+import { FLUSH_AT } from '../protocol/writer.js';
 
 export async function store(
   s: Session,
@@ -28,14 +29,25 @@ export async function store(
   const rev1 = !s.rev2;
   // rfc7162:3.1.3 with UNCHANGEDSINCE the server reports the new MODSEQ even for .SILENT.
   if (!c.silent || c.unchangedSince !== undefined) {
+    // Untagged FETCH lines for up to 10,000s of messages: the flags text is the same for most of
+    // them (cached by flags+keywords), and the buffer is flushed only when it is large.
+    const flagText = new Map<string, string>();
+    const modseqText = s.condstore ? ` MODSEQ (${res.modseq})` : '';
     for (const ch of res.changed) {
       const seq = sel.seqOf(ch.uid);
       if (!seq) continue;
-      const parts = [c.uid ? `UID ${ch.uid}` : ''];
-      if (!c.silent) parts.push(`FLAGS ${flagsString(ch.flags, ch.keywords, rev1 && sel.isRecent(ch.uid))}`);
-      if (s.condstore) parts.push(`MODSEQ (${ch.modseq})`);
-      s.w.line(`* ${seq} FETCH (${parts.filter(Boolean).join(' ')})`);
-      await s.w.maybeFlush();
+      let line = `* ${seq} FETCH (`;
+      if (c.uid) line += `UID ${ch.uid}`;
+      if (!c.silent) {
+        const recent = rev1 && sel.isRecent(ch.uid);
+        const key = `${ch.flags.seen ? 1 : 0}${ch.flags.answered ? 1 : 0}${ch.flags.flagged ? 1 : 0}${ch.flags.deleted ? 1 : 0}${ch.flags.draft ? 1 : 0}${recent ? 1 : 0}${ch.keywords.join(' ')}`;
+        let fl = flagText.get(key);
+        if (fl === undefined) flagText.set(key, (fl = flagsString(ch.flags, ch.keywords, recent)));
+        line += `${c.uid ? ' ' : ''}FLAGS ${fl}`;
+      }
+      if (modseqText) line += c.uid || !c.silent ? modseqText : modseqText.slice(1);
+      s.w.line(line + ')');
+      if (s.w.pending >= FLUSH_AT) await s.w.flush();
     }
   }
   if (res.failed.length) {
