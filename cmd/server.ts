@@ -446,7 +446,7 @@ export async function startServer(opts: StartOptions): Promise<Server> {
         });
         for (const ip of l.IPs) {
           const sl: SmtpListener = await startSmtpListener(
-            { ip, port: sc.Port, hostname: l.Hostname ?? hostname, policy, tlsContext: tls?.context, implicitTLS: service === 'submissions' },
+            { ip, port: sc.Port, hostname: l.Hostname ?? hostname, policy, tlsContext: tls?.context, sni: tls?.sni, implicitTLS: service === 'submissions' },
             { log: log.child({ listener: name }), metrics, connectionRate, concurrency, tmpDir: tmpDir(dataDir), commandTimeoutMs: opts.smtpCommandTimeoutMs },
           );
           cleanups.push(() => sl.close());

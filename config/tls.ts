@@ -4,7 +4,8 @@
  * the first is used. Shared by the SMTP, IMAP and HTTP listeners.
  */
 import { readFile } from 'node:fs/promises';
-import { createSecureContext, type SecureContext, type SecureVersion } from 'node:tls';
+import { createSecureContext, TLSSocket, type SecureContext, type SecureVersion } from 'node:tls';
+import { createServer as createTcpServer, type Server as NetServer } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import type { Listener } from './static-schema.js';
 
@@ -55,4 +56,53 @@ export async function loadListenerTLS(l: Pick<Listener, 'TLS'>): Promise<Listene
     },
     certPems: entries.map((e) => e.pem),
   };
+}
+
+/** Time a client gets to complete the TLS handshake on an implicit-TLS port. */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 30_000;
+
+/**
+ * A TCP server whose connections are TLS from the first byte (SMTP submissions 465, IMAPS 993,
+ * HTTPS). Plain sockets are wrapped here instead of using tls.createServer: a tls.Server gets its
+ * default certificate only from PEM options, so a client that sends no SNI (one connecting by IP
+ * address) would fail the handshake; TLSSocket takes the default context directly, and the SNI
+ * callback still picks among the listener's certificates. `onSecure` gets each socket after its
+ * handshake; failed handshakes are reported to `onError` and the socket is closed.
+ */
+export function implicitTlsServer(o: {
+  context: SecureContext;
+  sni?: (servername: string) => SecureContext;
+  onSecure: (socket: TLSSocket) => void;
+  onError?: (err: Error) => void;
+  /** A handshake not done by then is abandoned (default TLS_HANDSHAKE_TIMEOUT_MS). */
+  handshakeTimeoutMs?: number;
+}): NetServer {
+  const pending = new Set<TLSSocket>();
+  const server = createTcpServer((raw) => {
+    const tls = new TLSSocket(raw, { isServer: true, secureContext: o.context, SNICallback: (name, cb) => cb(null, o.sni ? o.sni(name) : o.context) });
+    pending.add(tls);
+    const timer = setTimeout(() => fail(new Error('tls handshake timeout')), o.handshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS);
+    const fail = (err: Error) => {
+      clearTimeout(timer);
+      pending.delete(tls);
+      o.onError?.(err);
+      tls.destroy();
+      raw.destroy();
+    };
+    tls.once('error', fail);
+    tls.once('secure', () => {
+      clearTimeout(timer);
+      pending.delete(tls);
+      tls.off('error', fail);
+      o.onSecure(tls);
+    });
+  });
+  // Closing the server also drops handshakes in progress (the sessions close their own sockets).
+  const close = server.close.bind(server);
+  server.close = (cb?: (err?: Error) => void) => {
+    for (const t of pending) t.destroy();
+    pending.clear();
+    return close(cb);
+  };
+  return server;
 }

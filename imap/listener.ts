@@ -5,7 +5,8 @@
  * failed-login limit (mox: IMAP refuses the connection). Shutdown says BYE to connected clients.
  */
 import { createServer as createTcpServer, type Server as NetServer, type Socket } from 'node:net';
-import { TLSSocket, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
+import { implicitTlsServer } from '../config/tls.js';
 import { once } from 'node:events';
 import { newCid } from '../log/logger.js';
 import type { RateLimiter, ConcurrencyLimiter } from '../auth/ratelimit.js';
@@ -63,21 +64,11 @@ export async function startImapListener(spec: ImapListenerSpec, deps: ImapListen
   let server: NetServer;
   if (implicitTLS) {
     if (!spec.tlsContext) throw new Error(`imaps on ${spec.ip}:${spec.port} needs a TLS certificate`);
-    const ctx = spec.tlsContext;
-    const sni = spec.sni;
-    // Wrap plain sockets ourselves: a tls.Server without a default certificate would fail clients
-    // that send no SNI (e.g. connecting by IP address); TLSSocket takes the context directly.
-    server = createTcpServer((raw) => {
-      const tls = new TLSSocket(raw, { isServer: true, secureContext: ctx, SNICallback: (name, cb) => cb(null, sni ? sni(name) : ctx) });
-      const fail = (err: Error) => {
-        log.debug({ err: err.message }, 'tls handshake failed');
-        tls.destroy();
-      };
-      tls.once('error', fail);
-      tls.once('secure', () => {
-        tls.off('error', fail);
-        onConnection(tls);
-      });
+    server = implicitTlsServer({
+      context: spec.tlsContext,
+      sni: spec.sni,
+      onSecure: onConnection,
+      onError: (err) => log.debug({ err: err.message }, 'tls handshake failed'),
     });
   } else {
     server = createTcpServer(onConnection);

@@ -7,10 +7,10 @@
  * (logged). Slow clients are bounded by header and request timeouts.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
 import { once } from 'node:events';
 import { isIP } from 'node:net';
-import type { SecureContext } from 'node:tls';
+import type { Server as NetServer } from 'node:net';
+import { implicitTlsServer } from '../config/tls.js';
 import type { ListenerTLS } from '../config/tls.js';
 import type { Logger } from '../log/logger.js';
 import { HttpError } from './errors.js';
@@ -135,29 +135,41 @@ export async function startWebListener(opts: {
       fail(err);
     }
   };
-  const server: Server = opts.tls
-    ? createHttpsServer({ SNICallback: (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) => cb(null, opts.tls!.sni(name)), secureContext: opts.tls.context }, onRequest)
-    : createHttpServer(onRequest);
+  const server: Server = createHttpServer(onRequest);
+  // HTTPS: TLS is done by implicitTlsServer (a client without SNI gets the default certificate),
+  // and each secured socket is handed to the HTTP server as a connection.
+  const tcp: NetServer | undefined = opts.tls
+    ? implicitTlsServer({
+        context: opts.tls.context,
+        sni: opts.tls.sni,
+        onSecure: (socket) => server.emit('connection', socket),
+        onError: (err) => log.debug({ err: err.message }, 'tls handshake failed'),
+      })
+    : undefined;
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     else socket.destroy();
   });
-  server.listen(opts.port, opts.ip);
+  const listening: NetServer = tcp ?? server;
+  listening.listen(opts.port, opts.ip);
   await Promise.race([
-    once(server, 'listening'),
-    once(server, 'error').then(([e]) => {
+    once(listening, 'listening'),
+    once(listening, 'error').then(([e]) => {
       throw new Error(`http: cannot listen on ${opts.ip}:${opts.port}: ${(e as Error).message}`);
     }),
   ]);
-  const a = server.address() as { address: string; port: number };
+  const a = listening.address() as { address: string; port: number };
   log.info({ ip: a.address, port: a.port, tls: !!opts.tls, services: opts.services.map((s) => `${s.name} ${s.path}`) }, 'http listening');
   return {
     address: { ip: a.address, port: a.port },
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        if (tcp) {
+          tcp.close(() => resolve());
+          server.close();
+        } else server.close(() => resolve());
         server.closeAllConnections();
       }),
   };

@@ -4,7 +4,8 @@
  * shutdown that tells connected clients 421 4.3.2.
  */
 import { createServer as createTcpServer, type Server as NetServer, type Socket } from 'node:net';
-import { createServer as createTlsServer, type SecureContext, type TLSSocket } from 'node:tls';
+import type { SecureContext } from 'node:tls';
+import { implicitTlsServer } from '../../config/tls.js';
 import { once } from 'node:events';
 import type { Logger } from '../../log/logger.js';
 import { newCid } from '../../log/logger.js';
@@ -20,6 +21,8 @@ export interface SmtpListenerSpec {
   policy: SessionPolicy;
   /** Certificate for STARTTLS, or for the whole connection when implicitTLS. */
   tlsContext?: SecureContext;
+  /** With implicitTLS: the certificate for a client's SNI name (default: tlsContext). */
+  sni?: (servername: string) => SecureContext;
   implicitTLS?: boolean;
 }
 
@@ -91,9 +94,12 @@ export async function startSmtpListener(spec: SmtpListenerSpec, deps: SmtpListen
   let server: NetServer;
   if (spec.implicitTLS) {
     if (!spec.tlsContext) throw new Error(`${service} on ${spec.ip}:${spec.port} needs a TLS certificate`);
-    const ctx = spec.tlsContext;
-    server = createTlsServer({ SNICallback: (_name, cb) => cb(null, ctx) }, (s: TLSSocket) => onConnection(s));
-    server.on('tlsClientError', (err: Error) => log.debug({ err: err.message }, 'tls handshake failed'));
+    server = implicitTlsServer({
+      context: spec.tlsContext,
+      sni: spec.sni,
+      onSecure: onConnection,
+      onError: (err) => log.debug({ err: err.message }, 'tls handshake failed'),
+    });
   } else {
     server = createTcpServer(onConnection);
   }
