@@ -191,15 +191,12 @@ export async function startServer(opts: StartOptions): Promise<Server> {
   queue.onEvents = () => webhooks.worker.eventsArrived(); // outgoing events recorded: webhooks for them
   const services: string[] = [];
   const listeners: Array<{ service: string; ip: string; port: number }> = [];
-  // Called after every submission is queued; the delivery wiring points it at the scheduler.
-  let onQueued: () => void = () => {};
   const submitter = new Submitter({
     config: () => ({ static: loaded.static, dynamic: current }),
     queue,
     tmpDir: tmpDir(dataDir),
     clock: opts.clock,
     log: log.child({ proto: 'submit' }),
-    onQueued: () => onQueued(),
   });
   const resolver = opts.resolver ?? cachingResolver(createResolver());
   const clockNow = () => (opts.clock ? opts.clock().getTime() : Date.now());
@@ -629,8 +626,9 @@ export async function startServer(opts: StartOptions): Promise<Server> {
         }
       },
     });
+    // New submissions wake the scheduler through onChange (QueueStore.add calls it, coalesced per
+    // tick), so the Submitter needs no onQueued hook: one scheduling pass per tick, not per submission.
     queue.onChange = () => s.kick();
-    onQueued = () => s.kick();
     cleanups.push(async () => {
       queue.onChange = undefined;
       await s.stop();

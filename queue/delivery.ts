@@ -39,7 +39,8 @@ export interface QueueDeliveryDeps {
   resolver: Resolver;
   log: Logger;
   /** Into local accounts, as port 25 would (rules, mailbox), without SMTP. */
-  deliverLocal(input: { mailFrom: LocalAddress | undefined; recipients: LocalAddress[]; prefix?: Buffer; path: string; verifiedDomains: string[] }): Promise<LocalDeliverResult[]>;
+  /** `message`: the queued message's bytes (stored inline) or the path of its file. */
+  deliverLocal(input: { mailFrom: LocalAddress | undefined; recipients: LocalAddress[]; prefix?: Buffer; message: Buffer | string; verifiedDomains: string[] }): Promise<LocalDeliverResult[]>;
   direct?: DirectOptions;
   /** Trusted CAs for verified TLS (mox.conf TLS.CA), in addition to or instead of the system's. */
   ca?: string[];
@@ -80,7 +81,7 @@ export function queueDeliverer(d: QueueDeliveryDeps): (msgs: QueuedMsg[]) => Pro
         mailFrom: first.senderLocalpart || first.senderDomain ? { localpart: first.senderLocalpart, domain: first.senderDomain, domainUnicode: first.senderDomain } : undefined,
         recipients: msgs.map((m) => ({ localpart: m.recipientLocalpart, domain: m.recipientDomain, domainUnicode: m.recipientDomain })),
         prefix: d.queue.prefix(first.id),
-        path: d.queue.messagePath(first),
+        message: d.queue.message(first),
         // The sender is one of our accounts, authenticated at submission.
         verifiedDomains: first.senderDomain ? [first.senderDomain] : [],
       });
@@ -102,13 +103,15 @@ export function queueDeliverer(d: QueueDeliveryDeps): (msgs: QueuedMsg[]) => Pro
       else groups.set(key, { mailFrom, prefix, msgs: [m] });
     }
     const out: RecipientOutcome[] = [];
+    // Inline (small) messages are sent from memory, files are streamed.
+    const message = d.queue.message(first);
     for (const g of groups.values()) {
       const m0 = g.msgs[0]!;
       const o: DeliverOptions = {
         domain: m0.recipientDomain,
         mailFrom: g.mailFrom,
         recipients: g.msgs.map((m) => ({ address: addr(m.recipientLocalpart, m.recipientDomain), notify: m.dsn.notify, orcpt: m.dsn.orcpt })),
-        message: d.queue.messagePath(m0),
+        message,
         messagePrefix: g.prefix,
         size: m0.size,
         smtputf8: m0.smtputf8,

@@ -3,7 +3,8 @@
  * rules, suppression list, (migration 2) the outgoing event log that webhook/ turns into webhook
  * deliveries, (3) an index for matching incoming DSNs by ENVID, and (4) the per-recipient
  * submission record the send limits count; (5) webhook/'s delivery tables; (6) webapi Send
- * idempotency keys (queue/idempotency.ts).
+ * idempotency keys (queue/idempotency.ts), (7) an index of retired messages by account, (8) inline
+ * message bodies (`msg_body`).
  * Times are milliseconds since the epoch; JSON columns are TEXT.
  */
 import type { Migration } from '../store/db.js';
@@ -219,6 +220,19 @@ export const QUEUE_MIGRATIONS: readonly Migration[] = [
     version: 7,
     sql: `
       CREATE INDEX retired_account ON msg_retired(sender_account, last_activity);
+    `,
+  },
+  {
+    // Inline message bodies (queue/store.ts): a submission up to inlineMaxSize (default 64 KiB) is
+    // stored here, in the same group-committed transaction as its rows, instead of as a file under
+    // queue/msg/ (no per-message file write, fsync and directory fsync). One row per submission,
+    // keyed like the file would be (the id of its first msg row); removed with the last msg row.
+    version: 8,
+    sql: `
+      CREATE TABLE msg_body (
+        base_id INTEGER PRIMARY KEY,
+        data BLOB NOT NULL
+      );
     `,
   },
 ];

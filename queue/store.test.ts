@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, readdirSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { QueueStore, QueueError, type AddInput, type QueueStoreOptions } from './store.js';
+import { QueueStore, QueueError, DEFAULT_QUEUE_INLINE_MAX_SIZE, type AddInput, type QueueStoreOptions } from './store.js';
+import { WalSyncer } from '../store/walsync.js';
 
 let now = Date.UTC(2026, 10, 21, 12, 0, 0);
 const clock = () => new Date(now);
@@ -39,14 +40,34 @@ function files(dataDir: string): string[] {
   return readdirSync(root).flatMap((d) => readdirSync(join(root, d)).map((f) => `${d}/${f}`));
 }
 
-test('add: one row per recipient sharing one durable file; prefix stored per row', async () => {
+function inlineCount(q: QueueStore): number {
+  return q.db.prepare('SELECT count(*) FROM msg_body').pluck().get() as number;
+}
+
+/** Both ways a message is stored: inline in queue.db (the default for small ones) and as a file. */
+const MODES = [
+  { name: 'inline', opts: {} as Partial<QueueStoreOptions> },
+  { name: 'files', opts: { inlineMaxSize: 0 } as Partial<QueueStoreOptions> },
+] as const;
+
+/** How many messages are stored, checking that all are of the mode's kind. */
+function stored(q: QueueStore, dataDir: string, mode: (typeof MODES)[number]['name']): number {
+  const f = files(dataDir).length;
+  const i = inlineCount(q);
+  if (mode === 'inline') assert.equal(f, 0, 'no files for inline messages');
+  else assert.equal(i, 0, 'nothing inline with inlineMaxSize 0');
+  return f + i;
+}
+
+for (const mode of MODES)
+test(`add (${mode.name}): one row per recipient sharing one durable message; prefix stored per row`, async () => {
   await withQueue(async (q, dataDir) => {
     const prefix = Buffer.from('DKIM-Signature: v=1; d=example.com\r\n');
     const msgs = await q.add(input({ prefix, extra: { customer: 'c1' }, envid: 'env1', recipients: [{ localpart: 'a', domain: 'gmail.com', notify: ['FAILURE'] }, { localpart: 'b', domain: 'yahoo.com' }] }));
     assert.equal(msgs.length, 2);
     assert.equal(msgs[0]!.baseId, msgs[0]!.id);
     assert.equal(msgs[1]!.baseId, msgs[0]!.id);
-    assert.equal(files(dataDir).length, 1, 'one shared file');
+    assert.equal(stored(q, dataDir, mode.name), 1, 'one shared message');
     assert.equal(msgs[0]!.nextAttempt.getTime(), now, 'first attempt immediately');
     assert.equal(msgs[0]!.maxAttempts, 8);
     assert.deepEqual(msgs[0]!.extra, { customer: 'c1' });
@@ -54,17 +75,85 @@ test('add: one row per recipient sharing one durable file; prefix stored per row
     const bytes = await q.messageBytes(msgs[1]!.id);
     assert.ok(bytes.toString().startsWith('DKIM-Signature: v=1; d=example.com\r\nFrom: <mjl@example.com>'));
     assert.equal(msgs[1]!.size, bytes.length);
-  });
+  }, mode.opts);
 });
 
-test('group commit: many concurrent submissions, all durable and distinct', async () => {
+for (const mode of MODES)
+test(`group commit (${mode.name}): many concurrent submissions, all durable and distinct, byte for byte`, async () => {
   await withQueue(async (q, dataDir) => {
-    const all = await Promise.all(Array.from({ length: 200 }, (_, i) => q.add(input({ messageId: `<m${i}@example.com>` }))));
+    const body = (i: number) => Buffer.from(`From: <mjl@example.com>\r\nSubject: m${i}\r\n\r\n${'x'.repeat(i)}\r\n`);
+    const all = await Promise.all(Array.from({ length: 200 }, (_, i) => q.add(input({ messageId: `<m${i}@example.com>`, message: body(i) }))));
     const ids = all.flat().map((m) => m.id);
     assert.equal(new Set(ids).size, 400);
     assert.equal(q.count(), 400);
-    assert.equal(files(dataDir).length, 200);
+    assert.equal(stored(q, dataDir, mode.name), 200);
+    for (const [i, ms] of all.entries()) {
+      for (const m of ms) assert.deepEqual(await q.messageBytes(m.id), body(i));
+    }
+  }, mode.opts);
+});
+
+test('inline up to inlineMaxSize given as bytes; larger messages and temp files are files', async () => {
+  await withQueue(async (q, dataDir) => {
+    const big = (n: number) => Buffer.concat([Buffer.from('From: <mjl@example.com>\r\n\r\n'), Buffer.alloc(n - 27, 'a')]);
+    const [atMax] = await q.add(input({ message: big(DEFAULT_QUEUE_INLINE_MAX_SIZE) }));
+    assert.equal(atMax!.size, DEFAULT_QUEUE_INLINE_MAX_SIZE);
+    assert.ok(Buffer.isBuffer(q.message(atMax!)), 'at the limit: inline');
+    assert.deepEqual(q.message(atMax!), big(DEFAULT_QUEUE_INLINE_MAX_SIZE));
+    const [over] = await q.add(input({ message: big(DEFAULT_QUEUE_INLINE_MAX_SIZE + 1) }));
+    assert.equal(typeof q.message(over!), 'string', 'over the limit: a file');
+    const tmp = join(dataDir, 'spool');
+    writeFileSync(tmp, 'From: <mjl@example.com>\r\n\r\nsmall but spooled\r\n');
+    const [spooled] = await q.add(input({ message: { tempPath: tmp, size: 45 } }));
+    assert.equal(typeof q.message(spooled!), 'string', 'a temp file is linked, not read in');
+    assert.equal(inlineCount(q), 1);
+    assert.equal(files(dataDir).length, 2);
+    assert.deepEqual(await q.messageBytes(over!.id), big(DEFAULT_QUEUE_INLINE_MAX_SIZE + 1));
   });
+});
+
+test('group commit: no submission is acknowledged before the WAL fdatasync of its batch returns; a failed fsync fails the batch', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'moxts-queue-'));
+  const real = new WalSyncer(join(dataDir, 'queue.db-wal'));
+  let release!: (err?: Error) => void;
+  let syncs = 0;
+  const walSyncer = {
+    async sync() {
+      // Held until the test lets it finish (or fail).
+      const gate = new Promise<Error | undefined>((r) => (release = r));
+      syncs++;
+      await real.sync();
+      const err = await gate;
+      if (err) throw err;
+    },
+    close: () => real.close(),
+  };
+  const q = await QueueStore.open({ dataDir, clock, walSyncer });
+  try {
+    let acked = 0;
+    const ps = Array.from({ length: 20 }, (_, i) => q.add(input({ messageId: `<g${i}@example.com>` })).then((m) => (acked++, m)));
+    // Wait until the batch is committed and its fsync has started.
+    while (syncs === 0) await new Promise((r) => setImmediate(r));
+    assert.equal(syncs, 1, 'one fsync for the whole batch');
+    assert.equal(q.count(), 40, 'rows committed (at synchronous=NORMAL)');
+    assert.equal(inlineCount(q), 20, 'bodies in the same transaction');
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(acked, 0, 'nothing acknowledged while the fsync runs');
+    // A submission arriving meanwhile waits for the next batch (and its own fsync).
+    const late = q.add(input({ messageId: '<late@example.com>' }));
+    release();
+    const msgs = await Promise.all(ps);
+    assert.equal(msgs.flat().length, 40);
+    while (syncs === 1) await new Promise((r) => setImmediate(r));
+    release(new Error('EIO: simulated fsync failure'));
+    await assert.rejects(late, /EIO/, 'not acknowledged when its fsync failed');
+  } finally {
+    // Later fsyncs succeed at once.
+    const done = q.close();
+    release?.();
+    await done;
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 });
 
 test('fromid must be unique across queued and retired messages', async () => {
@@ -152,17 +241,18 @@ test('hold rules apply the same matching to new and existing messages', async ()
   });
 });
 
-test('retire: files removed after the last recipient, retired kept per account period, cleanup', async () => {
+for (const mode of MODES)
+test(`retire (${mode.name}): message removed after the last recipient, retired kept per account period, cleanup`, async () => {
   await withQueue(
     async (q, dataDir) => {
       const [a, b] = await q.add(input());
       const r1 = await q.retire({ ids: [a!.id] }, 'delivered');
       assert.equal(r1.length, 1);
-      assert.equal(files(dataDir).length, 1, 'file still used by the other recipient');
+      assert.equal(stored(q, dataDir, mode.name), 1, 'message still used by the other recipient');
       const r2 = await q.retire({ ids: [b!.id] }, 'failed', { success: false, code: 550, enhanced: '5.1.1', error: 'no such user' });
       assert.equal(r2[0]!.outcome, 'failed');
       assert.equal(r2[0]!.results.at(-1)!.code, 550);
-      assert.equal(files(dataDir).length, 0, 'file removed with the last row');
+      assert.equal(stored(q, dataDir, mode.name), 0, 'message removed with the last row');
       assert.equal(q.count(), 0);
       assert.equal(q.getRetired(a!.id)!.success, true);
       assert.equal(q.listRetired({ account: 'mjl' }).length, 2);
@@ -175,7 +265,7 @@ test('retire: files removed after the last recipient, retired kept per account p
       assert.equal(q.cleanupRetired(), 2);
       assert.equal(q.listRetired().length, 0);
     },
-    { keepRetiredFor: (acct) => (acct === 'mjl' ? 3_600_000 : 0) },
+    { keepRetiredFor: (acct) => (acct === 'mjl' ? 3_600_000 : 0), ...mode.opts },
   );
 });
 

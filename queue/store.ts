@@ -3,13 +3,17 @@
  * durably, listing with filters and keyset pagination, admin changes (hold, schedule, transport,
  * RequireTLS), retiring finished messages, hold rules and the suppression list.
  *
- * Durability (DESIGN §4): add() resolves only when the message file (fsync'd, directory fsync'd)
- * and its rows (committed, synchronous=FULL) are durable. Concurrent add() calls are committed
- * together in one transaction (group commit). One file per submission, named by the id of its
- * first row (base_id), shared by the rows of all its recipients.
+ * Durability (DESIGN §4): add() resolves only when the message bytes and its rows are durable.
+ * Concurrent add() calls are committed together in one transaction (group commit) whose WAL is
+ * fdatasync'd once. One message per submission, keyed by the id of its first row (base_id) and
+ * shared by the rows of all its recipients: a small one (≤ inlineMaxSize, default 64 KiB, given as
+ * bytes) is stored inline in `msg_body`, in the same transaction as its rows, so that one WAL fsync
+ * covers it; a larger one (or one given as a temp file) is a file under queue/msg/ (fsync'd,
+ * directory fsync'd) before its rows are committed.
  */
 import { promises as fsp, readdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
+import type { Statement } from 'better-sqlite3';
 import { openDb, type Db } from '../store/db.js';
 import { writeFileSynced, linkOrCopy, syncFile, DirSyncer, DirMaker } from '../store/msgfile.js';
 import { WalSyncer } from '../store/walsync.js';
@@ -25,6 +29,9 @@ export const DUE_SCAN_LIMIT = 10_000;
 
 /** Most rows committed in one group-commit transaction. */
 export const QUEUE_MAX_BATCH = 512;
+
+/** Default QueueStoreOptions.inlineMaxSize: messages up to 64 KiB are stored in queue.db. */
+export const DEFAULT_QUEUE_INLINE_MAX_SIZE = 64 * 1024;
 
 export interface AttemptResult {
   start: number;
@@ -179,7 +186,8 @@ interface Pending {
   outgoing?: Array<{ account: string; recipient: string; submitted: number }>;
   resolve: (ids: number[]) => void;
   reject: (e: unknown) => void;
-  file: string;
+  /** Inline message bytes (msg_body), inserted with the rows; undefined when it is a file. */
+  body?: { baseId: number; data: Buffer };
 }
 
 export interface QueueStoreOptions {
@@ -188,6 +196,17 @@ export interface QueueStoreOptions {
   clock?: () => Date;
   /** How long to keep retired messages of an account (KeepRetiredMessagePeriod), ms; 0 keeps none. */
   keepRetiredFor?: (account: string) => number;
+  /**
+   * Messages given as bytes and at most this large are stored inline in queue.db (msg_body) in the
+   * group-commit transaction of their rows instead of as files; default DEFAULT_QUEUE_INLINE_MAX_SIZE;
+   * 0 = always files.
+   */
+  inlineMaxSize?: number;
+  /**
+   * What makes a committed batch durable: fdatasync of queue.db-wal (default: store/walsync.ts on
+   * `<dataDir>/queue.db-wal`). Tests wrap it to observe that nothing is acknowledged before it.
+   */
+  walSyncer?: { sync(): Promise<void>; close(): Promise<void> };
 }
 
 type Row = Record<string, unknown>;
@@ -247,9 +266,10 @@ export class QueueStore {
   private closed = false;
   /** A batch is committed and its WAL fdatasync is running; the next batch waits for it. */
   private syncing = false;
-  private readonly wal: WalSyncer;
+  private readonly wal: { sync(): Promise<void>; close(): Promise<void> };
   private readonly dirSyncer = new DirSyncer();
   private readonly dirMaker = new DirMaker(this.dirSyncer);
+  private readonly inlineMaxSize: number;
 
   private constructor(opts: QueueStoreOptions, db: Db) {
     this.db = db;
@@ -257,7 +277,8 @@ export class QueueStore {
     this.log = opts.log ?? nullLogger();
     this.clock = opts.clock ?? (() => new Date());
     this.keepRetiredFor = opts.keepRetiredFor ?? (() => 0);
-    this.wal = new WalSyncer(join(opts.dataDir, 'queue.db-wal'));
+    this.inlineMaxSize = opts.inlineMaxSize ?? DEFAULT_QUEUE_INLINE_MAX_SIZE;
+    this.wal = opts.walSyncer ?? new WalSyncer(join(opts.dataDir, 'queue.db-wal'));
     const max = db.prepare('SELECT max(m) FROM (SELECT max(id) AS m FROM msg UNION ALL SELECT max(id) FROM msg_retired)').pluck().get() as number | null;
     this.nextId = (max ?? 0) + 1;
   }
@@ -287,6 +308,10 @@ export class QueueStore {
       }
     }
     if (removed) this.log.info({ removed }, 'queue: removed unreferenced message files');
+    // Inline bodies are removed in the transaction that removes their last row; this only guards
+    // against a database written by something else.
+    const bodies = this.db.prepare('DELETE FROM msg_body WHERE base_id NOT IN (SELECT base_id FROM msg)').run().changes;
+    if (bodies) this.log.info({ removed: bodies }, 'queue: removed unreferenced inline messages');
   }
 
   private now(): number {
@@ -318,16 +343,19 @@ export class QueueStore {
 
     const baseId = this.nextId;
     this.nextId += input.recipients.length;
-    const file = this.filePath(baseId);
-    await this.dirMaker.ensure(dirname(file));
-    if (Buffer.isBuffer(input.message)) {
-      await writeFileSynced(file, input.message);
-    } else {
-      await syncFile(input.message.tempPath);
-      await linkOrCopy(input.message.tempPath, file);
+    const inline = Buffer.isBuffer(input.message) && input.message.length <= this.inlineMaxSize;
+    const file = inline ? undefined : this.filePath(baseId);
+    if (file) {
+      await this.dirMaker.ensure(dirname(file));
+      if (Buffer.isBuffer(input.message)) {
+        await writeFileSynced(file, input.message);
+      } else {
+        await syncFile(input.message.tempPath);
+        await linkOrCopy(input.message.tempPath, file);
+      }
+      // Directory fsyncs are shared by concurrent submissions (one per directory at a time).
+      await this.dirSyncer.sync(dirname(file));
     }
-    // Directory fsyncs are shared by concurrent submissions (one per directory at a time).
-    await this.dirSyncer.sync(dirname(file));
 
     const now = this.now();
     const fileSize = Buffer.isBuffer(input.message) ? input.message.length : input.message.size;
@@ -365,11 +393,12 @@ export class QueueStore {
         const outgoing = input.recordOutgoing
           ? input.recipients.map((r) => ({ account: input.account, recipient: `${r.localpart}@${r.domain}`.toLowerCase(), submitted: now }))
           : undefined;
-        this.pending.push({ rows, resolve, reject, file, outgoing });
+        const body = inline ? { baseId, data: input.message as Buffer } : undefined;
+        this.pending.push({ rows, resolve, reject, body, outgoing });
         this.scheduleFlush();
       });
     } catch (e) {
-      await fsp.rm(file, { force: true });
+      if (file) await fsp.rm(file, { force: true });
       throw e;
     }
     this.changed();
@@ -385,6 +414,17 @@ export class QueueStore {
 
   private insertStmt?: ReturnType<Db['prepare']>;
   private outgoingStmt?: ReturnType<Db['prepare']>;
+  /** Statements of the hot paths (submission, scheduling), prepared once. */
+  private readonly stmts = new Map<string, Statement<unknown[]>>();
+
+  private stmt(sql: string): Statement<unknown[]> {
+    let st = this.stmts.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.stmts.set(sql, st);
+    }
+    return st;
+  }
 
   /**
    * Group commit: pending submissions in one transaction, committed at synchronous=NORMAL (no
@@ -413,6 +453,7 @@ export class QueueStore {
     const stmt = this.insertStmt;
     this.outgoingStmt ??= this.db.prepare('INSERT INTO outgoing (account, recipient, submitted) VALUES (@account, @recipient, @submitted)');
     const outStmt = this.outgoingStmt;
+    const bodyStmt = this.stmt('INSERT INTO msg_body (base_id, data) VALUES (?, ?)');
     const failed = new Map<Pending, unknown>();
     try {
       this.db.pragma('synchronous = NORMAL');
@@ -422,6 +463,7 @@ export class QueueStore {
             // One savepoint per submission: a failing one (e.g. a fromid race) does not fail the others.
             try {
               this.db.transaction(() => {
+                if (p.body) bodyStmt.run(p.body.baseId, p.body.data);
                 for (const r of p.rows) stmt.run(r);
                 for (const o of p.outgoing ?? []) outStmt.run(o);
               })();
@@ -461,12 +503,22 @@ export class QueueStore {
     return r ? rowToMsg(r) : undefined;
   }
 
-  /** The message as sent: prefix + file. */
+  /** The message as sent: prefix + message (inline or file). */
   async messageBytes(id: number): Promise<Buffer> {
-    const r = this.db.prepare('SELECT base_id, prefix FROM msg WHERE id = ?').get(id) as { base_id: number; prefix: Buffer | null } | undefined;
+    const r = this.stmt('SELECT base_id, prefix FROM msg WHERE id = ?').get(id) as { base_id: number; prefix: Buffer | null } | undefined;
     if (!r) throw new QueueError('notfound', `no queued message ${id}`);
-    const body = await fsp.readFile(this.filePath(r.base_id));
+    const m = this.message({ baseId: r.base_id });
+    const body = Buffer.isBuffer(m) ? m : await fsp.readFile(m);
     return r.prefix ? Buffer.concat([r.prefix, body]) : body;
+  }
+
+  /**
+   * A queued message (without its per-row prefix): the inline bytes, or the path of its file (to be
+   * streamed; big messages are never read whole). Valid while a row of the submission is queued.
+   */
+  message(m: Pick<QueuedMsg, 'baseId'>): Buffer | string {
+    const data = this.stmt('SELECT data FROM msg_body WHERE base_id = ?').pluck().get(m.baseId) as Buffer | undefined;
+    return data ?? this.filePath(m.baseId);
   }
 
   private where(f: QueueFilter): { sql: string; args: unknown[] } {
@@ -567,11 +619,13 @@ export class QueueStore {
     const now = this.now();
     const w = this.where(f);
     let retired: RetiredMsg[] = [];
+    let files: number[] = [];
     this.db.transaction(() => {
       const rows = this.db.prepare(`SELECT * FROM msg WHERE ${w.sql}`).all(...w.args) as Row[];
       retired = rows.map((r) => this.retireRow(r, outcome, result ? { start: now, durationMs: 0, ...result } : undefined, now).retired);
+      files = this.removeUnusedBodies(retired.map((r) => r.baseId));
     })();
-    await this.removeUnusedFiles(retired.map((r) => r.baseId));
+    await this.removeFiles(files);
     if (retired.length) this.changed();
     return retired;
   }
@@ -597,7 +651,7 @@ export class QueueStore {
       keep_until: now + keep,
     };
     if (keep > 0) this.retireStmt.run(rec);
-    this.db.prepare('DELETE FROM msg WHERE id = ?').run(r.id);
+    this.stmt('DELETE FROM msg WHERE id = ?').run(r.id);
     this.recordRowEvent(r, outcome, result, now, suppressing);
     return { retired: rowToRetired(rec) };
   }
@@ -626,11 +680,22 @@ export class QueueStore {
     );
   }
 
-  private async removeUnusedFiles(baseIds: Iterable<number>): Promise<void> {
+  /**
+   * Inside the transaction that removed rows: the inline bodies of submissions with no row left are
+   * deleted with them; returns the base ids whose message is a file, to be removed after the commit
+   * (a crash in between leaves a file no row refers to, removed at the next open).
+   */
+  private removeUnusedBodies(baseIds: Iterable<number>): number[] {
+    const files: number[] = [];
     for (const b of new Set(baseIds)) {
-      const left = this.db.prepare('SELECT 1 FROM msg WHERE base_id = ? LIMIT 1').get(b);
-      if (!left) await fsp.rm(this.filePath(b), { force: true });
+      if (this.stmt('SELECT 1 FROM msg WHERE base_id = ? LIMIT 1').get(b)) continue;
+      if (this.stmt('DELETE FROM msg_body WHERE base_id = ?').run(b).changes === 0) files.push(b);
     }
+    return files;
+  }
+
+  private async removeFiles(baseIds: readonly number[]): Promise<void> {
+    for (const b of baseIds) await fsp.rm(this.filePath(b), { force: true });
   }
 
   /**
@@ -645,26 +710,26 @@ export class QueueStore {
     // Group commit: outcomes of attempts finishing in the same tick share one transaction (one
     // fsync); better-sqlite3 commits block the event loop, so one commit per attempt would
     // serialise every delivery behind the disk.
-    const res = await new Promise<{ retired: RetiredMsg[]; suppressing: Set<number> }>((resolve, reject) => {
+    const res = await new Promise<{ retired: RetiredMsg[]; suppressing: Set<number>; files: number[] }>((resolve, reject) => {
       this.pendingOutcomes.push({ items, resolve, reject });
       if (this.pendingOutcomes.length === 1) setImmediate(() => this.flushOutcomes());
     });
-    await this.removeUnusedFiles(res.retired.map((r) => r.baseId));
-    return res;
+    await this.removeFiles(res.files);
+    return { retired: res.retired, suppressing: res.suppressing };
   }
 
-  private pendingOutcomes: Array<{ items: readonly OutcomeInput[]; resolve: (r: { retired: RetiredMsg[]; suppressing: Set<number> }) => void; reject: (e: unknown) => void }> = [];
+  private pendingOutcomes: Array<{ items: readonly OutcomeInput[]; resolve: (r: { retired: RetiredMsg[]; suppressing: Set<number>; files: number[] }) => void; reject: (e: unknown) => void }> = [];
 
   private flushOutcomes(): void {
     const batch = this.pendingOutcomes.splice(0);
     if (!batch.length) return;
     const now = this.now();
-    const out = batch.map(() => ({ retired: [] as RetiredMsg[], suppressing: new Set<number>() }));
+    const out = batch.map(() => ({ retired: [] as RetiredMsg[], suppressing: new Set<number>(), files: [] as number[] }));
     try {
       this.db
         .transaction(() => {
-          const get = this.db.prepare('SELECT * FROM msg WHERE id = ?');
-          const upd = this.db.prepare('UPDATE msg SET results = ?, delayed_dsn_sent = delayed_dsn_sent | ? WHERE id = ?');
+          const get = this.stmt('SELECT * FROM msg WHERE id = ?');
+          const upd = this.stmt('UPDATE msg SET results = ?, delayed_dsn_sent = delayed_dsn_sent | ? WHERE id = ?');
           for (const [i, p] of batch.entries()) {
             const { retired, suppressing } = out[i]!;
             for (const it of p.items) {
@@ -686,6 +751,12 @@ export class QueueStore {
               retired.push(this.retireRow(r, it.outcome, it.result, now, sup).retired);
             }
           }
+          // After all of the batch's rows are gone: a submission's message goes with its last row.
+          const seen = new Set<number>();
+          for (const o of out) {
+            o.files = this.removeUnusedBodies(o.retired.map((r) => r.baseId).filter((b) => !seen.has(b)));
+            for (const r of o.retired) seen.add(r.baseId);
+          }
         })
         .immediate();
     } catch (e) {
@@ -695,14 +766,9 @@ export class QueueStore {
     for (const [i, p] of batch.entries()) p.resolve(out[i]!);
   }
 
-  /** Path of the message file of a queued message (sent after its prefix). */
-  messagePath(m: Pick<QueuedMsg, 'baseId'>): string {
-    return this.filePath(m.baseId);
-  }
-
-  /** Per-row prefix bytes (Received/DKIM-Signature), sent before the file. */
+  /** Per-row prefix bytes (Received/DKIM-Signature), sent before the message. */
   prefix(id: number): Buffer | undefined {
-    return (this.db.prepare('SELECT prefix FROM msg WHERE id = ?').pluck().get(id) as Buffer | null | undefined) ?? undefined;
+    return (this.stmt('SELECT prefix FROM msg WHERE id = ?').pluck().get(id) as Buffer | null | undefined) ?? undefined;
   }
 
   /**
@@ -756,20 +822,20 @@ export class QueueStore {
     const now = this.now();
     const picked = new Map<string, number>();
     let scanned = 0;
-    const it = this.db.prepare('SELECT base_id, recipient_domain FROM msg WHERE hold = 0 AND next_attempt <= ? ORDER BY next_attempt, id').raw().iterate(now) as IterableIterator<[number, string]>;
+    const it = this.stmt('SELECT base_id, recipient_domain FROM msg WHERE hold = 0 AND next_attempt <= ? ORDER BY next_attempt, id').raw().iterate(now) as IterableIterator<[number, string]>;
     for (const [baseId, domain] of it) {
       if (++scanned > DUE_SCAN_LIMIT) break;
       if (skipDomains.has(domain) || picked.has(domain)) continue;
       picked.set(domain, baseId);
       if (picked.size >= max) break;
     }
-    const rows = this.db.prepare('SELECT * FROM msg WHERE base_id = ? AND recipient_domain = ? AND hold = 0 AND next_attempt <= ? ORDER BY id LIMIT ?');
+    const rows = this.stmt('SELECT * FROM msg WHERE base_id = ? AND recipient_domain = ? AND hold = 0 AND next_attempt <= ? ORDER BY id LIMIT ?');
     return [...picked].map(([domain, baseId]) => (rows.all(baseId, domain, now, maxRecipients) as Row[]).map(rowToMsg));
   }
 
   /** When the next message becomes due (held messages excluded), or undefined when none is queued. */
   nextDue(): Date | undefined {
-    const t = this.db.prepare('SELECT min(next_attempt) FROM msg WHERE hold = 0').pluck().get() as number | null;
+    const t = this.stmt('SELECT min(next_attempt) FROM msg WHERE hold = 0').pluck().get() as number | null;
     return t == null ? undefined : new Date(t);
   }
 
@@ -782,8 +848,8 @@ export class QueueStore {
     const now = this.now();
     const out: QueuedMsg[] = [];
     this.db.transaction(() => {
-      const get = this.db.prepare('SELECT * FROM msg WHERE id = ? AND hold = 0');
-      const upd = this.db.prepare('UPDATE msg SET attempts = ?, last_attempt = ?, next_attempt = ? WHERE id = ?');
+      const get = this.stmt('SELECT * FROM msg WHERE id = ? AND hold = 0');
+      const upd = this.stmt('UPDATE msg SET attempts = ?, last_attempt = ?, next_attempt = ? WHERE id = ?');
       for (const id of ids) {
         const r = get.get(id) as Row | undefined;
         if (!r) continue;
@@ -862,7 +928,7 @@ export class QueueStore {
   // ---------------------------------------------------------------- hold rules
 
   listHoldRules(): HoldRule[] {
-    return (this.db.prepare('SELECT * FROM hold_rule ORDER BY id').all() as Row[]).map((r) => ({
+    return (this.stmt('SELECT * FROM hold_rule ORDER BY id').all() as Row[]).map((r) => ({
       id: r.id as number,
       account: r.account as string,
       senderDomain: r.sender_domain as string,

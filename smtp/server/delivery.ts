@@ -514,9 +514,9 @@ export interface LocalDeliveryInput {
   /** Envelope sender; undefined for the null reverse path. */
   mailFrom: SmtpAddress | undefined;
   recipients: SmtpAddress[];
-  /** The queued message: per-row prefix (Received, DKIM-Signature) and the message file. */
+  /** The queued message: per-row prefix (Received, DKIM-Signature) and the message (bytes stored inline in the queue, or the path of its file). */
   prefix?: Buffer;
-  path: string;
+  message: Buffer | string;
   /** Domains the sender is known to control (our own authenticated sender's domain), for rulesets. */
   verifiedDomains: string[];
   /** Stored with the message (webapi Meta). */
@@ -544,13 +544,14 @@ export async function deliverLocal(deps: LocalDeliveryDeps, input: LocalDelivery
   const lookups = input.recipients.map((r) => lookupTargets(stat, dynamic, r, mailFrom));
   if (!lookups.some((l) => l.ok)) return lookups.map((l) => refusalResult(l));
   const prefix = Buffer.concat([Buffer.from(returnPathHeader(input.mailFrom)), input.prefix ?? Buffer.alloc(0)]);
-  const st = await fsp.stat(input.path);
-  const fullSize = prefix.length + st.size;
+  const msg = input.message;
+  const msgSize = Buffer.isBuffer(msg) ? msg.length : (await fsp.stat(msg)).size;
+  const fullSize = prefix.length + msgSize;
   let data: Buffer | { tempPath: string; size: number };
   let parsed: Part;
   let cleanup = async () => {};
-  if (st.size <= LOCAL_IN_MEMORY_MAX) {
-    data = Buffer.concat([prefix, await fsp.readFile(input.path)]);
+  if (msgSize <= LOCAL_IN_MEMORY_MAX) {
+    data = Buffer.concat([prefix, Buffer.isBuffer(msg) ? msg : await fsp.readFile(msg)]);
     parsed = parseBuffer(data);
   } else {
     const tempPath = join(deps.tmpDir, `local-${Date.now()}-${randomBytes(6).toString('hex')}`);
@@ -560,7 +561,7 @@ export async function deliverLocal(deps: LocalDeliveryDeps, input: LocalDelivery
     try {
       await fh.write(prefix);
       parser.write(prefix);
-      for await (const chunk of createReadStream(input.path, { highWaterMark: 256 * 1024 })) {
+      for await (const chunk of Buffer.isBuffer(msg) ? [msg] : createReadStream(msg, { highWaterMark: 256 * 1024 })) {
         await fh.write(chunk as Buffer);
         parser.write(chunk as Buffer);
       }
