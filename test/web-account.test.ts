@@ -14,6 +14,8 @@ import { WebhookReceiver } from './helpers/webhook-receiver.js';
 import { WebapiClient, WebapiError } from '../webapi/client.js';
 import { verifyWebhook } from '../webhook/sign.js';
 import { loadConfig } from '../config/load.js';
+import { removeAccount } from '../config/write.js';
+import { ctlCall } from '../cmd/ctl.js';
 
 const OTHER_PASSWORD = 'other-pass-1';
 const OTHER_HOOK = 'https://other.example/private-hook';
@@ -387,4 +389,13 @@ test('account suppressions and logins; isolation: another account\'s list, attem
   assert.equal(r.status, 303);
   assert.equal((await other.get('')).status, 200);
   assert.equal((await ts.account().login(OTHER_PASSWORD, 'other@example.com')).status, 303);
+
+  // An account removed while logged in: its pages refuse, and say why.
+  const stat = (await loadConfig(join(ts.dir, 'mox.conf'))).static;
+  await removeAccount({ path: join(ts.dir, 'domains.conf'), static: stat }, 'other');
+  await ctlCall(ts.server.ctlPath, 'reload');
+  r = await other.get('webhooks');
+  assert.equal(r.status, 403);
+  assert.match(r.text, /no longer exists/);
+  assert.equal((await me.get('webhooks')).status, 200);
 });

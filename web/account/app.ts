@@ -5,7 +5,8 @@
  * page reads `r.session.account`; no page takes an account name from the request.
  * One module per area registers its routes here.
  */
-import { UiRouter, type UiApp } from '../ui.js';
+import { UiRouter, type UiApp, type UiHandler } from '../ui.js';
+import { HttpError } from '../errors.js';
 import { SessionStore, ACCOUNT_SESSION_LIMITS } from '../session.js';
 import { accountLogin } from '../login.js';
 import { html } from '../html.js';
@@ -27,8 +28,27 @@ export const ACCOUNT_NAV = [
   ['logins', 'Logins'],
 ] as const;
 
+/** Routes whose handlers first check that the session's account still exists (it may be removed while logged in). */
+class AccountRouter extends UiRouter {
+  constructor(private readonly exists: (account: string) => boolean) {
+    super();
+  }
+  override get(pattern: string, h: UiHandler): this {
+    return super.get(pattern, this.guard(h));
+  }
+  override post(pattern: string, h: UiHandler): this {
+    return super.post(pattern, this.guard(h));
+  }
+  private guard(h: UiHandler): UiHandler {
+    return (r) => {
+      if (!r.session.account || !this.exists(r.session.account)) throw new HttpError(403, 'This account no longer exists; log out.');
+      return h(r);
+    };
+  }
+}
+
 export function accountApp(deps: AccountDeps): UiApp {
-  const router = new UiRouter();
+  const router = new AccountRouter((a) => Object.hasOwn(deps.dynamic().Accounts, a));
   const sessions = deps.sessions ?? new SessionStore(ACCOUNT_SESSION_LIMITS, () => deps.clock().getTime());
   router.get('', (r) => {
     const name = r.session.account!;
