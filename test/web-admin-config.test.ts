@@ -76,7 +76,7 @@ test('admin config pages: domains with DNS records and live check, accounts, add
   ts.dns.set('_dmarc.example.org', { TXT: ['v=DMARC1; p=none'] });
   r = await admin.get('domains/example.org/check');
   assert.equal(r.status, 200);
-  const status = new Map(tableRows(r.text).map((c) => [c[0]!, /<strong class="check-[a-z]+">([^<]*)<\/strong>/.exec(c[5]!)?.[1]]));
+  const status = new Map(tableRows(r.text).map((c) => [c[1]!, /<strong class="check-[a-z]+">([^<]*)<\/strong>/.exec(c[0]!)?.[1]]));
   assert.deepEqual(Object.fromEntries(status), {
     MX: 'OK',
     SPF: 'OK',

@@ -37,6 +37,8 @@ button.secondary { background: transparent; color: var(--accent); }
 button.danger { background: var(--err); border-color: var(--err); }
 .muted { color: var(--muted); } .small { font-size: .85em; }
 dl.kv { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; } dl.kv dt { font-weight: 600; } dl.kv dd { margin: 0; word-break: break-word; }
+td code.small { word-break: break-all; }
+.check-ok { color: var(--ok); } .check-missing, .check-different, .check-error { color: var(--err); }
 .actions { display: flex; flex-wrap: wrap; gap: .4rem; margin: .5rem 0; }
 @media (max-width: 40rem) { main { padding: .6rem; } th, td { padding: .3rem; } }
 `;

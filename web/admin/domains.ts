@@ -171,14 +171,14 @@ ${postButton(r, `${domainPath(key)}/remove`, `Remove ${key}`, {}, { danger: true
         counts.error ? html`, ${counts.error} failed lookups` : ''
       }. <a href="${r.base}${domainPath(key)}">Back to ${key}</a>.</p>
 ${table(
-  ['Record', 'Name', 'Type', 'Expected', 'Found', 'Status'],
+  ['Status', 'Record', 'Name', 'Type', 'Expected', 'Found'],
   checks.map((c) => [
+    html`<strong class="check-${c.status}">${STATUS_TEXT[c.status]}</strong>`,
     c.purpose,
     html`<code>${c.name}</code>`,
     c.type,
     html`<code class="small">${c.value}</code>`,
     c.error ? html`<span class="muted">${c.error}</span>` : c.found.length ? c.found.map((f) => html`<code class="small">${f}</code><br>`) : html`<span class="muted">nothing</span>`,
-    html`<strong class="check-${c.status}">${STATUS_TEXT[c.status]}</strong>`,
   ]),
 )}`,
     };
