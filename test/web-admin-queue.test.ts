@@ -156,6 +156,18 @@ test('one message: hold, release, reschedule (relative to the next attempt), bad
   assert.match(r.text, /Delivery attempts/, 'the detail page again, with the error');
   assert.equal(ts.server.queue.get(id)!.nextAttempt.getTime(), before + 3_600_000, 'unchanged');
 
+  // RequireTLS and transport, as `moxts queue requiretls|transport`.
+  r = await admin.submit(`queue/${id}`, { op: 'requiretls', setrequiretls: 'yes' });
+  assert.match(r.text, new RegExp(`Message ${id} given the RequireTLS setting\\.`));
+  assert.equal(ts.server.queue.get(id)!.requireTLS, true);
+  r = await admin.submit(`queue/${id}`, { op: 'requiretls', setrequiretls: 'default' });
+  assert.equal(ts.server.queue.get(id)!.requireTLS, null);
+  r = await admin.post(`queue/${id}`, { op: 'transport', settransport: 'nope' });
+  assert.equal(r.status, 400);
+  assert.match(r.text, /No transport &quot;nope&quot; in mox\.conf/);
+  r = await admin.submit(`queue/${id}`, { op: 'transport', settransport: '' });
+  assert.equal(ts.server.queue.get(id)!.transport, null);
+
   // Without the CSRF token nothing changes.
   r = await admin.post(`queue/${id}`, { op: 'hold' }, { csrf: null });
   assert.equal(r.status, 403);
@@ -290,6 +302,9 @@ test('hold rules, keyset pagination, actions on the filtered selection, retired 
   assert.match(r.text, /7 messages released from hold\./);
   r = await admin.submit('queue?to=%40page.example', { to: '@page.example', op: 'hold' });
   assert.match(r.text, /7 messages held\./);
+  r = await admin.submit('queue?to=%40page.example', { to: '@page.example', op: 'requiretls', setrequiretls: 'no' });
+  assert.match(r.text, /7 messages given the RequireTLS setting\./);
+  assert.ok(ts.server.queue.list({ to: '@page.example' }).every((m) => m.requireTLS === false));
 
   // Fail and drop ask for confirmation first, showing how many.
   const two = `${msgs[0]!.id},${msgs[1]!.id}`;

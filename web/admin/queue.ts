@@ -65,10 +65,50 @@ export function toFilterArgs(v: FilterValues): { filter: FilterArgs; active: boo
 }
 
 function opVerb(op: string): string {
-  return { hold: 'held', unhold: 'released from hold', schedule: 'rescheduled', fail: 'failed (DSN sent to the sender)', drop: 'dropped' }[op] ?? op;
+  return (
+    { hold: 'held', unhold: 'released from hold', schedule: 'rescheduled', fail: 'failed (DSN sent to the sender)', drop: 'dropped', transport: 'given the transport', requiretls: 'given the RequireTLS setting' }[op] ??
+    op
+  );
 }
 
-const OPS = ['hold', 'unhold', 'schedule', 'fail', 'drop'] as const;
+const OPS = ['hold', 'unhold', 'schedule', 'fail', 'drop', 'transport', 'requiretls'] as const;
+
+/**
+ * The arguments of an op beyond the filter, as the CLI sends them: reschedule duration, transport
+ * (`settransport`: a configured transport, "" for default routing), RequireTLS (`setrequiretls`).
+ */
+function opArgs(deps: AdminDeps, op: string, f: Fields): Record<string, unknown> {
+  if (op === 'schedule') return scheduleArgs(f);
+  if (op === 'transport') {
+    const t = field(f, 'settransport');
+    if (t && !Object.hasOwn(deps.static.Transports ?? {}, t)) throw new FormError(`No transport "${t}" in mox.conf`);
+    return { transport: t };
+  }
+  if (op === 'requiretls') {
+    const v = field(f, 'setrequiretls');
+    if (!['yes', 'no', 'default'].includes(v)) throw new FormError('RequireTLS must be yes, no or default');
+    return { value: v };
+  }
+  return {};
+}
+
+function transportFields(deps: AdminDeps): SafeHtml {
+  const ts = Object.keys(deps.static.Transports ?? {}).sort();
+  return html`${select('Transport', 'settransport', [['', '(default routing)'], ...ts.map((t): [string, string] => [t, t])], '')}`;
+}
+
+function requireTLSField(): SafeHtml {
+  return select(
+    'RequireTLS',
+    'setrequiretls',
+    [
+      ['default', '(default)'],
+      ['yes', 'yes'],
+      ['no', 'no (TLS-Required: No)'],
+    ],
+    'default',
+  );
+}
 
 /** The reschedule fields: a duration, relative to now or to each message's next attempt. */
 function scheduleArgs(f: Fields): { duration: string; now: boolean } {
@@ -182,7 +222,7 @@ export function registerQueuePages(router: UiRouter, deps: AdminDeps): void {
         'queue',
         keep,
         { onFirst: !after, more, last: lastRow ? { id: lastRow.id, value: sort === 'queued' ? lastRow.queued : lastRow.nextAttempt! } : undefined },
-      )}${total > 0 ? bulkForm(r, v, total, active) : ''}`,
+      )}${total > 0 ? bulkForm(r, deps, v, total, active) : ''}`,
     };
   });
 
@@ -199,7 +239,7 @@ export function registerQueuePages(router: UiRouter, deps: AdminDeps): void {
       const n = await ctl<number>(deps, 'queue', { op: 'count', filter });
       return confirmPage(r, op, v, all, n);
     }
-    const res = await ctl<unknown>(deps, 'queue', { op, filter, all: !active && all, ...(op === 'schedule' ? scheduleArgs(r.form) : {}) });
+    const res = await ctl<unknown>(deps, 'queue', { op, filter, all: !active && all, ...opArgs(deps, op, r.form) });
     const n = count(res);
     return { redirect: listPath(v), ok: `${n} message${n === 1 ? '' : 's'} ${opVerb(op)}.` };
   });
@@ -215,6 +255,11 @@ export function registerQueuePages(router: UiRouter, deps: AdminDeps): void {
       `queue/${id}`,
       html`<input type="hidden" name="op" value="schedule">${scheduleFields()}`,
       { layout: 'row', submit: 'Reschedule', label: 'Reschedule' },
+    )}${postForm(r, `queue/${id}`, html`<input type="hidden" name="op" value="transport">${transportFields(deps)}`, { layout: 'row', submit: 'Set transport', label: 'Transport' })}${postForm(
+      r,
+      `queue/${id}`,
+      html`<input type="hidden" name="op" value="requiretls">${requireTLSField()}`,
+      { layout: 'row', submit: 'Set RequireTLS', label: 'RequireTLS' },
     )}`;
     return {
       title: `Queued message ${id}`,
@@ -228,7 +273,7 @@ export function registerQueuePages(router: UiRouter, deps: AdminDeps): void {
     const id = idParam(r.params.id);
     const op = field(r.form, 'op');
     if (!(OPS as readonly string[]).includes(op)) throw new FormError('Unknown action');
-    const res = await ctl<unknown>(deps, 'queue', { op, filter: { ids: [id] }, ...(op === 'schedule' ? scheduleArgs(r.form) : {}) });
+    const res = await ctl<unknown>(deps, 'queue', { op, filter: { ids: [id] }, ...opArgs(deps, op, r.form) });
     const n = count(res);
     if (n === 0) throw new FormError(`Message ${id} is no longer in the queue.`);
     const ok = `Message ${id} ${opVerb(op)}.`;
@@ -288,7 +333,7 @@ function hiddenFilter(v: FilterValues): SafeHtml {
 }
 
 /** Actions on every message matching the list's filter (not only the page shown). */
-function bulkForm(r: UiRequest, v: FilterValues, total: number, active: boolean): SafeHtml {
+function bulkForm(r: UiRequest, deps: AdminDeps, v: FilterValues, total: number, active: boolean): SafeHtml {
   const q = qs(v);
   return html`<h2>Act on ${active ? `the ${total} matching message${total === 1 ? '' : 's'}` : `every queued message (${total})`}</h2>
 <form method="post" action="${r.base}queue${q ? '?' + q : ''}" class="row" aria-label="Act on the selection">${r.csrf}${hiddenFilter(v)}${
@@ -296,6 +341,8 @@ function bulkForm(r: UiRequest, v: FilterValues, total: number, active: boolean)
   }
 <div class="actions"><button type="submit" name="op" value="hold">Hold</button><button type="submit" name="op" value="unhold">Release</button></div>
 ${scheduleFields()}<div><button type="submit" name="op" value="schedule">Reschedule</button></div>
+${transportFields(deps)}<div><button type="submit" name="op" value="transport" class="secondary">Set transport</button></div>
+${requireTLSField()}<div><button type="submit" name="op" value="requiretls" class="secondary">Set RequireTLS</button></div>
 <div class="actions"><button type="submit" name="op" value="fail" class="danger">Fail (DSN)…</button><button type="submit" name="op" value="drop" class="danger">Drop…</button></div></form>`;
 }
 
