@@ -12,8 +12,21 @@ import { isIPv4, isIPv6 } from 'node:net';
 export const IPV4_CLASS_BITS = [32, 26, 21] as const;
 export const IPV6_CLASS_BITS = [64, 48, 32] as const;
 
+/** Recently computed ipClasses (it runs several times per SMTP message for the same peer). */
+const classCache = new Map<string, readonly [string, string, string]>();
+const CLASS_CACHE_MAX = 4096;
+
 /** Masked network of `ip` for each class, as strings usable as map keys. */
 export function ipClasses(ip: string): [string, string, string] {
+  const hit = classCache.get(ip);
+  if (hit) return [hit[0], hit[1], hit[2]];
+  const c = computeIpClasses(ip);
+  if (classCache.size >= CLASS_CACHE_MAX) classCache.clear();
+  classCache.set(ip, [c[0], c[1], c[2]]);
+  return c;
+}
+
+function computeIpClasses(ip: string): [string, string, string] {
   if (ip.startsWith('::ffff:') && isIPv4(ip.slice(7))) ip = ip.slice(7);
   if (isIPv4(ip)) {
     const n = ip.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
@@ -84,13 +97,18 @@ export class RateLimiter {
   /** Would adding n exceed any limit? Counts nothing. */
   canAdd(ip: string, n = 1): boolean {
     this.roll();
-    const classes = ipClasses(ip);
-    return this.windows.every((w) => classes.every((c, i) => (w.counts.get(c) ?? 0) + n <= w.limit.max[i]!));
+    return this.fits(ipClasses(ip), n);
+  }
+
+  private fits(classes: readonly string[], n: number): boolean {
+    for (const w of this.windows) for (let i = 0; i < 3; i++) if ((w.counts.get(classes[i]!) ?? 0) + n > w.limit.max[i]!) return false;
+    return true;
   }
 
   add(ip: string, n = 1): boolean {
-    if (!this.canAdd(ip, n)) return false;
+    this.roll();
     const classes = ipClasses(ip);
+    if (!this.fits(classes, n)) return false;
     for (const w of this.windows) for (const c of classes) w.counts.set(c, (w.counts.get(c) ?? 0) + n);
     return true;
   }
