@@ -182,6 +182,8 @@ test('localserve: zero-config start, banner, Ctrl-C, restart reuses the director
   const webapiPort = Number(/curl -u mox@localhost:moxmoxmox http:\/\/localhost:(\d+)\/webapi\/v0\/Send/.exec(banner)?.[1]);
   assert.ok(webapiPort > 0 && webapiPort !== 1080, banner);
   assert.match(banner, new RegExp(`webapi\\s+http://localhost:${webapiPort}/webapi/v0/\\s`));
+  const metricsPort = Number(/metrics\s+http:\/\/localhost:(\d+)\/metrics$/m.exec(banner)?.[1]);
+  assert.ok(metricsPort > 0 && metricsPort !== 1081, banner);
   first.child.kill('SIGINT');
   assert.deepEqual(await first.exited, { code: 0, signal: null });
   const conf = readFileSync(join(dir, 'mox.conf'), 'utf8');

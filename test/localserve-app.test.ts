@@ -84,6 +84,21 @@ test('banner curl, the example app with verified webhooks, restart keeps config 
     }
     assert.ok(msgId > 0, lines.join('\n'));
     assert.match(lines.join('\n'), /^sent: message ID <.*@localhost>, queue message \d+$/m);
+
+    // The banner's metrics URL (port 1081 unless --random-ports), read with curl: the delivery
+    // and the webhooks are counted.
+    const metricsUrl = /^\s+metrics\s+(http:\/\/localhost:\d+\/metrics)$/m.exec(banner)?.[1];
+    assert.ok(metricsUrl, banner);
+    const wanted = ['moxts_queue_attempts_total{result="delivered"}', 'moxts_smtp_messages_total{service="smtp",result="accepted"}', 'moxts_webapi_results_total{method="Send",result="ok"}', 'moxts_webhook_requests_total{result="ok"}'];
+    // Two messages sent (banner curl, app), each delivered over SMTP with its two webhooks. The
+    // last results may be counted just after the app saw them: read until they are (or time out).
+    for (let deadline = Date.now() + 10_000; ; ) {
+      const metrics = (await promisify(execFile)('curl', ['-sS', '--fail', metricsUrl])).stdout;
+      const value = (series: string) => Number(metrics.split('\n').find((l) => l.startsWith(`${series} `))?.slice(series.length + 1) ?? 0);
+      if (wanted.every((w) => value(w) >= 2)) break;
+      assert.ok(Date.now() < deadline, `metrics never showed ${wanted.join(', ')} >= 2:\n${metrics}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     await stopServer(ls);
 
     // Restart on the same directory: same config, the message still there.
