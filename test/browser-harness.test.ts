@@ -15,11 +15,14 @@ test('browser harness: chromium loads a page from 127.0.0.1, a form post changes
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  const b = await launchBrowser();
-  t.after(async () => {
-    await b.close();
+  // Clean-up registered as each resource exists: when launching fails (no Chromium) the test
+  // fails at once instead of hanging on the open server.
+  t.after(() => {
+    server.closeAllConnections();
     server.close();
   });
+  const b = await launchBrowser();
+  t.after(() => b.close());
   const { page } = await b.newPage();
   await page.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/`);
   assert.equal(await page.textContent('#n'), '0');
