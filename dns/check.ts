@@ -5,7 +5,7 @@
  * (the lookup failed; nothing can be said).
  *
  * What "the kind" means: MX — any MX record (ok when one points at our host); TXT — the records
- * with the same version tag (`v=spf1`, `v=DKIM1`, `v=DMARC1`, `v=TLSRPTv1`, `v=STSv1`); a DKIM
+ * with the same version tag (`v=spf1`, `v=DKIM1` (optional there), `v=DMARC1`, `v=TLSRPTv1`, `v=STSv1`); a DKIM
  * record is ok when its key type and public key match (rfc6376:3.6.1: tag order and other tags do
  * not matter); other TXT records are compared with whitespace around `;` and runs of spaces
  * ignored. CNAME — the target, case-insensitively.
@@ -71,7 +71,9 @@ async function checkOne(resolver: Resolver, rec: ExpectedRecord): Promise<Record
       return { ...rec, status: found.some((t) => stripDot(t) === stripDot(rec.value)) ? 'ok' : 'different', found };
     }
     const tag = versionTag(rec.value);
-    const found = (await resolver.resolveTxt(rec.name)).map((chunks) => chunks.join('')).filter((t) => versionTag(t) === tag);
+    // rfc6376:3.6.1: v= is optional in a DKIM key record (first when present).
+    const ofKind = (t: string) => versionTag(t) === tag || (tag === 'v=dkim1' && versionTag(t) === '' && /(?:^|;)\s*p\s*=/.test(t));
+    const found = (await resolver.resolveTxt(rec.name)).map((chunks) => chunks.join('')).filter(ofKind);
     if (!found.length) return { ...rec, status: 'missing', found };
     return { ...rec, status: found.some((t) => txtMatches(rec.value, t)) ? 'ok' : 'different', found };
   } catch (e) {
