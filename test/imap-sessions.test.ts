@@ -336,8 +336,12 @@ test('pipelined LITERAL+ APPENDs are stored concurrently and answered in order',
   a.close();
 });
 
+const IDLE_TIMEOUT_MS = 1500;
+
 test('autologout after the idle timeout, but not during IDLE', async () => {
-  const srv = await startTestServer({ imap: true, passwords: { mjl: PASS }, imapIdleTimeoutMs: 300 });
+  // The timeout must exceed any pause between our own commands on a loaded machine (the second
+  // session below must not be logged out between its commands), so it is not tiny.
+  const srv = await startTestServer({ imap: true, passwords: { mjl: PASS }, imapIdleTimeoutMs: IDLE_TIMEOUT_MS });
   try {
     const c = await RawImap.connect(srv.imapPort);
     await c.line();
@@ -347,7 +351,7 @@ test('autologout after the idle timeout, but not during IDLE', async () => {
     assert.match(await c.line(), /^\+ /);
     // While idling the timer is off: a message appended by another session still arrives
     // well after the timeout would have fired.
-    await new Promise((r) => setTimeout(r, 600)); // longer than the timeout, on purpose
+    await new Promise((r) => setTimeout(r, IDLE_TIMEOUT_MS * 1.5)); // longer than the timeout, on purpose
     const other = await RawImap.connect(srv.imapPort);
     await other.line();
     await other.cmd(`LOGIN mjl@example.com "${PASS}"`);
