@@ -221,6 +221,20 @@ test('admin changes: hold, schedule, transport, requiretls', async () => {
   });
 });
 
+test('hold rules added by another process apply to the next submission (rules are cached per data_version)', async () => {
+  await withQueue(async (q, dataDir) => {
+    assert.deepEqual((await q.add(input())).map((m) => m.hold), [false, false]);
+    // `moxts queue holdrules add` run directly on the data dir: its own connection.
+    const other = await QueueStore.open({ dataDir, clock });
+    const { rule } = other.addHoldRule({ account: '', senderDomain: '', recipientDomain: 'gmail.com' });
+    assert.deepEqual((await q.add(input())).map((m) => m.hold), [true, false]);
+    other.removeHoldRule(rule.id);
+    await other.close();
+    assert.deepEqual((await q.add(input())).map((m) => m.hold), [false, false]);
+    assert.deepEqual(q.listHoldRules(), []);
+  });
+});
+
 test('hold rules apply the same matching to new and existing messages', async () => {
   await withQueue(async (q) => {
     const existing = await q.add(input());

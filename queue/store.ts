@@ -22,6 +22,7 @@ import type { Logger } from '../log/logger.js';
 import { nullLogger } from '../log/logger.js';
 import { QUEUE_MIGRATIONS } from './schema.js';
 import { recordEvent, type OutgoingEventName } from './events.js';
+import { noteOutgoing } from './sendlimits.js';
 import { baseAddress, holdRuleMatches, DEFAULT_MAX_ATTEMPTS, type HoldRule } from './rules.js';
 
 /** Rows looked at per scheduling pass when picking due batches (bounds the cost of a pass). */
@@ -359,7 +360,7 @@ export class QueueStore {
 
     const now = this.now();
     const fileSize = Buffer.isBuffer(input.message) ? input.message.length : input.message.size;
-    const rules = this.listHoldRules();
+    const rules = this.currentHoldRules();
     const rows = input.recipients.map((r, i) => {
       const hold = rules.some((rule) => holdRuleMatches(rule, { account: input.account, senderDomain: input.mailFrom.domain, recipientDomain: r.domain }));
       return {
@@ -480,6 +481,8 @@ export class QueueStore {
       if (this.pending.length) this.scheduleFlush();
       return;
     }
+    // Committed: the send-limit counts of these accounts grew (an upper bound; see sendlimits.ts).
+    for (const p of batch) if (p.outgoing?.length && !failed.has(p)) noteOutgoing(this.db, p.outgoing[0]!.account, p.outgoing.length);
     const settle = (syncErr?: unknown) => {
       for (const p of batch) {
         const err = failed.get(p);
@@ -927,7 +930,24 @@ export class QueueStore {
 
   // ---------------------------------------------------------------- hold rules
 
+  /**
+   * Hold rules, read once and kept until they change: our own addHoldRule/removeHoldRule drop the
+   * copy, and a commit by another connection (e.g. `moxts queue holdrules add` run directly on the
+   * data dir) changes PRAGMA data_version, which is checked on every use (no table read per add()).
+   */
+  private holdRules?: { rules: HoldRule[]; dataVersion: number };
+
   listHoldRules(): HoldRule[] {
+    return this.currentHoldRules().map((r) => ({ ...r }));
+  }
+
+  private currentHoldRules(): readonly HoldRule[] {
+    const dataVersion = this.stmt('PRAGMA data_version').pluck().get() as number;
+    if (this.holdRules?.dataVersion !== dataVersion) this.holdRules = { rules: this.readHoldRules(), dataVersion };
+    return this.holdRules.rules;
+  }
+
+  private readHoldRules(): HoldRule[] {
     return (this.stmt('SELECT * FROM hold_rule ORDER BY id').all() as Row[]).map((r) => ({
       id: r.id as number,
       account: r.account as string,
@@ -941,6 +961,7 @@ export class QueueStore {
     const r = { account: rule.account, senderDomain: rule.senderDomain.toLowerCase(), recipientDomain: rule.recipientDomain.toLowerCase() };
     let id = 0;
     let held = 0;
+    this.holdRules = undefined;
     this.db.transaction(() => {
       id = Number(this.db.prepare('INSERT INTO hold_rule (account, sender_domain, recipient_domain) VALUES (?, ?, ?)').run(r.account, r.senderDomain, r.recipientDomain).lastInsertRowid);
       const rows = this.db.prepare('SELECT id, sender_account, sender_domain, recipient_domain FROM msg WHERE hold = 0').all() as Row[];
@@ -957,6 +978,7 @@ export class QueueStore {
 
   /** Remove a rule; held messages stay held until released. */
   removeHoldRule(id: number): boolean {
+    this.holdRules = undefined;
     return this.db.prepare('DELETE FROM hold_rule WHERE id = ?').run(id).changes > 0;
   }
 
