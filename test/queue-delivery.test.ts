@@ -6,6 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { startSink, closedPort, type Sink, type SinkOptions } from '../smtp/client/testsink.js';
 import { generateSelfSignedCert } from '../cmd/tls-selfsigned.js';
@@ -154,6 +155,7 @@ async function inbox(account = 'mjl', mailbox = 'Inbox'): Promise<string[]> {
 
 test('delivered to a real moxts MX: arrives byte for byte in the remote Inbox; retired; delivered event with Extra, SMTPCode 0', async () => {
   const [m] = await queue(['bob@remote.example']);
+  assert.ok(Buffer.isBuffer(ts.server.queue.message(m!)), 'a small message is stored inline in queue.db');
   await run();
   assert.equal(ts.server.queue.get(m!.id), undefined, 'no longer queued');
   const r = ts.server.queue.getRetired(m!.id)!;
@@ -174,6 +176,22 @@ test('delivered to a real moxts MX: arrives byte for byte in the remote Inbox; r
   assert.deepEqual(ev!.Extra, { campaign: 'c1' });
   assert.equal(ev!.MessageID, '<m-bob@remote.example@example.com>');
   assert.equal(ev!.Subject, 'test to bob@remote.example');
+});
+
+test('a message over the inline limit is a queue file, streamed to the MX byte for byte, removed after delivery', async () => {
+  const body = Array.from({ length: 3000 }, (_, i) => `line ${i} ${'x'.repeat(40)}\r\n${i % 100 === 0 ? '.dot\r\n' : ''}`).join('');
+  const big = Buffer.from(`From: <mjl@example.com>\r\nTo: <bob@remote.example>\r\nSubject: big\r\nMessage-ID: <big@example.com>\r\n\r\n${body}`);
+  assert.ok(big.length > 65536);
+  const [m] = await queue(['bob@remote.example'], { message: big, messageId: '<big@example.com>', subject: 'big' });
+  const path = ts.server.queue.message(m!);
+  assert.equal(typeof path, 'string', 'stored as a file');
+  assert.ok(existsSync(path as string));
+  await run();
+  assert.equal(ts.server.queue.getRetired(m!.id)!.outcome, 'delivered');
+  const acc = remote.server.store.account('bob');
+  const all = await Promise.all(acc.listMessages(acc.mailbox('Inbox')!.id).map(async (x) => (await acc.readMessage(x.id)).toString()));
+  assert.equal(all.filter((x) => x.endsWith(big.toString())).length, 1, 'arrived intact');
+  assert.equal(existsSync(path as string), false, 'file removed with the last row');
 });
 
 test('recipients of one message and domain share one SMTP transaction; per-recipient results (250, 451, 550)', async () => {
