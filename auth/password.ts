@@ -6,9 +6,12 @@
  *   constant time.
  * - `scramSha256` and `scramSha1`: salt, iteration count, StoredKey and ServerKey for SCRAM
  *   (RFC 5802, RFC 7677); the server never needs the password or SaltedPassword for SCRAM.
- * - CRAM-MD5 is not supported: it needs the plaintext or the HMAC-MD5 ipad/opad intermediate MD5
- *   states (what mox stores), and Node's crypto cannot import an MD5 mid-state. See auth/README.md.
+ * - `cramMd5`: the HMAC-MD5 ipad/opad intermediate MD5 states of the password (what mox stores),
+ *   computed with auth/md5.ts when the password is set; enough to check a CRAM-MD5 response
+ *   (RFC 2195) without the password. Records made before it existed have none: CRAM-MD5 fails for
+ *   them until the password is set again. See auth/README.md.
  */
+import { hmacMd5States, hmacMd5FromStates } from './md5.js';
 import { createHash, createHmac, randomBytes, scrypt as scryptCb, pbkdf2 as pbkdf2Cb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 
@@ -44,11 +47,19 @@ export interface ScramKeys {
   serverKey: string;
 }
 
+/** HMAC-MD5 key states for CRAM-MD5 (base64 of 16 bytes each). */
+export interface CramMd5States {
+  ipad: string;
+  opad: string;
+}
+
 export interface PasswordRecord {
   v: 1;
   scrypt: ScryptHash;
   scramSha256: ScramKeys;
   scramSha1: ScramKeys;
+  /** Absent in records written before CRAM-MD5 support: no CRAM-MD5 until the password is set again. */
+  cramMd5?: CramMd5States;
 }
 
 export type ScramHash = 'sha256' | 'sha1';
@@ -79,7 +90,19 @@ export async function hashPassword(password: string, opts: HashOptions = {}): Pr
     scrypt: { N, r: SCRYPT_R, p: SCRYPT_P, salt: salt.toString('base64'), hash: hash.toString('base64') },
     scramSha256: s256,
     scramSha1: s1,
+    cramMd5: cramMd5States(pw),
   };
+}
+
+/** CRAM-MD5 states for a password (UTF-8 of its NFC form, as for the other mechanisms). */
+export function cramMd5States(password: string): CramMd5States {
+  const st = hmacMd5States(Buffer.from(password.normalize('NFC'), 'utf8'));
+  return { ipad: st.ipad.toString('base64'), opad: st.opad.toString('base64') };
+}
+
+/** rfc2195:2 the expected response digest: HMAC-MD5(password, challenge), from the stored states. */
+export function cramMd5Digest(states: CramMd5States, challenge: Buffer): Buffer {
+  return hmacMd5FromStates({ ipad: Buffer.from(states.ipad, 'base64'), opad: Buffer.from(states.opad, 'base64') }, challenge);
 }
 
 /** Check a password against a record's scrypt hash, in constant time. */
@@ -102,8 +125,9 @@ export function isPasswordRecord(x: unknown): x is PasswordRecord {
   const r = x as PasswordRecord;
   const okScram = (k: ScramKeys | undefined) =>
     !!k && typeof k.salt === 'string' && Number.isInteger(k.iterations) && typeof k.storedKey === 'string' && typeof k.serverKey === 'string';
+  const okCram = (c: CramMd5States | undefined) => c === undefined || (!!c && typeof c.ipad === 'string' && typeof c.opad === 'string');
   return (
-    !!r && r.v === 1 && !!r.scrypt && typeof r.scrypt.hash === 'string' && Number.isInteger(r.scrypt.N) && okScram(r.scramSha256) && okScram(r.scramSha1)
+    !!r && r.v === 1 && !!r.scrypt && typeof r.scrypt.hash === 'string' && Number.isInteger(r.scrypt.N) && okScram(r.scramSha256) && okScram(r.scramSha1) && okCram(r.cramMd5)
   );
 }
 

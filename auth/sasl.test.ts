@@ -104,10 +104,11 @@ test('strict base64', () => {
   for (const bad of ['=', 'A', 'AB=', 'AB C=', 'QUJD\r\n', 'QU==QUJD', 'QUJ-']) assert.equal(decodeBase64Strict(bad), undefined, bad);
 });
 
-test('mechanism names are case-insensitive; unknown mechanisms and CRAM-MD5 unsupported', async () => {
+test('mechanism names are case-insensitive; unknown mechanisms unsupported', async () => {
   assert.ok(isSaslMechanism('scram-sha-256'));
-  assert.equal(isSaslMechanism('CRAM-MD5'), false);
-  const r = await startSasl('CRAM-MD5', opts()).stepText(null);
+  assert.ok(isSaslMechanism('cram-md5'));
+  assert.equal(isSaslMechanism('DIGEST-MD5'), false);
+  const r = await startSasl('DIGEST-MD5', opts()).stepText(null);
   assert.equal('failed' in r && r.reason, 'unsupported');
   const ok = await run(startSasl('plain', opts()), saslClient('PLAIN', { username: 'mjl@mox.example', password: 'pencil' }));
   assert.ok('done' in ok);
@@ -375,4 +376,30 @@ test('the fake record for unknown users costs what a default record costs and ve
   assert.equal(f, fakeRecord(), 'made once');
   const { verifyPassword } = await import('./password.js');
   assert.equal(await verifyPassword(f, ''), false);
+});
+
+test('CRAM-MD5: rfc2195 challenge, no initial response, needs TLS unless allowed, records without states fail', async () => {
+  // The challenge looks like a msg-id and carries the host name.
+  const s = startSasl('CRAM-MD5', opts({ hostname: 'mail.mox.example' }));
+  const ch = await s.stepText(null);
+  assert.ok('challenge' in ch);
+  assert.match(ch.challenge.toString(), /^<[0-9a-f]+\.\d+@mail\.mox\.example>$/);
+  // rfc2195:2 "username SP digest" with the digest in hex.
+  const s2 = startSasl('CRAM-MD5', opts());
+  await s2.step(null);
+  const bad = await s2.step(Buffer.from('mjl@mox.example nothex'));
+  assert.equal('failed' in bad && bad.reason, 'malformed');
+  // The server speaks first: an initial response (SASL-IR) is refused.
+  const ir = await startSasl('CRAM-MD5', opts()).stepText('=');
+  assert.equal('failed' in ir && ir.reason, 'malformed');
+  // Offered like PLAIN: over TLS unless plaintext is allowed.
+  const notls = await startSasl('CRAM-MD5', opts({ tls: false })).stepText(null);
+  assert.equal('failed' in notls && notls.reason, 'tlsrequired');
+  const allowed = await run(startSasl('CRAM-MD5', opts({ tls: false, allowPlaintextWithoutTls: true })), saslClient('CRAM-MD5', { username: 'mjl@mox.example', password: 'pencil' }));
+  assert.ok('done' in allowed);
+  // A record from before CRAM-MD5 support (no states) fails like a wrong password.
+  const { cramMd5: _omit, ...old } = await record();
+  const o = opts({ lookup: async () => ({ account: 'mjl', record: old as PasswordRecord }) });
+  const r = await run(startSasl('CRAM-MD5', o), saslClient('CRAM-MD5', { username: 'mjl@mox.example', password: 'pencil' }));
+  assert.deepEqual(r, { failed: true, reason: 'badcreds', message: 'invalid credentials', username: 'mjl@mox.example', account: 'mjl' });
 });

@@ -9,8 +9,10 @@
  * - SCRAM-SHA-256 (RFC 7677) and SCRAM-SHA-1 (RFC 5802), without channel binding (gs2 flag "n",
  *   or "y" when we do not offer -PLUS on this connection), and SCRAM-SHA-256-PLUS /
  *   SCRAM-SHA-1-PLUS when the protocol passes channel-binding data (`opts.channelBinding`).
- * - CRAM-MD5 is not offered: the server would need the plaintext password or HMAC-MD5 mid-states
- *   (see auth/README.md).
+ * - CRAM-MD5 (RFC 2195): checked against the HMAC-MD5 states kept in the password record (no
+ *   password needed); accounts whose record predates them fail like a wrong password. Offered like
+ *   PLAIN/LOGIN (over TLS unless `allowPlaintextWithoutTls`): a captured exchange can be brute-forced
+ *   offline, and the stored states are a CRAM-MD5 password equivalent.
  *
  * A session is a state machine: `step(data)` takes the client's decoded response (`null` = no
  * initial response) and answers a challenge to send, success, or failure. `stepText(line)` does the
@@ -21,7 +23,7 @@
  * fake record of the default cost for PLAIN/LOGIN; SCRAM with a fake salt that is stable per
  * username for the life of the process and fake keys) and gets the same failure.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import {
   SCRAM_ITERATIONS,
@@ -33,16 +35,18 @@ import {
   scramKeys,
   scramServerSignature,
   scramVerifyClientProof,
+  cramMd5Digest,
+  cramMd5States,
   verifyPassword,
   type PasswordRecord,
   type ScramHash,
   type ScramKeys,
 } from './password.js';
 
-export type SaslMechanism = 'PLAIN' | 'LOGIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-1' | 'SCRAM-SHA-256-PLUS' | 'SCRAM-SHA-1-PLUS';
+export type SaslMechanism = 'PLAIN' | 'LOGIN' | 'CRAM-MD5' | 'SCRAM-SHA-256' | 'SCRAM-SHA-1' | 'SCRAM-SHA-256-PLUS' | 'SCRAM-SHA-1-PLUS';
 
 /** Mechanisms without channel binding, strongest first (the order to advertise them in). */
-export const SASL_MECHANISMS: readonly SaslMechanism[] = ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN', 'LOGIN'];
+export const SASL_MECHANISMS: readonly SaslMechanism[] = ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'CRAM-MD5', 'PLAIN', 'LOGIN'];
 /** Channel-binding variants, usable only when the protocol supplies `channelBinding`. */
 export const SASL_PLUS_MECHANISMS: readonly SaslMechanism[] = ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-1-PLUS'];
 
@@ -53,10 +57,13 @@ export function isSaslMechanism(name: string): boolean {
   return ALL_MECHANISMS.has(name.toUpperCase());
 }
 
-/** Mechanisms plain text passwords travel in; protocols offer them only over TLS by default. */
+/**
+ * Mechanisms protocols offer only over TLS by default: PLAIN and LOGIN carry the password itself,
+ * CRAM-MD5 a digest an eavesdropper can brute-force offline.
+ */
 export function isPlaintextMechanism(m: string): boolean {
   const u = m.toUpperCase();
-  return u === 'PLAIN' || u === 'LOGIN';
+  return u === 'PLAIN' || u === 'LOGIN' || u === 'CRAM-MD5';
 }
 
 export interface SaslLookupResult<A> {
@@ -97,6 +104,8 @@ export interface SaslOptions<A> {
   channelBinding?: ChannelBinding;
   /** Server nonce for SCRAM (tests); default 24 random bytes, base64. */
   nonce?: () => string;
+  /** Host name in the CRAM-MD5 challenge (rfc2195:2); default "localhost". */
+  hostname?: string;
 }
 
 /** Why an exchange failed. Protocols map these to replies: */
@@ -276,6 +285,8 @@ export function startSasl<A>(mechanism: string, opts: SaslOptions<A>): SaslSessi
       return new Session<A>(mech, (s) => plain(s, opts));
     case 'LOGIN':
       return new Session<A>(mech, (s) => login(s, opts));
+    case 'CRAM-MD5':
+      return new Session<A>(mech, (s) => cramMd5(s, opts));
     case 'SCRAM-SHA-256':
     case 'SCRAM-SHA-1':
     case 'SCRAM-SHA-256-PLUS':
@@ -350,6 +361,38 @@ function login<A>(s: Session<A>, opts: SaslOptions<A>): Handler<A> {
       return { challenge: Buffer.from('Username:') };
     }
     return username(data);
+  };
+}
+
+// ------------------------------------------------------------------ CRAM-MD5 (RFC 2195)
+
+/** Fake states for unknown users (random per process): the same work and failure as a wrong password. */
+const fakeCramStates = cramMd5States(randomBytes(16).toString('base64'));
+
+function cramMd5<A>(s: Session<A>, opts: SaslOptions<A>): Handler<A> {
+  // rfc2195:2 the challenge is a unique msg-id-like string; the client answers
+  // "username SP hex(HMAC-MD5(password, challenge))" (lower-case hex, 32 digits).
+  const challenge = Buffer.from(`<${randomBytes(12).toString('hex')}.${Date.now()}@${opts.hostname ?? 'localhost'}>`);
+  const respond: Handler<A> = async (data) => {
+    const text = decodeUtf8(data!);
+    if (text === undefined) return s.fail('malformed', 'invalid UTF-8');
+    const sp = text.lastIndexOf(' ');
+    if (sp <= 0) return s.fail('malformed', 'expected "username digest"');
+    const digest = text.slice(sp + 1);
+    if (!/^[0-9a-fA-F]{32}$/.test(digest)) return s.fail('malformed', 'invalid digest');
+    s.username = text.slice(0, sp).normalize('NFC');
+    const found = await opts.lookup(s.username);
+    const states = found?.record.cramMd5 ?? fakeCramStates;
+    const ok = timingSafeEqual(cramMd5Digest(states, challenge), Buffer.from(digest, 'hex'));
+    // A record without CRAM-MD5 states (password set before they existed) fails as a wrong password.
+    if (!ok || !found || !found.record.cramMd5) return s.fail('badcreds', 'invalid credentials', found);
+    return s.done(found.account);
+  };
+  return async (data) => {
+    // rfc2195:2 the server speaks first: an initial response is a protocol error.
+    if (data !== null) return s.fail('malformed', 'CRAM-MD5 takes no initial response');
+    s.next(respond);
+    return { challenge };
   };
 }
 

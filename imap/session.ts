@@ -563,7 +563,8 @@ function capabilityList(s: Session): string {
   caps.push(...TAIL_CAPABILITIES.slice(0, 1), `APPENDLIMIT=${s.cfg.appendLimit}`, ...TAIL_CAPABILITIES.slice(1));
   if (s.state === 'notauth') {
     if (!s.tls && s.cfg.tlsContext) caps.push('STARTTLS');
-    if (s.tls || s.cfg.allowPlaintextLogin) caps.push('AUTH=PLAIN');
+    // CRAM-MD5 (rfc2195) is offered where PLAIN is: its exchange can be brute-forced offline.
+    if (s.tls || s.cfg.allowPlaintextLogin) caps.push('AUTH=CRAM-MD5', 'AUTH=PLAIN');
     else caps.push('LOGINDISABLED');
   }
   return caps.join(' ');

@@ -80,7 +80,7 @@ test('587: nothing before STARTTLS; after it AUTH, REQUIRETLS and FUTURERELEASE 
     const authLine = e2.lines.find((l) => /^250[- ]AUTH /.test(l));
     assert.ok(authLine, e2.text);
     // TLS 1.3: channel binding available, so the -PLUS variants are listed first.
-    assert.match(authLine, /AUTH SCRAM-SHA-256-PLUS SCRAM-SHA-1-PLUS SCRAM-SHA-256 SCRAM-SHA-1 PLAIN LOGIN$/);
+    assert.match(authLine, /AUTH SCRAM-SHA-256-PLUS SCRAM-SHA-1-PLUS SCRAM-SHA-256 SCRAM-SHA-1 CRAM-MD5 PLAIN LOGIN$/);
     assert.ok(e2.lines.some((l) => /^250[- ]REQUIRETLS$/.test(l)));
     assert.ok(e2.lines.some((l) => /^250[- ]FUTURERELEASE 5184000 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(l)));
     assert.ok(e2.lines.some((l) => /^250[- ]DSN$/.test(l)));
@@ -150,7 +150,7 @@ test('587: wrong password 535 5.7.8 (recorded), unknown mechanism 504, aborted e
     assert.equal(bad.result, 'badcreds');
     assert.equal(bad.protocol, 'smtp-submission');
     assert.equal(bad.account, 'mjl');
-    assert.equal((await c.cmd('AUTH CRAM-MD5')).code, 504);
+    assert.equal((await c.cmd('AUTH DIGEST-MD5')).code, 504);
     assert.equal((await c.cmd('AUTH LOGIN')).code, 334);
     const ab = await c.cmd('*');
     assert.equal(ab.code, 501);
@@ -236,7 +236,7 @@ test('failed-login limiter: over the limit AUTH answers 421 4.7.0 and closes; ot
       await c.reply();
       const e = await c.cmd('EHLO client.example');
       // NoRequireSTARTTLS: AUTH is offered in plaintext, PLAIN included (localserve-style).
-      assert.ok(e.lines.some((l) => /AUTH SCRAM-SHA-256 SCRAM-SHA-1 PLAIN LOGIN$/.test(l)), e.text);
+      assert.ok(e.lines.some((l) => /AUTH SCRAM-SHA-256 SCRAM-SHA-1 CRAM-MD5 PLAIN LOGIN$/.test(l)), e.text);
       for (let i = 0; i < 3; i++) {
         last = await c.cmd(`AUTH PLAIN ${Buffer.from(`\0mjl@example.com\0wrong${i}`).toString('base64')}`);
         if (last.code !== 535) break;

@@ -36,7 +36,7 @@ export interface SubmissionDeps {
 
 /** SASL mechanisms offered, strongest first; -PLUS only with channel binding (TLS 1.3). */
 const MECHANISMS_PLUS = ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-1-PLUS'];
-const MECHANISMS = ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN', 'LOGIN'];
+const MECHANISMS = ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'CRAM-MD5', 'PLAIN', 'LOGIN'];
 
 function refuse(code: number, detail: string, msg: string, opts: { closeConnection?: boolean } = {}): SmtpError {
   return new SmtpError(code, detail, msg, { userError: true, ...opts });
