@@ -12,14 +12,13 @@ import { launchBrowser, screenshot } from './helpers/browser.js';
 import { verifyWebhook } from '../webhook/sign.js';
 
 test('account pages in a browser: log in, edit the webhook, send a test, rotate the signing secret', async (t) => {
-  const ts = await startWebServer();
-  const rx = await WebhookReceiver.start();
+  // The browser first: without Chromium the test fails here, before anything is left running.
   const b = await launchBrowser();
-  t.after(async () => {
-    await b.close();
-    await rx.close();
-    await ts.stop();
-  });
+  t.after(() => b.close());
+  const ts = await startWebServer();
+  t.after(() => ts.stop());
+  const rx = await WebhookReceiver.start();
+  t.after(() => rx.close());
   const { page } = await b.newPage({ viewport: { width: 1100, height: 900 } });
   // The pages must not need script: the CSP forbids it and the browser reports any violation.
   const cspErrors: string[] = [];

@@ -12,20 +12,19 @@ import { launchBrowser, screenshot } from './helpers/browser.js';
 import { startSink, closedPort } from '../smtp/client/testsink.js';
 
 test('browser: admin sees a queued message with its attempt history, holds and releases it', async (t) => {
+  // The browser first: without Chromium the test fails here, before anything is left running.
+  const b = await launchBrowser();
+  t.after(() => b.close());
   const now = Date.now();
   const sink = await startSink({ rcpt: () => '451 4.3.0 mailbox busy, try later' });
+  t.after(() => sink.close());
   const refused = await closedPort();
   const ts = await startWebServer({
     clock: () => new Date(now),
     zone: { 'busy.example': { MX: [{ exchange: 'mx.busy.example', priority: 10 }] }, 'mx.busy.example': { A: ['127.0.0.1'] } } as never,
     delivery: { portFor: (host) => (host === 'mx.busy.example' ? sink.port : refused), connectTimeoutMs: 2000, commandTimeoutMs: 3000, dataTimeoutMs: 3000 },
   });
-  const b = await launchBrowser();
-  t.after(async () => {
-    await b.close();
-    await ts.stop();
-    await sink.close();
-  });
+  t.after(() => ts.stop());
   const subject = 'Invoice <script>alert(1)</script> & co';
   const [m] = await ts.server.queue.add({
     account: 'mjl',
