@@ -9,7 +9,7 @@
  * one more time than it occurs, so that adding another instance later breaks the signature). mox
  * oversigns; we always oversign From, and all listed fields with `oversign: 'all'`.
  */
-import { createHash, sign as cryptoSign } from 'node:crypto';
+import { createHash, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import tools from 'mailauth/lib/tools.js';
 import bodyMod from 'mailauth/lib/dkim/body/index.js';
 import headerMod from 'mailauth/lib/dkim/header/index.js';
@@ -119,6 +119,24 @@ export function selectSignedHeaders(
  * DKIM-Signature header fields for `message` (one per selector), each CRLF-terminated and folded,
  * to prepend to the message. Throws if a key can't be used.
  */
+/**
+ * Parsed private keys by PEM text: parsing an RSA-2048 PEM costs about as much as hashing a small
+ * message, and the same few keys sign every submission. KeyObjects are immutable. Bounded; a
+ * changed key file gives a different PEM and so a new entry.
+ */
+const parsedKeys = new Map<string, KeyObject>();
+const PARSED_KEYS_MAX = 64;
+
+function privateKey(pem: string): KeyObject {
+  let k = parsedKeys.get(pem);
+  if (!k) {
+    k = tools.getPrivateKey(pem) as KeyObject;
+    if (parsedKeys.size >= PARSED_KEYS_MAX) parsedKeys.clear();
+    parsedKeys.set(pem, k);
+  }
+  return k;
+}
+
 export async function dkimSign(message: Buffer, opts: DkimSignOptions): Promise<string> {
   const { header, body } = splitMessage(message);
   return dkimSignParts(header, [body], opts);
@@ -137,7 +155,7 @@ export async function dkimSignParts(header: Buffer, body: AsyncIterable<Buffer> 
 
   // Check every key before reading the body.
   const sels = opts.selectors.map((sel) => {
-    const key = tools.getPrivateKey(sel.privateKeyPem);
+    const key = privateKey(sel.privateKeyPem);
     const keyType = key.asymmetricKeyType;
     if (keyType !== 'rsa' && keyType !== 'ed25519') {
       throw new Error(`dkim selector ${sel.selector}: unsupported key type ${keyType ?? 'unknown'}`);
