@@ -466,6 +466,53 @@ export async function startServer(opts: StartOptions): Promise<Server> {
     idemTimer.unref();
     cleanups.push(() => clearInterval(idemTimer));
     const accountSessions = new SessionStore(ACCOUNT_SESSION_LIMITS, () => (opts.clock ? opts.clock().getTime() : Date.now()));
+    // The admin and account pages: one handler each, shared by every listener that serves them
+    // (so a session is the same on HTTP and HTTPS).
+    const accountEdit = async (write: (f: DomainsFile) => Promise<unknown>) => {
+      await write({ path: loaded.dynamicPath, static: loaded.static });
+      await ctlLocal('reload');
+    };
+    const adminHandler = uiHandler(
+      adminApp({
+        configPath: opts.configPath,
+        static: loaded.static,
+        dynamic: () => current,
+        store,
+        queue,
+        webhooks,
+        authDb,
+        loginGuard,
+        resolver,
+        ctl: (cmd, args) => ctlLocal(cmd, args),
+        config: adminConfigOps(opts.configPath, (cmd, args) => ctlLocal(cmd, args)),
+        adminPasswordHash: async () => {
+          const f = loaded.static.AdminPasswordFile;
+          if (!f) return undefined;
+          const v: unknown = JSON.parse(await fsp.readFile(f, 'utf8'));
+          return isPasswordRecord(v) ? v : undefined;
+        },
+        clock: opts.clock ?? (() => new Date()),
+        log: log.child({ proto: 'admin' }),
+      }),
+    );
+    const accountHandler = uiHandler(
+      accountApp({
+        configPath: opts.configPath,
+        static: loaded.static,
+        dynamic: () => current,
+        store,
+        queue,
+        webhooks,
+        authDb,
+        loginGuard,
+        ctl: (cmd, args) => ctlLocal(cmd, args),
+        setAccountFields: (a, fields) => accountEdit((f) => setAccountFields(f, a, fields)),
+        setAccountWebhook: (a, kind, settings) => accountEdit((f) => setAccountWebhook(f, a, kind, settings)),
+        sessions: accountSessions,
+        clock: opts.clock ?? (() => new Date()),
+        log: log.child({ proto: 'account' }),
+      }),
+    );
     for (const [name, l] of Object.entries(loaded.static.Listeners)) {
       const groups = new Map<string, { port: number; tls: boolean; services: WebService[] }>();
       const add = (port: number, tls: boolean, svc: WebService) => {
@@ -493,61 +540,8 @@ export async function startServer(opts: StartOptions): Promise<Server> {
           metrics,
         }),
       });
-      const admin = (path: string, forwarded: boolean): WebService => ({
-        name: 'admin',
-        path,
-        forwarded,
-        handler: uiHandler(
-          adminApp({
-            configPath: opts.configPath,
-            static: loaded.static,
-            dynamic: () => current,
-            store,
-            queue,
-            webhooks,
-            authDb,
-            loginGuard,
-            resolver,
-            ctl: (cmd, args) => ctlLocal(cmd, args),
-            config: adminConfigOps(opts.configPath, (cmd, args) => ctlLocal(cmd, args)),
-            adminPasswordHash: async () => {
-              const f = loaded.static.AdminPasswordFile;
-              if (!f) return undefined;
-              const v: unknown = JSON.parse(await fsp.readFile(f, 'utf8'));
-              return isPasswordRecord(v) ? v : undefined;
-            },
-            clock: opts.clock ?? (() => new Date()),
-            log: log.child({ listener: name, proto: 'admin' }),
-          }),
-        ),
-      });
-      const accountEdit = async (write: (f: DomainsFile) => Promise<unknown>) => {
-        await write({ path: loaded.dynamicPath, static: loaded.static });
-        await ctlLocal('reload');
-      };
-      const account = (path: string, forwarded: boolean): WebService => ({
-        name: 'account',
-        path,
-        forwarded,
-        handler: uiHandler(
-          accountApp({
-            configPath: opts.configPath,
-            static: loaded.static,
-            dynamic: () => current,
-            store,
-            queue,
-            webhooks,
-            authDb,
-            loginGuard,
-            ctl: (cmd, args) => ctlLocal(cmd, args),
-            setAccountFields: (a, fields) => accountEdit((f) => setAccountFields(f, a, fields)),
-            setAccountWebhook: (a, kind, settings) => accountEdit((f) => setAccountWebhook(f, a, kind, settings)),
-            sessions: accountSessions,
-            clock: opts.clock ?? (() => new Date()),
-            log: log.child({ listener: name, proto: 'account' }),
-          }),
-        ),
-      });
+      const admin = (path: string, forwarded: boolean): WebService => ({ name: 'admin', path, forwarded, handler: adminHandler });
+      const account = (path: string, forwarded: boolean): WebService => ({ name: 'account', path, forwarded, handler: accountHandler });
       if (l.AdminHTTP?.Enabled) add(l.AdminHTTP.Port, false, admin(l.AdminHTTP.Path, l.AdminHTTP.Forwarded));
       if (l.AdminHTTPS?.Enabled) add(l.AdminHTTPS.Port, true, admin(l.AdminHTTPS.Path, l.AdminHTTPS.Forwarded));
       if (l.AccountHTTP?.Enabled) add(l.AccountHTTP.Port, false, account(l.AccountHTTP.Path, l.AccountHTTP.Forwarded));

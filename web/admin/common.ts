@@ -6,7 +6,7 @@
 import { FormError, type UiRequest } from '../ui.js';
 import { HttpError } from '../errors.js';
 import { html, type HtmlValue, type SafeHtml } from '../html.js';
-import { kv, table, time } from '../components.js';
+import { kv, table, time, input, select } from '../components.js';
 import type { AdminDeps } from './deps.js';
 
 /** Largest page a list shows (also the default of ?n=). */
@@ -238,4 +238,24 @@ export function msgFields(m: MsgJson): SafeHtml {
 export function idParam(v: string | undefined): number {
   if (!v || !/^\d{1,15}$/.test(v)) throw new HttpError(404, 'no such page');
   return Number(v);
+}
+
+/** The reschedule fields of the queue and webhook pages: a duration, relative to now or to each item's next attempt. */
+export function scheduleFields(): SafeHtml {
+  return html`${input('Duration', 'duration', { value: '0s', placeholder: '0s, 30m, 1h', size: 8 })}${select(
+    'Relative to',
+    'mode',
+    [
+      ['now', 'now'],
+      ['next', 'the next attempt'],
+    ],
+    'now',
+  )}`;
+}
+
+/** The ctl "schedule" arguments from the fields of scheduleFields. */
+export function scheduleArgs(f: Fields): { duration: string; now: boolean } {
+  const mode = field(f, 'mode') || 'now';
+  if (mode !== 'now' && mode !== 'next') throw new FormError('Reschedule must be relative to now or to the next attempt');
+  return { duration: field(f, 'duration') || '0s', now: mode === 'now' };
 }

@@ -14,6 +14,8 @@ import type { AdminDeps } from './deps.js';
 import {
   ctl,
   field,
+  scheduleArgs,
+  scheduleFields,
   pageSize,
   keyset,
   qs,
@@ -108,26 +110,6 @@ function requireTLSField(): SafeHtml {
     ],
     'default',
   );
-}
-
-/** The reschedule fields: a duration, relative to now or to each message's next attempt. */
-function scheduleArgs(f: Fields): { duration: string; now: boolean } {
-  const duration = field(f, 'duration') || '0s';
-  const mode = field(f, 'mode') || 'now';
-  if (mode !== 'now' && mode !== 'next') throw new FormError('Reschedule must be relative to now or to the next attempt');
-  return { duration, now: mode === 'now' };
-}
-
-function scheduleFields(): SafeHtml {
-  return html`${input('Duration', 'duration', { value: '0s', placeholder: '0s, 30m, 1h', size: 8 })}${select(
-    'Relative to',
-    'mode',
-    [
-      ['now', 'now'],
-      ['next', 'the next attempt'],
-    ],
-    'now',
-  )}`;
 }
 
 function count(r: unknown): number {

@@ -11,7 +11,7 @@ import { html, type HtmlValue, type SafeHtml } from '../html.js';
 import { table, kv, getForm, input, select, postForm, postButton, time } from '../components.js';
 import type { HookFilterArgs } from '../../cmd/webhook-ops.js';
 import type { AdminDeps } from './deps.js';
-import { ctl, field, pageSize, keyset, qs, pager, accountOptions, idParam, ms, yesNo, extraTable, type Fields, type HookJson, type HookResultJson } from './common.js';
+import { ctl, field, scheduleArgs, scheduleFields, pageSize, keyset, qs, pager, accountOptions, idParam, ms, yesNo, extraTable, type Fields, type HookJson, type HookResultJson } from './common.js';
 
 const EVENTS = ['incoming', 'delivered', 'suppressed', 'delayed', 'failed', 'relayed', 'expanded', 'canceled', 'unrecognized', 'complained'];
 const QUEUE_FIELDS = ['ids', 'account', 'event', 'submitted', 'nextattempt'] as const;
@@ -51,24 +51,6 @@ function lastResult(results: readonly HookResultJson[]): string {
 }
 
 const eventOptions = (): Array<[string, string]> => [['', '(any)'], ...EVENTS.map((e): [string, string] => [e, e])];
-
-function scheduleFields(): SafeHtml {
-  return html`${input('Duration', 'duration', { value: '0s', placeholder: '0s, 30m, 1h', size: 8 })}${select(
-    'Relative to',
-    'mode',
-    [
-      ['now', 'now'],
-      ['next', 'the next attempt'],
-    ],
-    'now',
-  )}`;
-}
-
-function scheduleArgs(f: Fields): { duration: string; now: boolean } {
-  const mode = field(f, 'mode') || 'now';
-  if (mode !== 'now' && mode !== 'next') throw new FormError('Reschedule must be relative to now or to the next attempt');
-  return { duration: field(f, 'duration') || '0s', now: mode === 'now' };
-}
 
 function attemptsTable(results: readonly HookResultJson[]): SafeHtml {
   return table(
