@@ -24,8 +24,8 @@ export function cpuSeconds(pid: number | undefined): number | undefined {
  * thread's nice value (the full-text indexer worker runs at 19): for a breakdown of where a
  * server's CPU goes. Empty where /proc is missing.
  */
-export function threadCpuSeconds(pid: number | undefined): Map<number, { cpu: number; nice: number }> {
-  const out = new Map<number, { cpu: number; nice: number }>();
+export function threadCpuSeconds(pid: number | undefined): Map<number, { cpu: number; sys: number; nice: number }> {
+  const out = new Map<number, { cpu: number; sys: number; nice: number }>();
   let tids: string[];
   try {
     tids = readdirSync(`/proc/${pid}/task`);
@@ -37,7 +37,7 @@ export function threadCpuSeconds(pid: number | undefined): Map<number, { cpu: nu
       const f = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
       const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
       // utime, stime, nice: fields 14, 15, 19 of proc(5), counted from 1; we dropped the first two.
-      out.set(Number(t), { cpu: (Number(fields[11]) + Number(fields[12])) / 100, nice: Number(fields[16]) });
+      out.set(Number(t), { cpu: (Number(fields[11]) + Number(fields[12])) / 100, sys: Number(fields[12]) / 100, nice: Number(fields[16]) });
     } catch {
       // thread exited
     }
@@ -50,16 +50,28 @@ export function threadCpuSeconds(pid: number | undefined): Map<number, { cpu: nu
  * "main" (the thread whose id is the pid), "nice19" (low-priority workers: the full-text indexer),
  * "other" (V8 GC/compiler helpers, libuv's pool doing fsyncs, other workers).
  */
-export function threadBreakdown(pid: number, a: Map<number, { cpu: number; nice: number }>, b: Map<number, { cpu: number; nice: number }>, count: number): string {
+export function threadBreakdown(
+  pid: number,
+  a: Map<number, { cpu: number; sys: number; nice: number }>,
+  b: Map<number, { cpu: number; sys: number; nice: number }>,
+  count: number,
+): string {
   let main = 0;
+  let mainSys = 0;
   let nice = 0;
   let other = 0;
+  let otherSys = 0;
   for (const [tid, v] of b) {
     const d = v.cpu - (a.get(tid)?.cpu ?? 0);
-    if (tid === pid) main += d;
-    else if (v.nice >= 19) nice += d;
-    else other += d;
+    if (tid === pid) {
+      main += d;
+      mainSys += v.sys - (a.get(tid)?.sys ?? 0);
+    } else if (v.nice >= 19) nice += d;
+    else {
+      other += d;
+      otherSys += v.sys - (a.get(tid)?.sys ?? 0);
+    }
   }
   const ms = (x: number) => ((x * 1000) / count).toFixed(3);
-  return `main ${ms(main)}, indexer ${ms(nice)}, other threads ${ms(other)} ms/msg`;
+  return `main ${ms(main)} (system ${ms(mainSys)}), indexer ${ms(nice)}, other threads ${ms(other)} (system ${ms(otherSys)}) ms/msg`;
 }

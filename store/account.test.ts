@@ -7,6 +7,7 @@ import { Store, DEFAULT_INLINE_MAX_SIZE, type StoreOptions } from './store.js';
 import { QuotaExceededError, MailboxNotFoundError, StoreError } from './types.js';
 import type { Change } from './changes.js';
 import { messagePath, tmpDir } from './paths.js';
+import { createLogger } from '../log/logger.js';
 
 async function withStore(fn: (s: Store, dataDir: string) => Promise<void>, opts: Partial<StoreOptions> = {}): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'moxts-store-'));
@@ -107,6 +108,7 @@ test('deliver: row and file bytes identical, uid/uidnext/modseq progression, cou
 });
 
 test('concurrent deliveries are batched, each gets a unique increasing uid; events in commit order', async () => {
+  const logged: string[] = [];
   await withStore(async (s) => {
     const a = s.account('mjl');
     const events: Change[] = [];
@@ -125,7 +127,9 @@ test('concurrent deliveries are batched, each gets a unique increasing uid; even
       const m = a.getMessage(d.id)!;
       assert.deepEqual(await a.readMessage(d.id), msg(Number(/test (\d+)/.exec(m.subject || (await a.readMessage(d.id)).toString())![1])));
     }
-  });
+    // Batches took the set-based path (one mailbox update per batch), not the row-by-row retry.
+    assert.deepEqual(logged.filter((l) => l.includes('redone row by row')), []);
+  }, { log: createLogger({ level: 'warn', destination: { write: (l: string) => void logged.push(l) } }) });
 });
 
 test('a batch over several mailboxes: uids per mailbox in batch order, one modseq per row, counts and highestModseq as row by row', async () => {

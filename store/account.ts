@@ -645,7 +645,7 @@ export class Account {
       a.lastModseq = modseq + i + 1;
     }
     for (const [mailboxId, a] of per) {
-      const first = this.st.mailboxAddMany.get(a.n, a.unseen, a.deleted, a.size, a.lastModseq, mailboxId, a.n) as number | undefined;
+      const first = this.st.mailboxAddMany.get(a.n, a.n, a.unseen, a.deleted, a.size, a.lastModseq, mailboxId, a.n) as number | undefined;
       if (first === undefined) throw new MailboxNotFoundError(mailboxId);
       if (first + a.n - 1 > MAX_UID) throw new StoreError('invalid', 'mailbox uids exhausted');
       a.next = first;
@@ -764,7 +764,9 @@ export class Account {
           // Fast path: no savepoint per row. Any error rolls the whole batch back, and it is
           // redone with a savepoint per row, so only the failing rows fail.
           committedSize = this.commitBatch.immediate(batch, results, false);
-        } catch {
+        } catch (err) {
+          // Expected only when a row cannot be inserted (its error then goes to its caller).
+          this.ctx.log.warn({ err, account: this.name, rows: batch.length }, 'delivery batch redone row by row');
           committedSize = this.commitBatch.immediate(batch, results, true);
         }
         committed = true;
