@@ -85,13 +85,17 @@ async function imapVisible(port: number, accepted: number): Promise<string> {
   return total === accepted ? 'ok' : `MISMATCH ${total}/${accepted}`;
 }
 
-async function runOne(port: number, size: number, concurrency: number, n: number): Promise<{ rate: number; p50: number; p99: number; failures: number; accepted: number }> {
+/** Acknowledgements per TIMELINE_MS interval over a run: shows stalls and slow phases. */
+const TIMELINE_MS = 100;
+
+async function runOne(port: number, size: number, concurrency: number, n: number): Promise<{ rate: number; p50: number; p99: number; failures: number; accepted: number; acks: number[] }> {
   const msgs = Array.from({ length: 16 }, (_, i) => makeMessage(size, i));
   const conns = await Promise.all(Array.from({ length: concurrency }, () => openConn(port)));
   const lat: number[] = [];
   let next = 0;
   let failures = 0;
   let accepted = 0;
+  const acks: number[] = [];
   const start = process.hrtime.bigint();
   await Promise.all(
     conns.map(async (c) => {
@@ -111,7 +115,9 @@ async function runOne(port: number, size: number, concurrency: number, n: number
         c.write(msgs[i % msgs.length]!);
         c.write('.\r\n');
         const reply = await c.reply();
-        lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        const t1 = process.hrtime.bigint();
+        lat.push(Number(t1 - t0) / 1e6);
+        acks.push(Number(t1 - start) / 1e6);
         if (!reply.startsWith('250')) failures++;
         else accepted++;
       }
@@ -121,7 +127,22 @@ async function runOne(port: number, size: number, concurrency: number, n: number
   for (const c of conns) c.end();
   lat.sort((a, b) => a - b);
   const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? 0;
-  return { rate: n / secs, p50: q(0.5), p99: q(0.99), failures, accepted };
+  return { rate: n / secs, p50: q(0.5), p99: q(0.99), failures, accepted, acks };
+}
+
+/** Acks per TIMELINE_MS interval, and the longest time without any ack. */
+function timeline(acks: number[]): { buckets: number[]; maxGapMs: number } {
+  const buckets: number[] = [];
+  let prev = 0;
+  let maxGapMs = 0;
+  for (const t of [...acks].sort((a, b) => a - b)) {
+    const b = Math.floor(t / TIMELINE_MS);
+    while (buckets.length <= b) buckets.push(0);
+    buckets[b]!++;
+    maxGapMs = Math.max(maxGapMs, t - prev);
+    prev = t;
+  }
+  return { buckets, maxGapMs };
 }
 
 /** Messages sent before each measured run (JIT, DNS cache, account databases): we report steady state. */
@@ -133,11 +154,20 @@ export async function run(args: string[]): Promise<void> {
   const concs = arg(args, 'concurrency', '1,10,50').split(',').map(Number);
   // BENCH_SERVER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the server.
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, fileURLToPath(new URL('./smtp-server-child.js', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_PASSWORD } });
+  const showTimeline = args.includes('--timeline');
+  const child = spawn(process.execPath, [...nodeArgs, fileURLToPath(new URL('./smtp-server-child.js', import.meta.url))], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, BENCH_PASSWORD } });
+  // The child's diagnostics since the previous call (group-commit batches, event-loop delay, GC).
+  const statsWaiters: Array<(s: Record<string, number>) => void> = [];
+  const serverStats = (): Promise<Record<string, number>> =>
+    new Promise((r) => {
+      statsWaiters.push(r);
+      child.stdin!.write('STATS\n');
+    });
   const [port, imapPort] = await new Promise<[number, number]>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (l) => {
       const m = /^READY (\d+) (\d+)$/.exec(l);
       if (m) resolve([Number(m[1]), Number(m[2])]);
+      if (l.startsWith('STATS ')) statsWaiters.shift()?.(JSON.parse(l.slice(6)) as Record<string, number>);
     });
     child.once('exit', (code) => reject(new Error(`server exited ${code}`)));
   });
@@ -152,6 +182,7 @@ export async function run(args: string[]): Promise<void> {
       // Warm-up: JIT, DNS cache, account databases.
       const w = await runOne(port, size, c, Math.min(WARMUP, count));
       accepted += w.accepted;
+      await serverStats();
       const cpu0 = cpuSeconds(child.pid);
       const threads0 = threadCpuSeconds(child.pid);
       const own0 = process.cpuUsage();
@@ -160,12 +191,25 @@ export async function run(args: string[]): Promise<void> {
       const cpu1 = cpuSeconds(child.pid);
       const threads1 = threadCpuSeconds(child.pid);
       const own = process.cpuUsage(own0);
+      const st = await serverStats();
       const srv = cpu0 !== undefined && cpu1 !== undefined ? (((cpu1 - cpu0) * 1000) / count).toFixed(3) : '-';
       const gen = ((own.user + own.system) / 1000 / count).toFixed(3);
       console.log(
         `${String(size).padEnd(9)} ${String(c).padEnd(6)} ${r.rate.toFixed(0).padStart(7)}   ${r.p50.toFixed(2).padStart(7)}  ${r.p99.toFixed(2).padStart(7)}   ${String(r.failures).padEnd(10)} ${srv.padStart(8)}            ${gen.padStart(6)}         ${await imapVisible(imapPort, accepted)}`,
       );
       if (threads1.size) console.log(`          server CPU by thread: ${threadBreakdown(child.pid!, threads0, threads1, count)}`);
+      const f = (x: number | undefined, d = 1) => (x ?? 0).toFixed(d);
+      const batches = st.batches || 1;
+      console.log(
+        `          group commit: ${st.batches} batches, ${f(st.rows! / batches)} rows/batch, commit ${f(st.commitMs! / batches, 2)} ms avg ${f(st.commitMaxMs)} max, fsync ${f(st.syncMs! / batches, 2)} ms avg ${f(st.syncMaxMs)} max; event loop delay p50 ${f(st.loopDelayP50Ms)} p99 ${f(st.loopDelayP99Ms)} max ${f(st.loopDelayMaxMs)} ms; GC ${st.gcCount} pauses ${f(st.gcMs)} ms, max ${f(st.gcMaxMs)} ms`,
+      );
+      const tl = timeline(r.acks);
+      const full = tl.buckets.slice(1, -1);
+      const per = (x: number) => ((x * 1000) / TIMELINE_MS).toFixed(0);
+      console.log(
+        `          acks per ${TIMELINE_MS} ms (as msg/s): min ${per(Math.min(...full))}, median ${per([...full].sort((a, b) => a - b)[full.length >> 1] ?? 0)}, max ${per(Math.max(...full))}; longest gap without an ack ${tl.maxGapMs.toFixed(0)} ms`,
+      );
+      if (showTimeline) console.log(`          timeline: ${tl.buckets.join(' ')}`);
     }
   }
   child.kill('SIGTERM');

@@ -122,6 +122,8 @@ export interface AccountContext {
   ftsIndexer?: FtsIndexer;
   /** When to index new messages (StoreOptions.indexIdleMs etc.; store/README.md "Deferred indexing"). */
   indexPolicy?: IndexPolicy;
+  /** Called after each delivery batch's WAL fsync: rows, commit and fsync milliseconds (Store.deliveryStats). */
+  noteBatch?: (rows: number, commitMs: number, syncMs: number) => void;
 }
 
 /** Deferred full-text indexing: index when deliveries pause, within bounds. */

@@ -122,6 +122,7 @@ test('concurrent deliveries are batched, each gets a unique increasing uid; even
     const mods = events.map((e) => e.modseq);
     assert.deepEqual(mods, [...mods].sort((x, y) => x - y));
     assert.ok(events.length < 300, `batched into ${events.length} events`);
+    assert.equal(a.batchRedos, 0, 'no batch redone with savepoints');
     assert.equal(a.mailbox('Inbox')!.total, 300);
     for (const d of ds.slice(0, 20)) {
       const m = a.getMessage(d.id)!;
@@ -155,6 +156,8 @@ test('a batch over several mailboxes: uids per mailbox in batch order, one modse
       assert.equal(now.size, mb.size + mine.reduce((n, d, i) => n + msg(spec.indexOf(sp[i]!)).length, 0));
     }
     for (const [i, d] of ds.entries()) assert.deepEqual(await a.readMessage(d.id), msg(i));
+    // Taken by the batch path (one mailbox update per mailbox), not redone row by row.
+    assert.equal(a.batchRedos, 0, 'no batch redone with savepoints');
   });
 });
 
@@ -208,6 +211,7 @@ test('a failing message in a batch does not fail the others', async () => {
     assert.equal(a.mailbox('Inbox')!.total, 2);
     const rej = rs[1] as PromiseRejectedResult;
     assert.ok(rej.reason instanceof MailboxNotFoundError);
+    assert.equal(a.batchRedos, 1, 'the batch was redone row by row');
     const id2 = (rs[0] as PromiseFulfilledResult<{ id: number }>).value.id + 1;
     await a.settle();
     assert.equal(existsSync(a.messageFilePath(id2)), false);

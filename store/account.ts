@@ -181,6 +181,11 @@ export class Account {
   private readonly reservedIds = new Set<number>();
   /** Estimated bytes written to the WAL since the last checkpoint request. */
   private walBytes = 0;
+  /**
+   * Delivery batches whose fast path failed and that were redone with a savepoint per row (a row
+   * failed, e.g. its mailbox was deleted meanwhile). Tests check it stays 0 otherwise.
+   */
+  batchRedos = 0;
 
   constructor(
     readonly name: string,
@@ -765,6 +770,7 @@ export class Account {
           // redone with a savepoint per row, so only the failing rows fail.
           committedSize = this.commitBatch.immediate(batch, results, false);
         } catch (err) {
+          this.batchRedos++;
           // Expected only when a row cannot be inserted (its error then goes to its caller).
           this.ctx.log.warn({ err, account: this.name, rows: batch.length }, 'delivery batch redone row by row');
           committedSize = this.commitBatch.immediate(batch, results, true);
@@ -836,10 +842,9 @@ export class Account {
   ): void {
     this.syncing = false;
     this.ctx.releaseSyncSlot();
-    this.ctx.log.debug(
-      { account: this.name, rows, ms: +commitMs.toFixed(2), syncMs: +(performance.now() - t0 - commitMs).toFixed(2) },
-      'delivery batch committed',
-    );
+    const syncMs = performance.now() - t0 - commitMs;
+    this.ctx.noteBatch?.(rows, commitMs, syncMs);
+    this.ctx.log.debug({ account: this.name, rows, ms: +commitMs.toFixed(2), syncMs: +syncMs.toFixed(2) }, 'delivery batch committed');
     if (err !== undefined) {
       // The rows are committed (readers see them) but we cannot tell whether they are durable:
       // refuse the acknowledgement (SMTP answers 451, the sender retries; a duplicate is

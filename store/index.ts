@@ -1,5 +1,5 @@
 /** Public entry of the account store; see store/README.md. */
-export { Store, MAX_BATCH, DEFAULT_INLINE_MAX_SIZE, MAX_CONCURRENT_SYNCS, type StoreOptions } from './store.js';
+export { Store, MAX_BATCH, DEFAULT_INLINE_MAX_SIZE, MAX_CONCURRENT_SYNCS, type StoreOptions, type DeliveryStats } from './store.js';
 export {
   Account,
   DEFAULT_MAILBOXES,

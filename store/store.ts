@@ -90,7 +90,21 @@ export const INDEX_MAX_DELAY_MS = 10_000;
 /** Default StoreOptions.indexMaxBacklog: ~1 s of catch-up for a SEARCH on this project's 2-core VM. */
 export const INDEX_MAX_BACKLOG = 2_000;
 
+/** Delivery group-commit counters since the store opened (benchmarks, diagnostics). */
+export interface DeliveryStats {
+  batches: number;
+  rows: number;
+  /** Sum and maximum of the batch transactions' time on the event loop, ms. */
+  commitMs: number;
+  commitMaxMs: number;
+  /** Sum and maximum of the WAL fdatasync times (thread pool), ms. */
+  syncMs: number;
+  syncMaxMs: number;
+}
+
 export class Store {
+  /** Delivery group-commit counters (batches, rows, commit and fsync times). */
+  readonly deliveryStats: DeliveryStats = { batches: 0, rows: 0, commitMs: 0, commitMaxMs: 0, syncMs: 0, syncMaxMs: 0 };
   readonly dataDir: string;
   readonly changes: ChangeBus;
   private readonly log: Logger;
@@ -147,6 +161,15 @@ export class Store {
         maxDelayMs: opts.indexMaxDelayMs ?? INDEX_MAX_DELAY_MS,
         maxBacklog: opts.indexMaxBacklog ?? INDEX_MAX_BACKLOG,
         sinceLastDelivery: () => performance.now() - this.lastDeliveryAt,
+      },
+      noteBatch: (rows, commitMs, syncMs) => {
+        const st = this.deliveryStats;
+        st.batches++;
+        st.rows += rows;
+        st.commitMs += commitMs;
+        st.syncMs += syncMs;
+        if (commitMs > st.commitMaxMs) st.commitMaxMs = commitMs;
+        if (syncMs > st.syncMaxMs) st.syncMaxMs = syncMs;
       },
     };
   }
