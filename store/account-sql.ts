@@ -45,10 +45,13 @@ export interface MessageRow {
 
 export const SUMMARY_COLS =
   'id, mailboxId, uid, modseq, createSeq, flags, keywords, receivedAt, size, messageId, subject, mailFrom, rcptTo, remoteIp, expunged';
+/** The preformatted IMAP strings live in message_imap (schema migration 7), read by id. */
+const IMAP_STRING_COLS =
+  '(SELECT envelope FROM message_imap WHERE message_imap.id = message.id) AS imapEnvelope, (SELECT bodyStructure FROM message_imap WHERE message_imap.id = message.id) AS imapBodyStructure';
 /** The parse tree lives in message_parsed (schema migration 6): read by id, only with FULL_COLS. */
-export const FULL_COLS = `${SUMMARY_COLS}, (SELECT parsed FROM message_parsed WHERE message_parsed.id = message.id) AS parsed, meta, imapEnvelope, imapBodyStructure`;
+export const FULL_COLS = `${SUMMARY_COLS}, (SELECT parsed FROM message_parsed WHERE message_parsed.id = message.id) AS parsed, meta, ${IMAP_STRING_COLS}`;
 /** Summary plus the preformatted IMAP ENVELOPE/BODYSTRUCTURE (FETCH without the parse tree). */
-export const IMAP_COLS = `${SUMMARY_COLS}, imapEnvelope, imapBodyStructure`;
+export const IMAP_COLS = `${SUMMARY_COLS}, ${IMAP_STRING_COLS}`;
 export const MAILBOX_COLS =
   'm.id, m.name, m.specialUse, m.uidValidity, m.uidNext, m.total, m.unseen, m.deleted, m.size, m.highestModseq, m.createSeq, m.keywords, (s.name IS NOT NULL) AS subscribed';
 
@@ -121,9 +124,12 @@ export function prepareAccountStatements(db: Db) {
       'UPDATE mailbox SET total = total + ?, unseen = unseen + ?, deleted = deleted + ?, size = size + ?, highestModseq = max(highestModseq, ?) WHERE id = ?',
     ),
     insertMessage: db.prepare(
-      `INSERT INTO message (id, mailboxId, uid, modseq, createSeq, flags, keywords, receivedAt, size, messageId, subject, parsed, mailFrom, rcptTo, remoteIp, meta, imapEnvelope, imapBodyStructure)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO message (id, mailboxId, uid, modseq, createSeq, flags, keywords, receivedAt, size, messageId, subject, parsed, mailFrom, rcptTo, remoteIp, meta)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
+    insertImap: db.prepare('INSERT INTO message_imap (id, envelope, bodyStructure) VALUES (?, ?, ?)'),
+    copyImap: db.prepare('INSERT INTO message_imap (id, envelope, bodyStructure) SELECT ?, envelope, bodyStructure FROM message_imap WHERE id = ?'),
+    deleteImap: db.prepare('DELETE FROM message_imap WHERE id = ?'),
     insertTombstone: db.prepare(
       `INSERT INTO message (id, mailboxId, uid, modseq, createSeq, flags, keywords, receivedAt, size, expunged)
        VALUES (?, ?, ?, ?, ?, 0, '[]', ?, 0, 1)`,
@@ -152,10 +158,10 @@ export function prepareAccountStatements(db: Db) {
     messagesPageImap: db.prepare(
       `SELECT ${IMAP_COLS} FROM message WHERE mailboxId = ? AND uid > ? AND expunged = 0 ORDER BY uid LIMIT ?`,
     ),
-    setImapStrings: db.prepare('UPDATE message SET imapEnvelope = ?, imapBodyStructure = ? WHERE id = ? AND expunged = 0'),
+
     updateFlags: db.prepare('UPDATE message SET flags = ?, keywords = ?, modseq = ? WHERE id = ?'),
     expungeMessage: db.prepare(
-      'UPDATE message SET expunged = 1, modseq = ?, parsed = NULL, meta = NULL, imapEnvelope = NULL, imapBodyStructure = NULL WHERE id = ?',
+      'UPDATE message SET expunged = 1, modseq = ?, parsed = NULL, meta = NULL WHERE id = ?',
     ),
     moveMessage: db.prepare('UPDATE message SET mailboxId = ?, uid = ?, modseq = ? WHERE id = ?'),
     takeUids: db.prepare('UPDATE mailbox SET uidNext = uidNext + ? WHERE id = ? RETURNING uidNext - ?').pluck(),

@@ -475,6 +475,7 @@ export class Account {
       for (const id of files) {
         if (this.st.deleteBlob.run(id).changes) inlined.add(id);
         this.st.deleteParsed.run(id);
+        this.st.deleteImap.run(id);
       }
       this.db.prepare('DELETE FROM message WHERE mailboxId = ?').run(mb.id);
       this.db.prepare('DELETE FROM mailbox WHERE id = ?').run(mb.id);
@@ -684,9 +685,8 @@ export class Account {
       o.rcptTo ?? '',
       o.remoteIp ?? '',
       o.meta === undefined ? null : JSON.stringify(o.meta),
-      p.imap.envelope,
-      p.imap.bodyStructure,
     );
+    if (p.imap.envelope !== null || p.imap.bodyStructure !== null) this.st.insertImap.run(p.id, p.imap.envelope, p.imap.bodyStructure);
     if (o.parsed !== undefined) this.st.insertParsed.run(p.id, JSON.stringify(o.parsed));
     if (p.inline) this.st.insertBlob.run(p.id, p.inline);
   }
@@ -954,9 +954,13 @@ export class Account {
     const key = (cols.envelope ? 1 : 0) | (cols.bodyStructure ? 2 : 0);
     let st = this.leanStatements[key];
     if (!st) {
-      const extra = (cols.envelope ? ', imapEnvelope' : ', NULL') + (cols.bodyStructure ? ', imapBodyStructure' : ', NULL');
+      // The IMAP strings are in message_imap (schema migration 7), joined by id only when asked for.
+      const extra = (cols.envelope ? ', i.envelope' : ', NULL') + (cols.bodyStructure ? ', i.bodyStructure' : ', NULL');
+      const join = key ? ' LEFT JOIN message_imap i ON i.id = m.id' : '';
       st = this.db
-        .prepare(`SELECT id, uid, modseq, flags, keywords, receivedAt, size${extra} FROM message WHERE mailboxId = ? AND uid BETWEEN ? AND ? AND expunged = 0 ORDER BY uid`)
+        .prepare(
+          `SELECT m.id, m.uid, m.modseq, m.flags, m.keywords, m.receivedAt, m.size${extra} FROM message m${join} WHERE m.mailboxId = ? AND m.uid BETWEEN ? AND ? AND m.expunged = 0 ORDER BY m.uid`,
+        )
         .raw(true);
       this.leanStatements[key] = st;
     }
@@ -1181,9 +1185,10 @@ export class Account {
             this.st.insertMessage.run(
               ids[i], dstMb.id, uid, modseq, modseq, b, JSON.stringify(m.keywords), m.receivedAt.getTime(), m.size,
               m.messageId, m.subject, null, m.mailFrom, m.rcptTo,
-              m.remoteIp, m.meta === undefined ? null : JSON.stringify(m.meta), m.imapEnvelope ?? null, m.imapBodyStructure ?? null,
+              m.remoteIp, m.meta === undefined ? null : JSON.stringify(m.meta),
             );
             this.st.copyParsed.run(ids[i], m.id);
+            this.st.copyImap.run(ids[i], m.id);
             if (inline[i] && this.st.copyBlob.run(ids[i], m.id).changes !== 1) {
               throw new StoreError('notfound', `message ${m.id} vanished during copy`);
             }
@@ -1288,6 +1293,7 @@ export class Account {
         size += m.size;
         this.st.expungeMessage.run(modseq, m.id);
         this.st.deleteParsed.run(m.id);
+        this.st.deleteImap.run(m.id);
         res.uids.push(m.uid);
         if (this.st.deleteBlob.run(m.id).changes === 0) ids.push(m.id);
       }

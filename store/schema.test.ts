@@ -1,5 +1,6 @@
 // Account schema migrations: migration 5 rebuilds the message table with the small columns first
-// and keeps every row, blob and index; migration 6 moves the parse tree into message_parsed.
+// and keeps every row, blob and index; migration 6 moves the parse tree into message_parsed;
+// migration 7 moves the preformatted IMAP strings into message_imap.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -60,6 +61,35 @@ test('migration 6 moves parse trees into message_parsed; FULL_COLS reads them ba
     assert.equal(db.prepare('SELECT count(*) FROM message WHERE parsed IS NOT NULL').pluck().get(), 0, 'message rows no longer carry the tree');
     const rows = db.prepare(`SELECT ${FULL_COLS} FROM message ORDER BY id`).all() as Array<{ id: number; parsed: string | null }>;
     assert.deepEqual(rows.map((r) => [r.id, r.parsed]), [[1, tree], [2, null]]);
+    db.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('migration 7 moves the IMAP strings into message_imap; IMAP_COLS and FULL_COLS read them back', async () => {
+  const { FULL_COLS, IMAP_COLS } = await import('./account-sql.js');
+  const dir = mkdtempSync(join(tmpdir(), 'moxts-schema-'));
+  try {
+    const path = join(dir, 'index.db');
+    let db = openDb(path, ACCOUNT_MIGRATIONS.filter((m) => m.version <= 6));
+    db.prepare("INSERT INTO mailbox (name, uidValidity, highestModseq, createSeq) VALUES ('Inbox', 1, 1, 1)").run();
+    const ins = db.prepare('INSERT INTO message (id, mailboxId, uid, modseq, createSeq, receivedAt, size, imapEnvelope, imapBodyStructure) VALUES (?, 1, ?, 5, 5, 1000, 10, ?, ?)');
+    ins.run(1, 1, 'ENV1', 'BS1');
+    ins.run(2, 2, null, null);
+    ins.run(3, 3, 'ENV3', null);
+    db.close();
+
+    db = openDb(path, ACCOUNT_MIGRATIONS);
+    assert.deepEqual(db.prepare('SELECT id, envelope, bodyStructure FROM message_imap ORDER BY id').all(), [
+      { id: 1, envelope: 'ENV1', bodyStructure: 'BS1' },
+      { id: 3, envelope: 'ENV3', bodyStructure: null },
+    ]);
+    assert.equal(db.prepare('SELECT count(*) FROM message WHERE imapEnvelope IS NOT NULL OR imapBodyStructure IS NOT NULL').pluck().get(), 0);
+    for (const cols of [FULL_COLS, IMAP_COLS]) {
+      const rows = db.prepare(`SELECT ${cols} FROM message ORDER BY id`).all() as Array<{ id: number; imapEnvelope: string | null; imapBodyStructure: string | null }>;
+      assert.deepEqual(rows.map((r) => [r.id, r.imapEnvelope, r.imapBodyStructure]), [[1, 'ENV1', 'BS1'], [2, null, null], [3, 'ENV3', null]]);
+    }
     db.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -74,8 +74,17 @@ test('ENVELOPE and BODYSTRUCTURE are preformatted at delivery, kept by copy and 
     assert.equal(a.getMessageByUid(mv.mailboxId, mv.dstUids[0]!)!.imapBodyStructure, x!.imapBodyStructure);
     const id = x!.id;
     a.expunge(inbox, { uids: [1], deletedOnly: false });
-    const row = a.db.prepare('SELECT imapEnvelope, imapBodyStructure FROM message WHERE id = ?').get(id);
-    assert.deepEqual(row, { imapEnvelope: null, imapBodyStructure: null });
+    assert.equal(a.db.prepare('SELECT count(*) FROM message_imap WHERE id = ?').pluck().get(id), 0);
+    assert.equal(a.db.prepare('SELECT count(*) FROM message WHERE imapEnvelope IS NOT NULL OR imapBodyStructure IS NOT NULL').pluck().get(), 0, 'message rows no longer carry them (migration 7)');
+    // Deleting a mailbox removes its messages' strings too.
+    const trash = a.mailbox('Trash')!.id;
+    const kept = a.listMessages(trash, { imap: true })[0]!.id;
+    const sub = a.createMailbox('Sub');
+    await a.copyMessages(trash, mv.dstUids, sub.id);
+    const subId = a.listMessages(sub.id, { imap: true })[0]!.id;
+    a.deleteMailbox(sub.id);
+    assert.equal(a.db.prepare('SELECT count(*) FROM message_imap WHERE id = ?').pluck().get(subId), 0);
+    assert.equal(a.db.prepare('SELECT count(*) FROM message_imap WHERE id = ?').pluck().get(kept), 1);
   });
 });
 
