@@ -436,6 +436,54 @@ test('dkim: unsigned messages skip mailauth dkimVerify with the same From addres
   assert.deepEqual([v.dkim, v.fromDomain, v.dmarc.result, v.dmarc.comment, v.arc.result], [[], '', 'permerror', 'multiple From domains', 'none']);
 });
 
+test('unsigned messages: with the DNS cache, the whole verdict is reused exactly as long as the SPF and DMARC answers it came from', async () => {
+  let t = 1_700_000_000_000;
+  const clock = { now: () => t };
+  const resolver = cachingResolver(dns.resolver, { clock });
+  const dmarcQueries = () => dns.queries.filter((q) => q.name.toLowerCase() === '_dmarc.vcache.example').length;
+  dns.set('vcache.example', { TXT: [`v=spf1 ip4:${GOOD_IP} -all`] });
+  dmarcRecord('vcache.example', 'v=DMARC1; p=reject');
+  try {
+    const first = await verify({ message: msg('alice@vcache.example'), mailFrom: 'bounce@vcache.example', resolver });
+    assert.deepEqual([first.spf.result, first.dmarc.result, first.dmarc.policy], ['pass', 'pass', 'reject']);
+    const n = dmarcQueries();
+    // Another unsigned message (other body, same From): the same verdict and headers, no lookups.
+    const again = await verify({ message: msg('alice@vcache.example', 'Other text.\r\n'), mailFrom: 'bounce@vcache.example', resolver });
+    assert.deepEqual(again, first);
+    assert.equal(dmarcQueries(), n);
+    // Another From address, IP or HELO is another verdict.
+    const otherFrom = await verify({ message: msg('mallory@other.example'), mailFrom: 'bounce@vcache.example', resolver });
+    assert.equal(otherFrom.dmarc.domain, 'other.example');
+    assert.equal((await verify({ message: msg('alice@vcache.example'), mailFrom: 'bounce@vcache.example', resolver, ip: BAD_IP })).dmarc.result, 'fail');
+    assert.match((await verify({ message: msg('alice@vcache.example'), mailFrom: 'bounce@vcache.example', resolver, helo: 'other.helo.example' })).receivedSpfHeader, /helo=other\.helo\.example/);
+    // The DMARC record changes: the verdict holds until the cached answer expires, then follows.
+    dmarcRecord('vcache.example', 'v=DMARC1; p=quarantine');
+    t += POSITIVE_TTL_MS - 1;
+    assert.equal((await verify({ message: msg('alice@vcache.example'), mailFrom: 'bounce@vcache.example', resolver })).dmarc.policy, 'reject');
+    t += 1;
+    assert.equal((await verify({ message: msg('alice@vcache.example'), mailFrom: 'bounce@vcache.example', resolver })).dmarc.policy, 'quarantine');
+    // pct below 100 samples at random per message: never reused.
+    dmarcRecord('vcache.example', 'v=DMARC1; p=reject; pct=50');
+    t += POSITIVE_TTL_MS;
+    const seen = new Set<boolean>();
+    let r = 0;
+    for (let i = 0; i < 4; i++) {
+      const v = await verify({ message: msg('alice@vcache.example'), mailFrom: 'bounce@vcache.example', resolver, ip: BAD_IP, random: () => (r++ % 2 ? 0.9 : 0.1) });
+      seen.add(v.dmarc.pctApplied);
+    }
+    assert.deepEqual([...seen].sort(), [false, true]);
+    // Signed messages are never memoized (their verdict depends on the signature).
+    const s1 = await verify({ message: await signed('alice@example.org', 'example.org'), resolver });
+    assert.equal(s1.dkim[0]!.result, 'pass');
+    const sig = await signed('alice@example.org', 'example.org');
+    const s2 = await verify({ message: Buffer.from(sig.toString().replace('Hello.', 'Hullo.')), resolver });
+    assert.equal(s2.dkim[0]!.result, 'fail');
+  } finally {
+    dns.set('vcache.example', null);
+    dmarcRecord('vcache.example', null);
+  }
+});
+
 test('spf: with the DNS cache, a verdict is reused exactly as long as the answers it came from', async () => {
   let t = 1_700_000_000_000;
   const clock = { now: () => t };

@@ -267,14 +267,17 @@ const spfMemos = new WeakMap<Resolver, Map<string, { expires: number; outcome: S
  * validation and header formatting for every message of a sender that keeps sending (~10% of
  * the SMTP event loop's time per message in the bench).
  */
-async function spfCheck(resolver: Resolver, args: { sender: string | undefined; ip: string; helo: string; mta: string }): Promise<SpfOutcome> {
-  const cache = typeof (resolver as Partial<CachingResolver>).cacheExpiry === 'function' ? (resolver as CachingResolver) : undefined;
+async function spfCheck(
+  resolver: Resolver,
+  args: { sender: string | undefined; ip: string; helo: string; mta: string },
+): Promise<SpfOutcome & { expires?: number }> {
+  const cache = cachingResolverOf(resolver);
   if (!cache) return spfVerify({ ...args, resolver: mailauthResolver(resolver) });
   let memos = spfMemos.get(resolver);
   if (!memos) spfMemos.set(resolver, (memos = new Map()));
   const key = JSON.stringify([args.sender ?? null, args.ip, args.helo, args.mta]);
   const memo = memos.get(key);
-  if (memo && memo.expires > cache.now()) return memo.outcome;
+  if (memo && memo.expires > cache.now()) return { ...memo.outcome, expires: memo.expires };
   if (memo) memos.delete(key);
   const asked: Array<[string, string]> = [];
   const res = await spfVerify({
@@ -295,8 +298,51 @@ async function spfCheck(resolver: Resolver, args: { sender: string | undefined; 
   if (expires > cache.now()) {
     memos.set(key, { expires, outcome });
     if (memos.size > SPF_MEMO_MAX) memos.delete(memos.keys().next().value as string);
+    return { ...outcome, expires };
   }
   return outcome;
+}
+
+/** The resolver as our DNS cache (dns/cache.ts), or undefined when it is not one. */
+function cachingResolverOf(resolver: Resolver): CachingResolver | undefined {
+  return typeof (resolver as Partial<CachingResolver>).cacheExpiry === 'function' ? (resolver as CachingResolver) : undefined;
+}
+
+/** Most memoized verdicts of unsigned messages per resolver (oldest dropped first). */
+export const VERDICT_MEMO_MAX = 1000;
+const verdictMemos = new WeakMap<Resolver, Map<string, { expires: number; verdict: AuthVerdicts }>>();
+
+/**
+ * The earliest expiry of the cached answers to the DMARC lookups made through `asked`, or
+ * undefined when one of them is not cached (then nothing derived from them may be reused).
+ */
+function dmarcAnswersExpiry(cache: CachingResolver, asked: string[]): number | undefined {
+  let expires = Infinity;
+  for (const name of asked) {
+    const e = cache.cacheExpiry(name, 'TXT');
+    if (e === undefined) return undefined;
+    if (e < expires) expires = e;
+  }
+  return expires;
+}
+
+/** A resolver that records the TXT names asked through it (for dmarcAnswersExpiry). */
+function recordingTxt(resolver: Resolver, asked: string[]): Resolver {
+  return {
+    resolveMx: (n) => resolver.resolveMx(n),
+    resolveTxt: (n) => {
+      asked.push(n);
+      return resolver.resolveTxt(n);
+    },
+    resolve4: (n) => resolver.resolve4(n),
+    resolve6: (n) => resolver.resolve6(n),
+    resolveCname: (n) => resolver.resolveCname(n),
+    reverse: (ip) => resolver.reverse(ip),
+    resolve: (n, rrtype) => {
+      if (rrtype.toUpperCase() === 'TXT') asked.push(n);
+      return resolver.resolve(n, rrtype);
+    },
+  };
 }
 
 /** Verify SPF, DKIM, ARC and DMARC for a received message. */
@@ -315,9 +361,29 @@ export async function verifyMessage(input: VerifyInput): Promise<AuthVerdicts> {
   // An address literal as HELO is written in brackets (rfc5321:4.1.3), as authenticate() does.
   const helo = isIP(input.helo) ? `[${input.helo}]` : input.helo;
 
+  // Memo for unsigned messages: with no DKIM signature and no ARC set, the verdicts and headers
+  // are a function of the connection (ip, helo, MAIL FROM), our host name, the From addresses
+  // and the DNS answers that SPF and DMARC asked for; with our DNS cache they are reused exactly
+  // as long as every one of those answers is still the cached one (as spfCheck does for SPF).
+  // Not memoized: temporary errors, answers that were not cached, DMARC pct below 100 (random
+  // sampling). Saves DMARC policy discovery, alignment and header formatting per message of a
+  // sender that keeps sending (~7% of the SMTP event loop's time per message in the bench).
+  const cache = unsigned ? cachingResolverOf(input.resolver) : undefined;
+  const unsignedRes = unsigned ? unsignedDkimResult(unsigned) : undefined;
+  let memoKey: string | undefined;
+  let memos: Map<string, { expires: number; verdict: AuthVerdicts }> | undefined;
+  if (cache && unsignedRes) {
+    memos = verdictMemos.get(input.resolver);
+    if (!memos) verdictMemos.set(input.resolver, (memos = new Map()));
+    memoKey = JSON.stringify([input.ip, input.helo, mailFrom, input.hostname, unsignedRes.headerFrom, input.loopbackSpfDomains ?? null]);
+    const memo = memos.get(memoKey);
+    if (memo && memo.expires > cache.now()) return memo.verdict;
+    if (memo) memos.delete(memoKey);
+  }
+
   const [dkimRes, spfRes] = await Promise.all([
-    unsigned
-      ? (unsignedDkimResult(unsigned) as unknown as Awaited<ReturnType<typeof dkimVerify>>)
+    unsignedRes
+      ? (unsignedRes as unknown as Awaited<ReturnType<typeof dkimVerify>>)
       : dkimVerify(message, {
           resolver,
           sender: mailFrom || undefined,
@@ -350,7 +416,8 @@ export async function verifyMessage(input: VerifyInput): Promise<AuthVerdicts> {
 
   // DMARC (rfc7489:6.6.2): identifiers are the From domain, passing DKIM d= and the SPF identity.
   let lookup: DmarcLookup | undefined;
-  if (from.domain) lookup = await lookupDmarc(from.domain, input.resolver);
+  const dmarcAsked: string[] = [];
+  if (from.domain) lookup = await lookupDmarc(from.domain, memoKey ? recordingTxt(input.resolver, dmarcAsked) : input.resolver);
   const ev = evaluateDmarc(
     { fromDomain: from.domain, dkimDomains: dkimVerifiedDomains, spfDomain: spf.result === 'pass' ? spf.domain : undefined },
     lookup ?? { status: 'none', domain: '' },
@@ -393,11 +460,20 @@ export async function verifyMessage(input: VerifyInput): Promise<AuthVerdicts> {
   const signatures = (dkimRes.results as unknown as { signature?: string; signingDomain?: string; status: { result: string } }[])
     .filter((r) => r.signingDomain || r.status.result !== 'none')
     .map((r) => r.signature ?? '');
-  return {
+  const verdict: AuthVerdicts = {
     ...partial,
     authResultsHeader: authResultsHeader(input.hostname, partial, { mailFrom, helo: input.helo, signatures }),
     receivedSpfHeader: receivedSpfHeader(input.hostname, spf, { ip: input.ip, mailFrom, helo: input.helo }),
   };
+  if (memoKey && memos && cache && spfRes.expires !== undefined && lookup?.status !== 'temperror' && dmarc.pct >= 100) {
+    const dmarcExpires = dmarcAnswersExpiry(cache, dmarcAsked);
+    const expires = dmarcExpires === undefined ? undefined : Math.min(dmarcExpires, spfRes.expires);
+    if (expires !== undefined && expires > cache.now()) {
+      memos.set(memoKey, { expires, verdict });
+      if (memos.size > VERDICT_MEMO_MAX) memos.delete(memos.keys().next().value as string);
+    }
+  }
+  return verdict;
 }
 
 /**
