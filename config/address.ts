@@ -16,9 +16,28 @@ export interface ParsedAddress {
 const ATOM = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10FFFF}]+$/u;
 const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
 
+/**
+ * Results of normalizeDomain by input, because every address lookup (each submission, webapi
+ * request, SMTP RCPT) normalises the same few domains again, and domainToASCII costs several
+ * microseconds. Cleared when full and only for short input, so it stays small whatever comes in.
+ */
+const normalized = new Map<string, string | undefined>();
+const NORMALIZED_MAX = 10_000;
+
 /** Normalise a domain name to lower-case ASCII; undefined when it is not a valid domain name. */
 export function normalizeDomain(domain: string): string | undefined {
   if (typeof domain !== 'string') return undefined;
+  // Longer input is never a valid name (at most 253 octets); not kept, so the memory stays small.
+  if (domain.length > 300) return normalizeDomainUncached(domain);
+  const hit = normalized.get(domain);
+  if (hit !== undefined || normalized.has(domain)) return hit;
+  const r = normalizeDomainUncached(domain);
+  if (normalized.size >= NORMALIZED_MAX) normalized.clear();
+  normalized.set(domain, r);
+  return r;
+}
+
+function normalizeDomainUncached(domain: string): string | undefined {
   let d = domain.trim();
   if (d.endsWith('.')) d = d.slice(0, -1);
   if (d === '' || d !== domain.trim().replace(/\.$/, '') || /[\s@/\\:[\]]/.test(d)) return undefined;

@@ -169,6 +169,45 @@ test('fromid must be unique across queued and retired messages', async () => {
   );
 });
 
+test('a submission failing in a group commit fails alone: the others of the batch are queued (fromid race)', async () => {
+  await withQueue(async (q) => {
+    // Added in the same tick, so both pass the fromid check before either is committed, and share a batch.
+    const results = await Promise.allSettled([
+      q.add(input({ recipients: [{ localpart: 'a', domain: 'gmail.com', fromId: 'same' }] })),
+      q.add(input({ recipients: [{ localpart: 'b', domain: 'gmail.com' }] })),
+      q.add(input({ recipients: [{ localpart: 'c', domain: 'gmail.com', fromId: 'same' }] })),
+      q.add(input({ recipients: [{ localpart: 'd', domain: 'gmail.com' }] })),
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'fulfilled', 'rejected', 'fulfilled'],
+    );
+    assert.ok((results[2] as PromiseRejectedResult).reason instanceof QueueError);
+    assert.equal((results[2] as PromiseRejectedResult).reason.code, 'duplicate-fromid');
+    assert.deepEqual(
+      q.list({}, { field: 'queued' }, 10).map((m) => m.recipientLocalpart).sort(),
+      ['a', 'b', 'd'],
+    );
+    // The failed one's inline body and outgoing rows went with it.
+    assert.equal(inlineCount(q), 3);
+  });
+});
+
+test('hold rules apply to the rows committed after them; the returned rows say so', async () => {
+  await withQueue(async (q) => {
+    const [free] = await q.add(input({ recipients: [{ localpart: 'a', domain: 'gmail.com' }] }));
+    assert.equal(free!.hold, false);
+    q.addHoldRule({ account: '', senderDomain: '', recipientDomain: 'gmail.com' });
+    const [held, other] = await q.add(input({ recipients: [{ localpart: 'b', domain: 'Gmail.com' }, { localpart: 'c', domain: 'yahoo.com' }] }));
+    assert.equal(held!.hold, true);
+    assert.equal(other!.hold, false);
+    assert.equal(q.get(held!.id)!.hold, true);
+    assert.equal(q.get(other!.id)!.hold, false);
+    // (Adding the rule also held the queued message it matches.)
+    assert.equal(q.get(free!.id)!.hold, true);
+  });
+});
+
 test('filters and keyset pagination', async () => {
   await withQueue(async (q) => {
     for (let i = 0; i < 5; i++) {

@@ -6,14 +6,15 @@
  *
  * Verified credentials are cached for a few minutes (AuthCache): a password hash costs ~50 ms of
  * CPU by design (scrypt), which would cap an API client at a few dozen requests per second. A hit
- * needs the same username and password (compared as an HMAC under a per-process random key, the
+ * needs the same username and password (compared as a SHA-256 under a per-process random key, the
  * password itself is not kept) and the account's stored password record unchanged; it still
  * passes the rate limiter. Repeated successes from one IP and login name are recorded as a login
  * attempt at most once a minute (mox coalesces its login-attempt records too), so an API client
  * does not cost an auth.db write per request.
  */
 import type { IncomingMessage } from 'node:http';
-import { createHmac, randomBytes } from 'node:crypto';
+import * as crypto from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { LoginGuard } from '../auth/login.js';
 import type { LoginProtocol } from '../auth/authdb.js';
 import { tlsDescription } from '../auth/login.js';
@@ -41,16 +42,30 @@ export const AUTH_CACHE_MAX = 10_000;
 /** A cached success from the same IP and login name is recorded again after this long. */
 export const AUTH_RECORD_INTERVAL_MS = 60_000;
 
-/** Successful Basic-auth verifications, keyed by HMAC(username, password). */
+/** One-shot SHA-256 (crypto.hash, Node ≥ 20.12; else createHash): a fraction of an HMAC's cost. */
+const sha256: (data: string) => string =
+  typeof (crypto as { hash?: unknown }).hash === 'function' ? (data) => crypto.hash('sha256', data, 'base64') : (data) => createHash('sha256').update(data).digest('base64');
+
+/**
+ * What identifies a stored password record for the cache: its scrypt salt and hash (a new password
+ * gets a new random salt), else the whole record. Cheaper than serialising the record per request.
+ */
+export function passwordRecordId(record: unknown): string {
+  const s = (record as { scrypt?: { salt?: unknown; hash?: unknown } } | undefined)?.scrypt;
+  return typeof s?.salt === 'string' && typeof s.hash === 'string' ? `${s.salt}$${s.hash}` : JSON.stringify(record ?? null);
+}
+
+/** Successful Basic-auth verifications, keyed by SHA-256(random key, username, password). */
 export class AuthCache {
-  private readonly key = randomBytes(32);
+  private readonly key = randomBytes(32).toString('base64');
   private readonly entries = new Map<string, { account: string; record: string; expires: number }>();
   private readonly recorded = new Map<string, number>();
 
   constructor(private readonly clock: () => number = Date.now) {}
 
   private id(username: string, password: string): string {
-    return createHmac('sha256', this.key).update(username).update('\0').update(password).digest('base64');
+    // A keyed hash as a map key, never shown; the username's length keeps user/password pairs apart.
+    return sha256(`${this.key}${username.length}:${username}${password}`);
   }
 
   /** The account if these credentials were verified recently against the same password record. */
@@ -102,7 +117,7 @@ export async function basicAuth(
   };
   if (opts.cache && 'allowed' in opts.guard.checkLogin(opts.ip)) {
     const found = await opts.guard.saslLookup(creds.username);
-    const record = found ? JSON.stringify(found.record) : '';
+    const record = found ? passwordRecordId(found.record) : '';
     const account = found && !found.account.loginDisabled ? opts.cache.get(creds.username, creds.password, record) : undefined;
     if (account !== undefined && account === found?.account.account) {
       opts.guard.recordSuccess(opts.ip);
@@ -114,7 +129,7 @@ export async function basicAuth(
   if (outcome.ok && opts.cache) {
     const found = await opts.guard.saslLookup(creds.username);
     if (found?.account.account === outcome.account) {
-      opts.cache.set(creds.username, creds.password, outcome.account, JSON.stringify(found.record));
+      opts.cache.set(creds.username, creds.password, outcome.account, passwordRecordId(found.record));
       opts.cache.shouldRecord(opts.ip, creds.username); // authenticatePassword recorded this one
     }
   }

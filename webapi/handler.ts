@@ -64,6 +64,21 @@ export function webapiHandler(d: WebapiDeps): (req: IncomingMessage, res: Server
   const inflight = new Map<string, Promise<SendResultT>>();
   const openapi = new Map<string, string>();
   const authCache = new AuthCache();
+  // Child loggers per listener logger, method and account, made once (a pino child per request was
+  // a noticeable part of a Send); bounded by dropping them all when there are many.
+  const callLogs = new WeakMap<Logger, Map<string, Logger>>();
+  const callLog = (parent: Logger, method: string, account: string): Logger => {
+    let m = callLogs.get(parent);
+    if (!m) callLogs.set(parent, (m = new Map()));
+    const k = `${method}\0${account}`;
+    let l = m.get(k);
+    if (!l) {
+      if (m.size >= 10_000) m.clear();
+      l = parent.child({ method, account });
+      m.set(k, l);
+    }
+    return l;
+  };
   router.get('', (_req, res, ctx) => redirect(res, 303, `${ctx.base}v0/`));
   router.get('v0/', (_req, res) => sendHtml(res, 200, indexPage()));
   router.get('v0/openapi.json', (_req, res, ctx) => {
@@ -97,7 +112,7 @@ export function webapiHandler(d: WebapiDeps): (req: IncomingMessage, res: Server
       if (auth.status === 500) return writeError(res, ctx, method, new ApiError('server', auth.message));
       return sendText(res, 401, `401 - unauthorized - ${auth.message}`, { 'WWW-Authenticate': 'Basic realm="webapi"' });
     }
-    const log = ctx.log.child({ method, account: auth.account });
+    const log = callLog(ctx.log, method, auth.account);
     try {
       const { request, files } = await readRequest(req, method);
       const r = await dispatch(method, request, files, { ...ctx, log }, auth.account, auth.username, req);

@@ -98,6 +98,21 @@ function formFiles(files: readonly FormFile[], field: string): ComposeFile[] {
     .map((f) => ({ name: f.filename, contentType: /^application\/octet-stream\s*$/i.test(f.contentType) ? '' : f.contentType, contentId: f.contentId, data: f.data }));
 }
 
+/**
+ * Random bytes for Message-IDs and trace ids, drawn from a 4 KiB buffer refilled when used up: a
+ * randomBytes call costs more than the rest of making an id (as webhook/store.ts newWebhookId).
+ */
+let randomPool = Buffer.alloc(0);
+let randomPoolAt = 0;
+function randomId(bytes: number): string {
+  if (randomPoolAt + bytes > randomPool.length) {
+    randomPool = randomBytes(4096);
+    randomPoolAt = 0;
+  }
+  randomPoolAt += bytes;
+  return randomPool.toString('base64url', randomPoolAt - bytes, randomPoolAt);
+}
+
 function hasUtf8Localpart(a: string): boolean {
   return /[^\x00-\x7f]/.test(a.slice(0, a.lastIndexOf('@')));
 }
@@ -145,7 +160,7 @@ export function prepareSend(d: SendDeps, ctx: SendContext, req: SendRequestT): P
   let messageId = req.MessageID ?? '';
   if (messageId) {
     if (!/^<[^<>\s]+>$/.test(messageId)) throw new ApiError('malformedMessageID', 'MessageID must be wrapped in <> and hold no whitespace');
-  } else messageId = `<${randomBytes(16).toString('base64url')}@${d.hostname}>`;
+  } else messageId = `<${randomId(16)}@${d.hostname}>`;
 
   const now = d.clock();
   let futureRelease: Date | undefined;
@@ -218,7 +233,7 @@ function mapSubmitError(err: unknown): never {
 /** Queue a prepared message; then SaveSent. */
 export async function submitPrepared(d: SendDeps, ctx: SendContext, p: PreparedSend, req: SendRequestT): Promise<SendResultT> {
   const now = d.clock();
-  const id = randomBytes(9).toString('base64url');
+  const id = randomId(9);
   // Trace header for the submission (rfc5321:4.4); "for" only with one recipient so a message to
   // several recipients stays byte-identical (mox §1.3).
   const forClause = p.recipients.length === 1 ? `\r\n\tfor <${p.recipients[0]!.localpart}@${p.recipients[0]!.domain}>` : '';
