@@ -165,8 +165,8 @@ export class SmtpSession implements SessionInfo {
   private busy = false;
   private errors = 0;
   private data: { reader: DataReader; sink: MessageSink } | undefined;
-  /** The socket corked by corkReplies until its setImmediate. */
-  private corked: Socket | undefined;
+  /** Replies held by holdReplies until its setImmediate (undefined: not holding). */
+  private held: string | undefined;
 
   constructor(opts: SessionOptions) {
     this.opts = opts;
@@ -196,7 +196,7 @@ export class SmtpSession implements SessionInfo {
   }
 
   private attach(sock: Socket): void {
-    // Replies are batched by cork/uncork per burst of pipelined commands; with Nagle on, a reply
+    // Replies are batched per burst of pipelined commands (holdReplies); with Nagle on, a reply
     // written after an async step would wait for the client's delayed ACK (up to 40 ms).
     sock.setNoDelay(true);
     sock.setTimeout(this.opts.commandTimeoutMs ?? COMMAND_TIMEOUT_MS);
@@ -232,6 +232,7 @@ export class SmtpSession implements SessionInfo {
 
   private close(): void {
     if (this.mode === 'closed') return;
+    this.flushReplies();
     this.sock.end();
     // Give the reply a moment to flush, but never keep a misbehaving peer around.
     setTimeout(() => this.sock.destroy(), 2000).unref();
@@ -247,7 +248,8 @@ export class SmtpSession implements SessionInfo {
       out += `${code}${sep}${enhanced ? `${enhanced} ` : ''}${l}\r\n`;
     });
     if (this.log.isLevelEnabled('trace')) this.log.trace({ reply: out.trimEnd() }, 'S');
-    this.sock.write(out);
+    if (this.held !== undefined) this.held += out;
+    else this.sock.write(out);
   }
 
   private replyLines(code: number, lines: string[]): void {
@@ -310,26 +312,29 @@ export class SmtpSession implements SessionInfo {
   }
 
   /**
-   * Hold replies in the socket until the current loop iteration's work is done: pipelined
-   * commands whose handlers finish in microtasks (MAIL, RCPT, DATA's 354) then go out in one
-   * write instead of one per command. setImmediate runs after the promise jobs of this iteration,
-   * so a reply is never held longer than that, even when the next command waits for I/O.
+   * Hold replies until the current loop iteration's work is done: pipelined commands whose
+   * handlers finish in microtasks (MAIL, RCPT, DATA's 354) then go out in one write of one
+   * string instead of one per command (cheaper than cork/uncork, whose writev path costs more
+   * per call). setImmediate runs after the promise jobs of this iteration, so a reply is never
+   * held longer than that, even when the next command waits for I/O. close() and STARTTLS flush
+   * first, so held replies always go out on the socket they were meant for.
    */
-  private corkReplies(): void {
-    if (this.corked === this.sock) return;
-    const s = this.sock;
-    s.cork();
-    this.corked = s;
-    setImmediate(() => {
-      if (this.corked === s) this.corked = undefined;
-      s.uncork();
-    });
+  private holdReplies(): void {
+    if (this.held !== undefined) return;
+    this.held = '';
+    setImmediate(() => this.flushReplies());
+  }
+
+  private flushReplies(): void {
+    const out = this.held;
+    this.held = undefined;
+    if (out) this.sock.write(out);
   }
 
   /** Process buffered input until it runs out or a command is in progress. */
   private pump(): void {
     if (this.busy || this.mode === 'closed') return;
-    this.corkReplies();
+    this.holdReplies();
     while (!this.busy && this.inputLen > 0 && !this.isClosed()) {
       if (this.mode === 'data') {
         this.feedData(this.takeInput());
@@ -482,7 +487,7 @@ export class SmtpSession implements SessionInfo {
     raw.removeAllListeners('data');
     raw.removeAllListeners('timeout');
     raw.removeAllListeners('close');
-    raw.uncork();
+    this.flushReplies(); // the 220 goes out in plaintext, before the handshake
     return new Promise<void>((resolve) => {
       const tls = new TLSSocket(raw, { isServer: true, secureContext: this.opts.tlsContext });
       const onFail = (err: Error) => {
