@@ -613,11 +613,11 @@ export async function startServer(opts: StartOptions): Promise<Server> {
         localserve,
         deliverLocal: (input) => deliverLocal({ config, store, tmpDir: tmpDir(dataDir), clock: opts.clock }, input),
       }),
-      dsn: async (msgs, action, originals) => {
-        for (const d of dsnsForSender(msgs, action, { hostname: stat.Hostname, originals: new Map(originals), now: opts.clock?.(), willRetryUntil: action === 'delayed' ? new Date((opts.clock?.() ?? new Date()).getTime() + DELAYED_DSN_RETRY_UNTIL_MS) : undefined })) {
-          if (!current.Accounts[d.account]) continue; // account removed meanwhile
-          await deliverToInbox(d.account, d.message);
-        }
+      composeDsn: (msgs, action, originals) =>
+        dsnsForSender(msgs, action, { hostname: stat.Hostname, originals: new Map(originals), now: opts.clock?.(), willRetryUntil: action === 'delayed' ? new Date((opts.clock?.() ?? new Date()).getTime() + DELAYED_DSN_RETRY_UNTIL_MS) : undefined }),
+      deliverDsn: async (account, message) => {
+        if (!current.Accounts[account]) return; // account removed meanwhile
+        await deliverToInbox(account, message);
       },
     });
     // New submissions wake the scheduler through onChange (QueueStore.add calls it, coalesced per

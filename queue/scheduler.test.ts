@@ -40,8 +40,9 @@ async function harness(fn: (h: Harness) => Promise<void>, opts: { maxConcurrent?
         h.calls.push(msgs);
         return msgs.map((m) => ({ id: m.id, ...h.script(m) }));
       }),
-    dsn: async (msgs: ReadonlyArray<QueuedMsg | RetiredMsg>, action) => {
+    composeDsn: (msgs: ReadonlyArray<QueuedMsg | RetiredMsg>, action) => {
       h.dsns.push({ action, ids: msgs.map((m) => m.id) });
+      return [];
     },
   });
   h.s.start();
@@ -168,5 +169,74 @@ test('NextAttempt is pushed before delivering; one delivery per domain at a time
         return msgs.map((m) => ({ id: m.id, status: 'delivered' as const, message: 'ok' }));
       },
     },
+  );
+});
+
+test('sender DSNs are stored with the outcome and survive a failed delivery into the Inbox (as after a crash): delivered at the next start', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'moxts-sched-'));
+  const clock = () => new Date(Date.UTC(2026, 10, 21, 12, 0, 0));
+  try {
+    let q = await QueueStore.open({ dataDir, clock, keepRetiredFor: () => 86_400_000 });
+    const delivered: Array<{ account: string; message: string }> = [];
+    let inboxBroken = true;
+    const deps = {
+      clock,
+      random: () => 0.5,
+      deliver: async (msgs: QueuedMsg[]) => msgs.map((m) => ({ id: m.id, status: 'permanent' as const, code: 550, enhanced: '5.1.1', message: 'no such user' })),
+      composeDsn: (msgs: ReadonlyArray<QueuedMsg | RetiredMsg>, action: string) => msgs.map((m) => ({ account: m.senderAccount, message: Buffer.from(`${action} ${m.recipientLocalpart}@${m.recipientDomain}`) })),
+      deliverDsn: async (account: string, message: Buffer) => {
+        if (inboxBroken) throw new Error('disk full');
+        delivered.push({ account, message: message.toString() });
+      },
+    };
+    let s = new Scheduler({ queue: q, ...deps });
+    s.start();
+    await q.add({ ...base, recipients: [{ localpart: 'gone', domain: 'remote.example' }] });
+    s.kick();
+    await s.idle();
+    await s.stop();
+    assert.equal(q.count(), 0, 'the outcome is recorded');
+    assert.deepEqual(delivered, []);
+    assert.deepEqual(q.dsnOutbox().map((d) => [d.account, d.message.toString()]), [['mjl', 'failed gone@remote.example']], 'the DSN waits in the outbox');
+    await q.close();
+
+    // "Restart": a new store and scheduler on the same files deliver it once, then it is gone.
+    inboxBroken = false;
+    q = await QueueStore.open({ dataDir, clock, keepRetiredFor: () => 86_400_000 });
+    s = new Scheduler({ queue: q, ...deps });
+    s.start();
+    await s.idle();
+    await s.stop();
+    assert.deepEqual(delivered, [{ account: 'mjl', message: 'failed gone@remote.example' }]);
+    assert.deepEqual(q.dsnOutbox(), []);
+    await q.close();
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('no DSN is stored for a row dropped while its attempt ran', async () => {
+  let started!: () => void;
+  const running = new Promise<void>((r) => (started = r));
+  let finish!: () => void;
+  const gate = new Promise<void>((r) => (finish = r));
+  // The transport waits until the row is dropped by an admin, then reports a permanent failure.
+  const deliver = async (msgs: QueuedMsg[]): Promise<RecipientOutcome[]> => {
+    started();
+    await gate;
+    return msgs.map((x) => ({ id: x.id, status: 'permanent' as const, code: 554, enhanced: '5.7.1', message: 'refused' }));
+  };
+  await harness(
+    async (h) => {
+      const [m] = await h.q.add({ ...base, recipients: [{ localpart: 'x', domain: 'drop.example' }] });
+      h.s.kick();
+      await running;
+      await h.q.retire({ ids: [m!.id] }, 'canceled');
+      finish();
+      await h.s.idle();
+      assert.deepEqual(h.dsns, [], 'nothing composed for the dropped row');
+      assert.deepEqual(h.q.dsnOutbox(), []);
+    },
+    { deliver },
   );
 });

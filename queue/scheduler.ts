@@ -11,13 +11,15 @@
  *   temporary → result appended ("delayed"); after the 5th failed attempt one "delayed" DSN;
  *               after the last attempt retired ("failed") with a failure DSN;
  *   recipient on the sender's suppression list → retired ("suppressed") without dialing anyone.
- * DSNs honour the recipient's NOTIFY (rfc3461:4.1). The transport is injected (`deliver`).
+ * DSNs honour the recipient's NOTIFY (rfc3461:4.1); they are stored in the queue's DSN outbox in the
+ * outcome's transaction and delivered to the sender after it (again at start if a crash came
+ * between). The transport is injected (`deliver`).
  */
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/registry.js';
 import { nullLogger } from '../log/logger.js';
-import type { QueueStore, QueuedMsg, RetiredMsg, AttemptResult, OutcomeInput } from './store.js';
+import type { QueueStore, QueuedMsg, RetiredMsg, AttemptResult, OutcomeInput, ComposeDsns } from './store.js';
 import { backoffMs, shouldSuppress, wantsDsn, DELAYED_DSN_AFTER_ATTEMPTS } from './rules.js';
 
 /** mox delivers at most this many messages at once. */
@@ -50,10 +52,14 @@ export interface SchedulerDeps {
   /** Deliver one batch: same submission, same recipient domain. One outcome per message id. */
   deliver(msgs: QueuedMsg[]): Promise<RecipientOutcome[]>;
   /**
-   * Send the sender a DSN for these messages. Only called for recipients whose NOTIFY asks for it.
-   * `originals` holds the original message (prefix + file) per base id, read before retiring.
+   * Compose the sender's DSNs for these messages (pure: it runs inside the transaction that records
+   * the outcomes, which stores its result in the queue's DSN outbox). Only called for recipients
+   * whose NOTIFY asks for it. `originals` holds the original message (prefix + file) per base id,
+   * read before retiring.
    */
-  dsn?(msgs: ReadonlyArray<QueuedMsg | RetiredMsg>, action: DsnAction, originals: ReadonlyMap<number, Buffer>): Promise<void>;
+  composeDsn?(msgs: ReadonlyArray<QueuedMsg | RetiredMsg>, action: DsnAction, originals: ReadonlyMap<number, Buffer>): Array<{ account: string; message: Buffer }>;
+  /** Deliver one DSN from the outbox to the sender's account; it is removed from the outbox after. */
+  deliverDsn?(account: string, message: Buffer): Promise<void>;
   log?: Logger;
   clock?: () => Date;
   random?: () => number;
@@ -79,6 +85,11 @@ export class Scheduler {
 
   start(): void {
     this.stopped = false;
+    // DSNs a crash left in the outbox (stored with their outcome, not yet in the sender's Inbox).
+    if (this.d.deliverDsn) {
+      const p: Promise<void> = this.deliverDsns().finally(() => this.inflight.delete(p));
+      this.inflight.add(p);
+    }
     this.kick();
   }
 
@@ -230,27 +241,52 @@ export class Scheduler {
         : it.outcome === 'delivered'
           ? !!byId.get(it.id)?.successAction && wantsDsn(notifyOf.get(it.id), 'delivered')
           : wantsDsn(notifyOf.get(it.id), 'failed');
-    if (this.d.dsn && items.some(needsDsn)) {
+    if (this.d.composeDsn && items.some(needsDsn)) {
       try {
         originals.set(batch[0]!.baseId, await q.messageBytes(batch[0]!.id));
       } catch (err) {
         this.log.warn({ err }, 'queue: reading message for DSN');
       }
     }
-    const { retired } = await q.recordOutcomes(items);
+    const composeDsns: ComposeDsns | undefined = this.d.composeDsn
+      ? ({ retired, delayed: recorded }) => {
+          const compose = this.d.composeDsn!;
+          const out: Array<{ account: string; message: Buffer }> = [];
+          const failed = retired.filter((r) => (r.outcome === 'failed' || r.outcome === 'suppressed') && wantsDsn(r.dsn.notify, 'failed'));
+          if (failed.length) out.push(...compose(failed, 'failed', originals));
+          const late = delayed.filter((m) => recorded.has(m.id));
+          if (late.length) out.push(...compose(late, 'delayed', originals));
+          // rfc3461:5.2.2 success DSNs only when asked for and not passed on to the next hop.
+          for (const action of ['delivered', 'relayed'] as const) {
+            const ok = retired.filter((r) => r.outcome === 'delivered' && byId.get(r.id)?.successAction === action && wantsDsn(r.dsn.notify, 'delivered'));
+            if (ok.length) out.push(...compose(ok, action, originals));
+          }
+          return out;
+        }
+      : undefined;
+    const { retired, dsnOutbox } = await q.recordOutcomes(items, composeDsns);
     for (const r of retired) {
       const o = byId.get(r.id);
       this.log.info({ id: r.id, rcpt: r.recipientAddress, outcome: r.outcome, code: o?.code, host: o?.host, attempts: r.attempts }, 'queue: delivery finished');
       this.d.metrics?.queueRetired.inc({ outcome: r.outcome });
       if (r.outcome === 'delivered') this.d.metrics?.queueDeliveryLatency.observe(Math.max(0, this.clock().getTime() - r.queued.getTime()) / 1000);
     }
-    const failed = retired.filter((r) => (r.outcome === 'failed' || r.outcome === 'suppressed') && wantsDsn(r.dsn.notify, 'failed'));
-    if (failed.length) await this.d.dsn?.(failed, 'failed', originals);
-    if (delayed.length) await this.d.dsn?.(delayed, 'delayed', originals);
-    // rfc3461:5.2.2 success DSNs only when asked for and not passed on to the next hop.
-    for (const action of ['delivered', 'relayed'] as const) {
-      const ok = retired.filter((r) => r.outcome === 'delivered' && byId.get(r.id)?.successAction === action && wantsDsn(r.dsn.notify, 'delivered'));
-      if (ok.length) await this.d.dsn?.(ok, action, originals);
+    if (dsnOutbox.length) await this.deliverDsns(dsnOutbox);
+  }
+
+  /**
+   * Deliver DSNs from the queue's outbox (these ids, or all of them at start: those a crash left
+   * behind) and remove each once delivered. One that fails stays for the next start.
+   */
+  private async deliverDsns(ids?: readonly number[]): Promise<void> {
+    const q = this.d.queue;
+    for (const d of q.dsnOutbox(ids)) {
+      try {
+        await this.d.deliverDsn?.(d.account, d.message);
+        q.dsnDone(d.id);
+      } catch (err) {
+        this.log.error({ err, account: d.account }, 'queue: delivering DSN to sender; kept for the next start');
+      }
     }
   }
 }

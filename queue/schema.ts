@@ -235,4 +235,18 @@ export const QUEUE_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    // Sender DSNs (queue/scheduler.ts) written in the same transaction as the outcome that owes
+    // them and removed once delivered into the sender's Inbox: a crash between the two commits
+    // delivers the DSN at the next start instead of losing it.
+    version: 9,
+    sql: `
+      CREATE TABLE dsn_outbox (
+        id INTEGER PRIMARY KEY,
+        account TEXT NOT NULL,
+        message BLOB NOT NULL,
+        created INTEGER NOT NULL
+      );
+    `,
+  },
 ];

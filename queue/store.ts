@@ -93,6 +93,27 @@ export interface OutcomeInput {
   delayedDsnSent?: boolean;
 }
 
+/** A DSN for a sender, composed inside the outcome transaction (QueueStore.recordOutcomes). */
+export interface OutboxDsn {
+  id: number;
+  account: string;
+  message: Buffer;
+}
+
+/**
+ * Composes the sender DSNs owed for one recordOutcomes call, given the rows it retired and the ids
+ * it recorded as delayed (rows dropped meanwhile are in neither). Runs inside the transaction:
+ * pure computation only.
+ */
+export type ComposeDsns = (done: { retired: readonly RetiredMsg[]; delayed: ReadonlySet<number> }) => Array<Omit<OutboxDsn, 'id'>>;
+
+interface OutcomeResult {
+  retired: RetiredMsg[];
+  suppressing: Set<number>;
+  files: number[];
+  dsnOutbox: number[];
+}
+
 export interface RetiredMsg extends Omit<QueuedMsg, 'hold' | 'nextAttempt' | 'delayedDsnSent'> {
   recipientAddress: string;
   success: boolean;
@@ -754,33 +775,46 @@ export class QueueStore {
    * event is recorded — all or nothing. Returns the retired messages and the ids whose failure
    * added a suppression.
    */
-  async recordOutcomes(items: readonly OutcomeInput[]): Promise<{ retired: RetiredMsg[]; suppressing: Set<number> }> {
+  async recordOutcomes(items: readonly OutcomeInput[], dsns?: ComposeDsns): Promise<{ retired: RetiredMsg[]; suppressing: Set<number>; dsnOutbox: number[] }> {
     if (this.closed) throw new QueueError('closed', 'queue is closed');
     // Group commit: outcomes of attempts finishing in the same tick share one transaction (one
     // fsync); better-sqlite3 commits block the event loop, so one commit per attempt would
     // serialise every delivery behind the disk.
-    const res = await new Promise<{ retired: RetiredMsg[]; suppressing: Set<number>; files: number[] }>((resolve, reject) => {
-      this.pendingOutcomes.push({ items, resolve, reject });
+    const res = await new Promise<OutcomeResult>((resolve, reject) => {
+      this.pendingOutcomes.push({ items, dsns, resolve, reject });
       if (this.pendingOutcomes.length === 1) setImmediate(() => this.flushOutcomes());
     });
     await this.removeFiles(res.files);
-    return { retired: res.retired, suppressing: res.suppressing };
+    return { retired: res.retired, suppressing: res.suppressing, dsnOutbox: res.dsnOutbox };
   }
 
-  private pendingOutcomes: Array<{ items: readonly OutcomeInput[]; resolve: (r: { retired: RetiredMsg[]; suppressing: Set<number>; files: number[] }) => void; reject: (e: unknown) => void }> = [];
+  private pendingOutcomes: Array<{ items: readonly OutcomeInput[]; dsns?: ComposeDsns; resolve: (r: OutcomeResult) => void; reject: (e: unknown) => void }> = [];
+
+  /** DSNs stored with their cause's outcome and not yet delivered to the sender, oldest first. */
+  dsnOutbox(ids?: readonly number[]): OutboxDsn[] {
+    const rows = (ids ? ids.map((id) => this.stmt('SELECT id, account, message FROM dsn_outbox WHERE id = ?').get(id)).filter(Boolean) : this.stmt('SELECT id, account, message FROM dsn_outbox ORDER BY id').all()) as OutboxDsn[];
+    return rows;
+  }
+
+  /** The DSN was delivered (or cannot be, e.g. its account is gone): remove it from the outbox. */
+  dsnDone(id: number): void {
+    this.stmt('DELETE FROM dsn_outbox WHERE id = ?').run(id);
+  }
 
   private flushOutcomes(): void {
     const batch = this.pendingOutcomes.splice(0);
     if (!batch.length) return;
     const now = this.now();
-    const out = batch.map(() => ({ retired: [] as RetiredMsg[], suppressing: new Set<number>(), files: [] as number[] }));
+    const out: OutcomeResult[] = batch.map(() => ({ retired: [], suppressing: new Set<number>(), files: [], dsnOutbox: [] }));
     try {
       this.db
         .transaction(() => {
           const get = this.stmt('SELECT * FROM msg WHERE id = ?');
+          const outbox = this.stmt('INSERT INTO dsn_outbox (account, message, created) VALUES (?, ?, ?)');
           const upd = this.stmt('UPDATE msg SET results = ?, delayed_dsn_sent = delayed_dsn_sent | ? WHERE id = ?');
           for (const [i, p] of batch.entries()) {
             const { retired, suppressing } = out[i]!;
+            const delayed = new Set<number>();
             for (const it of p.items) {
               const r = get.get(it.id) as Row | undefined;
               if (!r) continue; // removed meanwhile (admin drop)
@@ -789,6 +823,7 @@ export class QueueStore {
                 results.push(it.result);
                 upd.run(JSON.stringify(results), it.delayedDsnSent ? 1 : 0, it.id);
                 this.recordRowEvent(r, 'delayed', it.result, now, false);
+                delayed.add(it.id);
                 continue;
               }
               let sup = false;
@@ -799,6 +834,15 @@ export class QueueStore {
               }
               retired.push(this.retireRow(r, it.outcome, it.result, now, sup).retired);
             }
+            // The sender's DSNs are stored with the outcome that causes them, so a crash after
+            // this commit cannot lose them (the scheduler delivers and removes them after it).
+            let dsns: Array<Omit<OutboxDsn, 'id'>> = [];
+            try {
+              dsns = p.dsns?.({ retired, delayed }) ?? [];
+            } catch (err) {
+              this.log.error({ err }, 'queue: composing sender DSN'); // the outcomes still count
+            }
+            for (const d of dsns) out[i]!.dsnOutbox.push(Number(outbox.run(d.account, d.message, now).lastInsertRowid));
           }
           // After all of the batch's rows are gone: a submission's message goes with its last row.
           const seen = new Set<number>();

@@ -31,8 +31,12 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** Servers started by the test; killed at its end if a failure left them running. */
+const started: Running[] = [];
+
 async function startServer(dir: string): Promise<{ ls: Running; banner: string; webapiPort: number }> {
   const ls = startMoxts(['localserve', '-dir', dir]);
+  started.push(ls);
   await ls.waitFor(/Stop with Ctrl-C/);
   const banner = ls.stdout.join('\n');
   const webapiPort = Number(/webapi\s+http:\/\/localhost:(\d+)\/webapi\/v0\//.exec(banner)?.[1]);
@@ -71,34 +75,41 @@ test('banner curl, the example app with verified webhooks, restart keeps config 
     });
     const lines: string[] = [];
     let msgId = 0;
-    try {
-      for await (const line of createInterface({ input: app.stdout! })) {
+    // The app prints a webhook's line before it answers 200: it keeps running (and its output
+    // keeps being read) until the server has counted the answers, or a kill could turn the last
+    // answer into a failed request.
+    const seen = new Promise<void>((resolve, reject) => {
+      createInterface({ input: app.stdout! }).on('line', (line) => {
         lines.push(line);
-        assert.doesNotMatch(line, /bad signature/);
+        if (/bad signature/.test(line)) reject(new Error(line));
         const m = /^webhook incoming: message (\d+) from mox@localhost subject "hello from examples\/app.mjs"/.exec(line);
         if (m) msgId = Number(m[1]);
-        if (msgId && lines.some((l) => /^webhook outgoing: delivered queue message \d+$/.test(l))) break;
+        if (msgId && lines.some((l) => /^webhook outgoing: delivered queue message \d+$/.test(l))) resolve();
+      });
+      app.on('exit', () => reject(new Error(`app exited:\n${lines.join('\n')}`)));
+    });
+    try {
+      await seen;
+      assert.ok(msgId > 0, lines.join('\n'));
+      assert.match(lines.join('\n'), /^sent: message ID <.*@localhost>, queue message \d+$/m);
+
+      // The banner's metrics URL (port 1081 unless --random-ports), read with curl: the delivery
+      // and the webhooks are counted.
+      const metricsUrl = /^\s+metrics\s+(http:\/\/localhost:\d+\/metrics)$/m.exec(banner)?.[1];
+      assert.ok(metricsUrl, banner);
+      const wanted = ['moxts_queue_attempts_total{result="delivered"}', 'moxts_smtp_messages_total{service="smtp",result="accepted"}', 'moxts_webapi_results_total{method="Send",result="ok"}', 'moxts_webhook_requests_total{result="ok"}'];
+      // Two messages sent (banner curl, app), each delivered over SMTP; the app answered at least
+      // two webhooks (its message's incoming and outgoing). The last results may be counted just
+      // after the app saw them: read until they are (the deadline only bounds a failing run).
+      for (let deadline = Date.now() + 60_000; ; ) {
+        const metrics = (await promisify(execFile)('curl', ['-sS', '--fail', metricsUrl])).stdout;
+        const value = (series: string) => Number(metrics.split('\n').find((l) => l.startsWith(`${series} `))?.slice(series.length + 1) ?? 0);
+        if (wanted.every((w) => value(w) >= 2)) break;
+        assert.ok(Date.now() < deadline, `metrics never showed ${wanted.join(', ')} >= 2:\n${metrics}`);
+        await new Promise((r) => setTimeout(r, 100));
       }
     } finally {
       app.kill();
-    }
-    assert.ok(msgId > 0, lines.join('\n'));
-    assert.match(lines.join('\n'), /^sent: message ID <.*@localhost>, queue message \d+$/m);
-
-    // The banner's metrics URL (port 1081 unless --random-ports), read with curl: the delivery
-    // and the webhooks are counted.
-    const metricsUrl = /^\s+metrics\s+(http:\/\/localhost:\d+\/metrics)$/m.exec(banner)?.[1];
-    assert.ok(metricsUrl, banner);
-    const wanted = ['moxts_queue_attempts_total{result="delivered"}', 'moxts_smtp_messages_total{service="smtp",result="accepted"}', 'moxts_webapi_results_total{method="Send",result="ok"}', 'moxts_webhook_requests_total{result="ok"}'];
-    // Two messages sent (banner curl, app), each delivered over SMTP with its two webhooks. The
-    // last results may be counted just after the app saw them: read until they are (the deadline
-    // only bounds a failing run; a loaded machine can take many seconds for the last webhook).
-    for (let deadline = Date.now() + 60_000; ; ) {
-      const metrics = (await promisify(execFile)('curl', ['-sS', '--fail', metricsUrl])).stdout;
-      const value = (series: string) => Number(metrics.split('\n').find((l) => l.startsWith(`${series} `))?.slice(series.length + 1) ?? 0);
-      if (wanted.every((w) => value(w) >= 2)) break;
-      assert.ok(Date.now() < deadline, `metrics never showed ${wanted.join(', ')} >= 2:\n${metrics}`);
-      await new Promise((r) => setTimeout(r, 100));
     }
     await stopServer(ls);
 
@@ -111,6 +122,7 @@ test('banner curl, the example app with verified webhooks, restart keeps config 
     assert.equal(got.Message.Subject, 'hello from examples/app.mjs');
     await stopServer(again.ls);
   } finally {
+    for (const r of started) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
     rmSync(join(dir, '..'), { recursive: true, force: true });
   }
 });
