@@ -66,7 +66,7 @@ export async function queueOp(q: QueueStore, op: string, a: Record<string, unkno
     case 'schedule': {
       requireFilter(fa, a.all as boolean, op);
       const ms = parseDuration(String(a.duration ?? '0s'));
-      return a.now ? q.schedule(toFilter(fa), { at: new Date(Date.now() + ms) }) : q.schedule(toFilter(fa), { addMs: ms });
+      return q.schedule(toFilter(fa), a.now ? { fromNowMs: ms } : { addMs: ms });
     }
     case 'transport':
       requireFilter(fa, a.all as boolean, op);

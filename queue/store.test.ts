@@ -249,6 +249,9 @@ test('admin changes: hold, schedule, transport, requiretls', async () => {
     assert.equal(q.get(msgs[1]!.id)!.nextAttempt.getTime(), now + 3_600_000);
     q.schedule({}, { at: new Date(now + 5) });
     assert.equal(q.get(msgs[0]!.id)!.nextAttempt.getTime(), now + 5);
+    // "schedule -now 10m": from the store's (injected) clock, not the system's.
+    q.schedule({ ids: [msgs[0]!.id] }, { fromNowMs: 600_000 });
+    assert.equal(q.get(msgs[0]!.id)!.nextAttempt.getTime(), now + 600_000);
     assert.equal(q.setTransport({ ids: [msgs[0]!.id] }, 'smarthost'), 1);
     assert.equal(q.count({ transport: 'smarthost' }), 1);
     assert.equal(q.count({ transport: null }), 1);

@@ -666,7 +666,9 @@ export class QueueStore {
   }
 
   /** Reschedule: `addMs` relative to each message's next attempt, or `at` an absolute time. */
-  schedule(f: QueueFilter, s: { addMs: number } | { at: Date }): number {
+  /** Move the next attempt: by addMs, to a time, or to fromNowMs after now (the store's clock). */
+  schedule(f: QueueFilter, s: { addMs: number } | { at: Date } | { fromNowMs: number }): number {
+    if ('fromNowMs' in s) return this.update(f, 'next_attempt = ?', [this.now() + s.fromNowMs]);
     return 'at' in s ? this.update(f, 'next_attempt = ?', [s.at.getTime()]) : this.update(f, 'next_attempt = next_attempt + ?', [s.addMs]);
   }
 
