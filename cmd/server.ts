@@ -185,8 +185,8 @@ export async function startServer(opts: StartOptions): Promise<Server> {
   firstCleanup.unref();
   cleanups.push(() => clearInterval(cleanupTimer), () => clearTimeout(firstCleanup));
   const metrics = new Metrics({ defaultMetrics: true });
-  metrics.setQueueCounts({ size: () => queue.count(), held: () => queue.count({ hold: true }) });
   const webhooks = startWebhooks({ dataDir, config: () => current, log: log.child({ proto: 'webhook' }), clock: opts.clock, userAgent: `moxts/${moxtsVersion()} (webhook)`, onAttempt: (code, ms) => metrics.webhookRequest(code, ms) });
+  metrics.setQueueCounts({ size: () => queue.count(), held: () => queue.count({ hold: true }), webhooks: () => webhooks.store.count() });
   cleanups.push(() => webhooks.stop());
   queue.onEvents = () => webhooks.worker.eventsArrived(); // outgoing events recorded: webhooks for them
   const services: string[] = [];

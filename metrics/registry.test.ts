@@ -20,6 +20,7 @@ test('queue gauges are read at scrape time from the injected counts', async () =
   let size = 3;
   let fail = false;
   m.setQueueCounts({
+    webhooks: () => 7,
     size: () => size,
     held: () => {
       if (fail) throw new Error('database closed');
@@ -29,6 +30,7 @@ test('queue gauges are read at scrape time from the injected counts', async () =
   let t = await m.text();
   assert.match(t, /^moxts_queue_messages 3$/m);
   assert.match(t, /^moxts_queue_held_messages 1$/m);
+  assert.match(t, /^moxts_webhook_queue_messages 7$/m);
   size = 5;
   fail = true; // a failing count keeps the last value, the scrape still works
   t = await m.text();

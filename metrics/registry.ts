@@ -10,6 +10,8 @@ export interface QueueCounts {
   /** Messages (recipients) in the queue, held ones included. */
   size(): number;
   held(): number;
+  /** Webhooks waiting to be delivered (first attempts and retries). */
+  webhooks?(): number;
 }
 
 /** Seconds from queueing to delivery: sub-second local deliveries up to the 4-day retry horizon. */
@@ -135,6 +137,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly webhookQueue: Gauge = new Gauge({
+    name: 'moxts_webhook_queue_messages',
+    help: 'Webhooks waiting for delivery (first attempts and retries); counted at scrape time.',
+    registers: [this.registry],
+    collect: (): void => this.readQueue(this.webhookQueue, (q) => q.webhooks?.() ?? 0),
+  });
   readonly webhookRequests = new Counter({
     name: 'moxts_webhook_requests_total',
     help: 'Webhook requests (attempts) by result: ok (HTTP 200), http-4xx and the like (other status), error (no response).',

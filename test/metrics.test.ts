@@ -123,6 +123,8 @@ test('an SMTP delivery on port 25 moves the connection, message, duration and we
   assert.equal(d('moxts_webhook_requests_total', { result: 'ok' }), 1);
   assert.equal(d('moxts_webhook_request_duration_seconds_count'), 1);
   assert.equal(receiver.requests.length, 1);
+  // The delivered webhook leaves the webhook queue (its result is committed just after the request).
+  await scrapeUntil('an empty webhook queue', (s) => s.get('moxts_webhook_queue_messages') === 0);
 });
 
 test('submission and webapi: the queue delivers, fails, defers and holds; attempts, latency and queue gauges move', async () => {
