@@ -185,8 +185,17 @@ export class Session {
   }
 
   private armTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
-    if (this.idleWaker) return; // rfc2177:3 IDLE may last longer; keepalive finds dead peers.
+    if (this.idleWaker) {
+      // rfc2177:3 IDLE may last longer; keepalive finds dead peers.
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = undefined;
+      return;
+    }
+    // Called for every chunk of input: restarting the running timer is cheaper than a new one.
+    if (this.timer) {
+      this.timer.refresh();
+      return;
+    }
     const ms = this.cfg.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
     this.timer = setTimeout(() => {
       if (this.closed) return;
@@ -306,6 +315,7 @@ export class Session {
     };
     this.idleWaker = waker;
     if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
     try {
       const line = await this.waitLine();
       if (line === undefined) return false;
@@ -487,6 +497,7 @@ export class Session {
     this.closed = true;
     this.w.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     this.selected = undefined;

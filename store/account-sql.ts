@@ -108,6 +108,7 @@ export function prepareAccountStatements(db: Db) {
     mailboxByName: db.prepare(`SELECT ${MAILBOX_COLS} FROM mailbox m LEFT JOIN subscription s ON s.name = m.name WHERE m.name = ?`),
     mailboxes: db.prepare(`SELECT ${MAILBOX_COLS} FROM mailbox m LEFT JOIN subscription s ON s.name = m.name ORDER BY m.name`),
     mailboxIdByName: db.prepare('SELECT id FROM mailbox WHERE name = ?').pluck(),
+    mailboxIdById: db.prepare('SELECT id FROM mailbox WHERE id = ?').pluck(),
     insertMailbox: db.prepare(
       'INSERT INTO mailbox (name, specialUse, uidValidity, highestModseq, createSeq) VALUES (?, ?, ?, ?, ?) RETURNING id',
     ).pluck(),

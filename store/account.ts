@@ -539,7 +539,9 @@ export class Account {
     this.checkOpen();
     let mailboxId: number;
     if (typeof o.mailbox === 'number') {
-      mailboxId = this.xmailbox(o.mailbox).id;
+      // Only whether it exists (the batch takes uids and counts from the row itself).
+      if (this.st.mailboxIdById.get(o.mailbox) === undefined) throw new MailboxNotFoundError(o.mailbox);
+      mailboxId = o.mailbox;
     } else {
       const name = normalizeMailboxName(o.mailbox);
       const id = this.st.mailboxIdByName.get(name) as number | undefined;
