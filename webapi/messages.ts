@@ -10,12 +10,10 @@ import { MailboxNotFoundError, StoreError, type FlagName, type Message as Stored
 import { parseBuffer, type Part } from '../message/part.js';
 import { parseHeader } from '../message/header.js';
 import { parseAddressList, flattenForImap, type Address } from '../message/address.js';
-import { decodeHeaderValue, decodeCharset, decodeTransfer } from '../message/decode.js';
+import { decodeHeaderValue, decodeTransfer } from '../message/decode.js';
+import { partStructure, readableParts, readableText, rfc3339Date } from '../message/readable.js';
 import { ApiError } from './errors.js';
-import type { MessageGetResultT, MessageMetaT, NameAddressT, StructureT } from './types.js';
-
-/** Text and HTML in MessageGet are cut to this many bytes (mox: 1 MiB); MessagePartGet gives all. */
-export const MAX_READABLE_PART = 1024 * 1024;
+import type { MessageGetResultT, MessageMetaT, NameAddressT } from './types.js';
 
 /** Raw bytes read per chunk when streaming a message or part to the client. */
 export const STREAM_CHUNK = 1024 * 1024;
@@ -39,62 +37,6 @@ function nameAddresses(value: string | undefined): NameAddressT[] & Array<{ Name
   return flattenForImap(parseAddressList(value))
     .filter((a: Address) => a.mailbox !== null && a.host !== null)
     .map((a) => ({ Name: a.name ? decodeHeaderValue(a.name) : '', Address: a.host ? `${a.mailbox}@${a.host.toLowerCase()}` : a.mailbox! }));
-}
-
-/** RFC 5322 date to RFC 3339; null when absent or unparsable. */
-export function parseMessageDate(v: string | undefined): string | null {
-  if (!v) return null;
-  // Comments like "(UTC)" or "(CEST)" confuse Date.parse.
-  const d = new Date(v.replace(/\([^)]*\)/g, ' ').replace(/\s+/g, ' ').trim());
-  return Number.isNaN(d.getTime()) ? null : d.toISOString();
-}
-
-/** Structure for MessageGet: mox's webhook.Structure, recursing into multipart children only. */
-export function structure(p: Part): StructureT {
-  const filename = p.contentDispositionParams['filename'] ?? p.contentTypeParams['name'] ?? '';
-  return {
-    ContentType: `${p.mediaType}/${p.mediaSubType}`.toLowerCase(),
-    ContentTypeParams: { ...p.contentTypeParams },
-    ContentID: p.contentId ?? '',
-    ContentDisposition: (p.contentDisposition ?? '').toLowerCase(),
-    Filename: filename ? decodeHeaderValue(filename) : '',
-    DecodedSize: p.decodedSize,
-    Parts: p.mediaType === 'MULTIPART' ? p.parts.map(structure) : [],
-  };
-}
-
-/** First readable text/plain and text/html parts (not attachments), in document order. */
-export function readableParts(root: Part): { text?: Part; html?: Part } {
-  const out: { text?: Part; html?: Part } = {};
-  const walk = (p: Part): void => {
-    if (out.text && out.html) return;
-    if (p.mediaType === 'MULTIPART') {
-      for (const c of p.parts) walk(c);
-      return;
-    }
-    if (p.mediaType !== 'TEXT' || p.contentDisposition === 'ATTACHMENT') return;
-    if (p.mediaSubType === 'PLAIN' && !out.text) out.text = p;
-    else if (p.mediaSubType === 'HTML' && !out.html) out.html = p;
-  };
-  walk(root);
-  return out;
-}
-
-/**
- * Decoded text of a part, at most `max` bytes of UTF-8, CRLF → LF. Reads only as much of the raw
- * body as can decode to `max` bytes (quoted-printable needs at most 3 raw bytes per byte).
- */
-export async function readPartText(acc: Account, id: number, p: Part, max = MAX_READABLE_PART): Promise<string> {
-  const rawEnd = Math.min(p.endOffset, p.bodyOffset + 3 * max + 4096);
-  const raw = await acc.readMessage(id, p.bodyOffset, rawEnd);
-  let bytes = decodeTransfer(p.contentTransferEncoding, raw);
-  const cut = bytes.length > max;
-  if (cut) bytes = bytes.subarray(0, max);
-  let s = decodeCharset(bytes, p.contentTypeParams['charset']);
-  if (Buffer.byteLength(s, 'utf8') > max) s = Buffer.from(s, 'utf8').subarray(0, max).toString('utf8');
-  // A multi-byte character cut in half decodes to U+FFFD: drop it.
-  if (cut || s.endsWith('\ufffd')) s = s.replace(/\ufffd$/, '');
-  return s.replace(/\r\n/g, '\n');
 }
 
 const FLAG_ORDER: FlagName[] = ['seen', 'answered', 'flagged', 'deleted', 'draft'];
@@ -122,6 +64,7 @@ export async function messageGet(acc: Account, req: { MsgID?: number | null }): 
   const root = await xpart(acc, m);
   const h = parseHeader(await acc.readMessage(m.id, root.headerOffset, root.bodyOffset));
   const { text, html } = readableParts(root);
+  const read = (start: number, end: number) => acc.readMessage(m.id, start, end);
   const refs: string[] = [];
   for (const v of h.getAll('references')) for (const w of v.split(/[ \t]+/)) if (w) refs.push(w);
   const irt = h.get('in-reply-to')?.trim();
@@ -152,12 +95,12 @@ export async function messageGet(acc: Account, req: { MsgID?: number | null }): 
       ReplyTo: nameAddresses(h.get('reply-to')),
       MessageID: h.get('message-id') ?? '',
       References: refs,
-      Date: parseMessageDate(h.get('date')),
+      Date: rfc3339Date(h.get('date')),
       Subject: decodeHeaderValue(h.get('subject') ?? ''),
-      Text: text ? await readPartText(acc, m.id, text) : '',
-      HTML: html ? await readPartText(acc, m.id, html) : '',
+      Text: text ? await readableText(read, text) : '',
+      HTML: html ? await readableText(read, html) : '',
     },
-    Structure: structure(root),
+    Structure: partStructure(root),
     Meta: metaOut,
   };
 }

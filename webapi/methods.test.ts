@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { METHODS, METHOD_NAMES } from './methods.js';
-import { parseFlags, partAtPath, structure, parseMessageDate, readableParts } from './messages.js';
+import { parseFlags, partAtPath } from './messages.js';
+import { partStructure as structure, rfc3339Date as parseMessageDate, readableParts } from '../message/readable.js';
 import { xdecodeBase64 } from './send.js';
 import { ApiError } from './errors.js';
 import { parseBuffer } from '../message/part.js';

@@ -9,11 +9,12 @@ import { domainToUnicode } from 'node:url';
 import type { Part } from '../message/part.js';
 import { parseHeader, type Header } from '../message/header.js';
 import { parseAddressList, isGroup, type Address } from '../message/address.js';
-import { decodeHeaderValue, decodeCharset, decodeTransfer } from '../message/decode.js';
+import { decodeHeaderValue } from '../message/decode.js';
+import { MAX_READABLE_TEXT, partStructure, readableParts, readableText, rfc3339Date, type PartStructure } from '../message/readable.js';
 import { readRange } from '../store/msgfile.js';
 
 /** Text and HTML are cut at this many bytes each (mox: 1 MiB). */
-export const MAX_TEXT_BYTES = 1024 * 1024;
+export const MAX_TEXT_BYTES = MAX_READABLE_TEXT;
 
 export interface NameAddress {
   Name: string;
@@ -21,15 +22,7 @@ export interface NameAddress {
   Address: string;
 }
 
-export interface Structure {
-  ContentType: string;
-  ContentTypeParams: Record<string, string>;
-  ContentID: string;
-  ContentDisposition: string;
-  Filename: string;
-  DecodedSize: number;
-  Parts: Structure[];
-}
+export type Structure = PartStructure;
 
 export interface IncomingMeta {
   MsgID: number;
@@ -109,59 +102,8 @@ function msgIds(v: string | undefined): string[] {
   return [...v.matchAll(/<([^<>\s]+)>/g)].map((m) => `<${m[1]}>`);
 }
 
-function rfc3339(date: string | undefined): string | null {
-  if (!date) return null;
-  // Strip a trailing comment like "(UTC)" that Date.parse may not accept.
-  const t = Date.parse(date.replace(/\s*\([^)]*\)\s*$/, ''));
-  return Number.isNaN(t) ? null : new Date(t).toISOString();
-}
-
-/** mox's Structure of a part: lower-case types, filename from the disposition or the type's name. */
-export function partStructure(p: Part): Structure {
-  return {
-    ContentType: `${p.mediaType}/${p.mediaSubType}`.toLowerCase(),
-    ContentTypeParams: { ...p.contentTypeParams },
-    ContentID: p.contentId ?? '',
-    ContentDisposition: (p.contentDisposition ?? '').toLowerCase(),
-    Filename: p.contentDispositionParams['filename'] ?? p.contentTypeParams['name'] ?? '',
-    DecodedSize: p.decodedSize,
-    Parts: p.parts.map(partStructure),
-  };
-}
-
-/** The first text/plain and text/html leaf parts that are not attachments (depth first). */
-function readableParts(root: Part): { text?: Part; html?: Part } {
-  const out: { text?: Part; html?: Part } = {};
-  const walk = (p: Part) => {
-    if (out.text && out.html) return;
-    if (p.mediaType === 'MULTIPART') {
-      for (const c of p.parts) walk(c);
-      return;
-    }
-    if (p.mediaType !== 'TEXT' || p.contentDisposition === 'ATTACHMENT') return;
-    if (p.mediaSubType === 'PLAIN' && !out.text) out.text = p;
-    else if (p.mediaSubType === 'HTML' && !out.html) out.html = p;
-  };
-  walk(root);
-  return out;
-}
-
 async function bytes(data: IncomingFacts['data'], start: number, end: number): Promise<Buffer> {
   return Buffer.isBuffer(data) ? data.subarray(start, end) : readRange(data.tempPath, start, end);
-}
-
-/** Decoded text of a part, CRLF → LF, at most MAX_TEXT_BYTES of UTF-8 (cut on a character boundary). */
-async function partText(data: IncomingFacts['data'], p: Part | undefined): Promise<string> {
-  if (!p) return '';
-  // Reading 1.5× the cap of raw bytes is enough: base64 and QP decode to at least 3/4 of their
-  // size, and line-ending conversion removes less than half.
-  const raw = await bytes(data, p.bodyOffset, Math.min(p.endOffset, p.bodyOffset + Math.ceil(MAX_TEXT_BYTES * 1.5) + 4));
-  const s = decodeCharset(decodeTransfer(p.contentTransferEncoding, raw), p.contentTypeParams['charset']).replace(/\r\n/g, '\n');
-  const b = Buffer.from(s, 'utf8');
-  if (b.length <= MAX_TEXT_BYTES) return s;
-  let end = MAX_TEXT_BYTES;
-  while (end > 0 && (b[end]! & 0xc0) === 0x80) end--; // not inside a UTF-8 sequence
-  return b.subarray(0, end).toString('utf8');
 }
 
 /** mox: automated if there is no envelope sender, a mailing-list or auto-submitted marker, or it is a report. */
@@ -177,6 +119,7 @@ export async function incomingPayload(f: IncomingFacts): Promise<IncomingPayload
   const root = f.parsed;
   const h = parseHeader(await bytes(f.data, root.headerOffset, root.bodyOffset));
   const { text, html } = readableParts(root);
+  const read = (start: number, end: number) => bytes(f.data, start, end);
   const auth = (f.auth ?? {}) as AuthMeta;
   const inReplyTo = msgIds(h.get('in-reply-to'))[0] ?? '';
   const refs = msgIds(h.get('references'));
@@ -191,9 +134,9 @@ export async function incomingPayload(f: IncomingFacts): Promise<IncomingPayload
     MessageID: msgIds(h.get('message-id'))[0] ?? '',
     InReplyTo: inReplyTo,
     References: refs,
-    Date: rfc3339(h.get('date')),
-    Text: await partText(f.data, text),
-    HTML: await partText(f.data, html),
+    Date: rfc3339Date(h.get('date')),
+    Text: text ? await readableText(read, text) : '',
+    HTML: html ? await readableText(read, html) : '',
     Structure: partStructure(root),
     Meta: {
       MsgID: f.msgId,
