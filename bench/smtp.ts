@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- smtp [--n N] [--sizes 4096,102400] [--concurrency 1,10,50]`
+ * `npm run bench -- smtp [--n N] [--sizes 4096,102400] [--concurrency 1,10,50] [--timeline]`
  *
  * Load generator for incoming SMTP: a moxts server in a child process (its own event loop and
  * core), and here N messages sent over `concurrency` connections, each reusing its connection
@@ -7,6 +7,11 @@
  * (the final ".") to the durable 250, and the CPU time per message of the server process (all its
  * threads, from /proc/<pid>/stat) and of this load generator. BENCH_SERVER_NODE_ARGS passes node options to the server
  * process (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+ *
+ * Per run it also prints what explains a slow run: the store's group commits (batches, rows per
+ * batch, commit and WAL fsync times, from Store.deliveryStats via the child's "STATS" command),
+ * the server's event-loop delay and GC pauses, and acknowledgements per 100 ms with the longest
+ * gap without one (`--timeline` prints every interval).
  */
 import { spawn } from 'node:child_process';
 import { ImapFlow } from 'imapflow';
