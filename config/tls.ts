@@ -1,11 +1,14 @@
 /**
  * TLS server contexts for a listener from its `TLS.KeyCerts` (PEM files) and `MinVersion`.
  * With several certificates the client's SNI name picks the one whose names match; otherwise
- * the first is used. Shared by the SMTP, IMAP and HTTP listeners.
+ * the first is used. Shared by the SMTP, IMAP and HTTP listeners, with `listenStream`/`listenOn`
+ * (bind a plain or implicit-TLS server and wait until it listens).
  */
 import { readFile } from 'node:fs/promises';
 import { createSecureContext, TLSSocket, type SecureContext, type SecureVersion } from 'node:tls';
-import { createServer as createTcpServer, type Server as NetServer } from 'node:net';
+import { createServer as createTcpServer, type Server as NetServer, type Socket, type AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import type { Logger } from '../log/logger.js';
 import { X509Certificate } from 'node:crypto';
 import type { Listener } from './static-schema.js';
 
@@ -105,4 +108,36 @@ export function implicitTlsServer(o: {
     return close(cb);
   };
   return server;
+}
+
+/** Bind `server` to ip:port; resolves with the bound address (port 0 becomes the chosen port). */
+export async function listenOn(server: NetServer, name: string, ip: string, port: number): Promise<{ ip: string; port: number }> {
+  server.listen(port, ip);
+  await Promise.race([
+    once(server, 'listening'),
+    once(server, 'error').then(([e]) => {
+      throw new Error(`${name}: cannot listen on ${ip}:${port}: ${(e as Error).message}`);
+    }),
+  ]);
+  const a = server.address() as AddressInfo;
+  return { ip: a.address, port: a.port };
+}
+
+/**
+ * A listening socket server for a line protocol (SMTP, IMAP): plain TCP, or implicit TLS when
+ * `tls` is given (failed handshakes logged at debug). `onConnection` gets each (secured) socket.
+ */
+export async function listenStream(o: {
+  name: string;
+  ip: string;
+  port: number;
+  tls?: { context: SecureContext; sni?: (servername: string) => SecureContext };
+  onConnection: (socket: Socket) => void;
+  log: Logger;
+}): Promise<{ server: NetServer; address: { ip: string; port: number } }> {
+  const server = o.tls
+    ? implicitTlsServer({ context: o.tls.context, sni: o.tls.sni, onSecure: o.onConnection, onError: (err) => o.log.debug({ err: err.message }, 'tls handshake failed') })
+    : createTcpServer(o.onConnection);
+  server.on('error', (err) => o.log.error({ err }, 'listener error'));
+  return { server, address: await listenOn(server, o.name, o.ip, o.port) };
 }

@@ -4,10 +4,9 @@
  * (mox §9.2: 300/900/2700 per minute, 30/90/270 at once) and refusal of clients over the
  * failed-login limit (mox: IMAP refuses the connection). Shutdown says BYE to connected clients.
  */
-import { createServer as createTcpServer, type Server as NetServer, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
-import { implicitTlsServer } from '../config/tls.js';
-import { once } from 'node:events';
+import { listenStream } from '../config/tls.js';
 import { newCid } from '../log/logger.js';
 import type { RateLimiter, ConcurrencyLimiter } from '../auth/ratelimit.js';
 import { Session, normalizeIP, type ImapConfig } from './session.js';
@@ -61,30 +60,18 @@ export async function startImapListener(spec: ImapListenerSpec, deps: ImapListen
     session.start(refusal);
   };
 
-  let server: NetServer;
-  if (implicitTLS) {
-    if (!spec.tlsContext) throw new Error(`imaps on ${spec.ip}:${spec.port} needs a TLS certificate`);
-    server = implicitTlsServer({
-      context: spec.tlsContext,
-      sni: spec.sni,
-      onSecure: onConnection,
-      onError: (err) => log.debug({ err: err.message }, 'tls handshake failed'),
-    });
-  } else {
-    server = createTcpServer(onConnection);
-  }
-  server.on('error', (err) => log.error({ err }, 'listener error'));
-  server.listen(spec.port, spec.ip);
-  await Promise.race([
-    once(server, 'listening'),
-    once(server, 'error').then(([e]) => {
-      throw new Error(`${spec.service}: cannot listen on ${spec.ip}:${spec.port}: ${(e as Error).message}`);
-    }),
-  ]);
-  const addr = server.address() as { address: string; port: number };
-  log.info({ ip: addr.address, port: addr.port }, 'listening');
+  if (implicitTLS && !spec.tlsContext) throw new Error(`imaps on ${spec.ip}:${spec.port} needs a TLS certificate`);
+  const { server, address: addr } = await listenStream({
+    name: spec.service,
+    ip: spec.ip,
+    port: spec.port,
+    tls: implicitTLS ? { context: spec.tlsContext!, sni: spec.sni } : undefined,
+    onConnection,
+    log,
+  });
+  log.info({ ip: addr.ip, port: addr.port }, 'listening');
   return {
-    address: { ip: addr.address, port: addr.port },
+    address: addr,
     service: spec.service,
     get sessionCount() {
       return sessions.size;

@@ -10,7 +10,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { once } from 'node:events';
 import { isIP } from 'node:net';
 import type { Server as NetServer } from 'node:net';
-import { implicitTlsServer } from '../config/tls.js';
+import { implicitTlsServer, listenOn } from '../config/tls.js';
 import type { ListenerTLS } from '../config/tls.js';
 import type { Logger } from '../log/logger.js';
 import { HttpError } from './errors.js';
@@ -155,17 +155,10 @@ export async function startWebListener(opts: {
     else socket.destroy();
   });
   const listening: NetServer = tcp ?? server;
-  listening.listen(opts.port, opts.ip);
-  await Promise.race([
-    once(listening, 'listening'),
-    once(listening, 'error').then(([e]) => {
-      throw new Error(`http: cannot listen on ${opts.ip}:${opts.port}: ${(e as Error).message}`);
-    }),
-  ]);
-  const a = listening.address() as { address: string; port: number };
-  log.info({ ip: a.address, port: a.port, tls: !!opts.tls, services: opts.services.map((s) => `${s.name} ${s.path}`) }, 'http listening');
+  const a = await listenOn(listening, 'http', opts.ip, opts.port);
+  log.info({ ip: a.ip, port: a.port, tls: !!opts.tls, services: opts.services.map((s) => `${s.name} ${s.path}`) }, 'http listening');
   return {
-    address: { ip: a.address, port: a.port },
+    address: a,
     close: () =>
       new Promise<void>((resolve) => {
         if (tcp) {

@@ -3,10 +3,9 @@
  * connection rate and concurrency limits (421 4.7.0 when exceeded, mox §9.2), and a clean
  * shutdown that tells connected clients 421 4.3.2.
  */
-import { createServer as createTcpServer, type Server as NetServer, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
-import { implicitTlsServer } from '../../config/tls.js';
-import { once } from 'node:events';
+import { listenStream } from '../../config/tls.js';
 import type { Logger } from '../../log/logger.js';
 import { newCid } from '../../log/logger.js';
 import type { Metrics } from '../../metrics/registry.js';
@@ -91,30 +90,18 @@ export async function startSmtpListener(spec: SmtpListenerSpec, deps: SmtpListen
     session.start(refusal);
   };
 
-  let server: NetServer;
-  if (spec.implicitTLS) {
-    if (!spec.tlsContext) throw new Error(`${service} on ${spec.ip}:${spec.port} needs a TLS certificate`);
-    server = implicitTlsServer({
-      context: spec.tlsContext,
-      sni: spec.sni,
-      onSecure: onConnection,
-      onError: (err) => log.debug({ err: err.message }, 'tls handshake failed'),
-    });
-  } else {
-    server = createTcpServer(onConnection);
-  }
-  server.on('error', (err) => log.error({ err }, 'listener error'));
-  server.listen(spec.port, spec.ip);
-  await Promise.race([
-    once(server, 'listening'),
-    once(server, 'error').then(([e]) => {
-      throw new Error(`${service}: cannot listen on ${spec.ip}:${spec.port}: ${(e as Error).message}`);
-    }),
-  ]);
-  const addr = server.address() as { address: string; port: number };
-  log.info({ ip: addr.address, port: addr.port }, 'listening');
+  if (spec.implicitTLS && !spec.tlsContext) throw new Error(`${service} on ${spec.ip}:${spec.port} needs a TLS certificate`);
+  const { server, address: addr } = await listenStream({
+    name: service,
+    ip: spec.ip,
+    port: spec.port,
+    tls: spec.implicitTLS ? { context: spec.tlsContext!, sni: spec.sni } : undefined,
+    onConnection,
+    log,
+  });
+  log.info({ ip: addr.ip, port: addr.port }, 'listening');
   return {
-    address: { ip: addr.address, port: addr.port },
+    address: addr,
     service,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
