@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
-import { generateDkimKey, dkimPublicKeyData, dkimTxtRecord } from './dkim-keys.js';
+import { generateDkimKey, generateDkimKeyAsync, dkimPublicKeyData, dkimTxtRecord } from './dkim-keys.js';
 
 test('ed25519 key: record carries the raw 32-byte key that verifies signatures', () => {
   const pem = generateDkimKey('ed25519');
@@ -25,4 +25,13 @@ test('rsa key: 2048 bits, record is the DER SPKI', () => {
   const pub = createPublicKey({ key: Buffer.from(p, 'base64'), format: 'der', type: 'spki' });
   assert.equal(pub.asymmetricKeyDetails?.modulusLength, 2048);
   assert.match(dkimTxtRecord(pem), /^v=DKIM1;k=rsa;h=sha256;p=/);
+});
+
+test('keys generated off the event loop are the same kinds (PKCS#8 PEM, ed25519 and RSA-2048)', async () => {
+  const ed = await generateDkimKeyAsync('ed25519');
+  assert.match(ed, /^-----BEGIN PRIVATE KEY-----/);
+  assert.equal(dkimPublicKeyData(ed).algorithm, 'ed25519');
+  const rsa = await generateDkimKeyAsync('rsa');
+  assert.equal(createPrivateKey(rsa).asymmetricKeyDetails?.modulusLength, 2048);
+  assert.equal(dkimPublicKeyData(rsa).algorithm, 'rsa');
 });

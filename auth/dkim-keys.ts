@@ -4,7 +4,8 @@
  * Keys are stored as PKCS#8 PEM files, the form mox uses for `PrivateKeyFile`, so a key
  * written here can be read by mox and the other way round.
  */
-import { generateKeyPairSync, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { generateKeyPair, generateKeyPairSync, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
 
 export type DkimKeyAlgorithm = 'ed25519' | 'rsa';
 
@@ -18,6 +19,16 @@ export function generateDkimKey(algorithm: DkimKeyAlgorithm): string {
     return privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   }
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: DKIM_RSA_BITS });
+  return privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+}
+
+/**
+ * generateDkimKey off the event loop (libuv thread pool): an RSA-2048 key takes tens to hundreds
+ * of milliseconds, which a running server (admin pages adding a domain) must not block for.
+ */
+export async function generateDkimKeyAsync(algorithm: DkimKeyAlgorithm): Promise<string> {
+  const gen = promisify(generateKeyPair) as (type: string, options: object) => Promise<{ privateKey: KeyObject }>;
+  const { privateKey } = algorithm === 'ed25519' ? await gen('ed25519', {}) : await gen('rsa', { modulusLength: DKIM_RSA_BITS });
   return privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 }
 

@@ -14,7 +14,7 @@ import * as write from '../config/write.js';
 import { findDomain } from '../config/lookup.js';
 import { parseAddress } from '../config/address.js';
 import { domainRecords, expectedRecords, type DomainRecordsInput, type ExpectedRecord } from '../dns/records.js';
-import { dkimTxtRecord, generateDkimKey, type DkimKeyAlgorithm } from '../auth/dkim-keys.js';
+import { dkimTxtRecord, generateDkimKeyAsync, type DkimKeyAlgorithm } from '../auth/dkim-keys.js';
 import { accountDir } from '../store/paths.js';
 import { FormError } from '../web/ui.js';
 import type { AdminConfigOps, AccountLimits, CtlCall } from '../web/admin/deps.js';
@@ -71,7 +71,7 @@ async function newDkimKeyFile(configDir: string, domain: string, selector: strin
   const rel = `dkim/${domain}.${selector}.${alg}.pem`;
   const abs = join(configDir, rel);
   if (await exists(abs)) throw new UserError(`DKIM key file ${rel} already exists; move it away first`);
-  await writeFileAtomic(abs, generateDkimKey(alg), 0o600);
+  await writeFileAtomic(abs, await generateDkimKeyAsync(alg), 0o600);
   return { rel, abs };
 }
 
