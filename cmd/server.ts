@@ -162,6 +162,7 @@ export async function startServer(opts: StartOptions): Promise<Server> {
     log: log.child({ proto: 'queue' }),
     clock: opts.clock,
     keepRetiredFor: (account) => current.Accounts[account]?.KeepRetiredMessagePeriod ?? 0,
+    checkpointer: store.checkpointer,
   });
   const cleanups: Array<() => Promise<void> | void> = [() => store.close(), () => queue.close()];
   const cleanupTimer = setInterval(() => {
@@ -185,7 +186,7 @@ export async function startServer(opts: StartOptions): Promise<Server> {
   firstCleanup.unref();
   cleanups.push(() => clearInterval(cleanupTimer), () => clearTimeout(firstCleanup));
   const metrics = new Metrics({ defaultMetrics: true });
-  const webhooks = startWebhooks({ dataDir, config: () => current, log: log.child({ proto: 'webhook' }), clock: opts.clock, userAgent: `moxts/${moxtsVersion()} (webhook)`, onAttempt: (code, ms) => metrics.webhookRequest(code, ms) });
+  const webhooks = startWebhooks({ dataDir, config: () => current, log: log.child({ proto: 'webhook' }), clock: opts.clock, userAgent: `moxts/${moxtsVersion()} (webhook)`, onAttempt: (code, ms) => metrics.webhookRequest(code, ms), checkpointer: store.checkpointer });
   metrics.setQueueCounts({ size: () => queue.count(), held: () => queue.count({ hold: true }), webhooks: () => webhooks.store.count() });
   cleanups.push(() => webhooks.stop());
   queue.onEvents = () => webhooks.worker.eventsArrived(); // outgoing events recorded: webhooks for them

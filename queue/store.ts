@@ -24,6 +24,7 @@ import { QUEUE_MIGRATIONS } from './schema.js';
 import { recordEvent, type OutgoingEventName } from './events.js';
 import { noteOutgoing } from './sendlimits.js';
 import { baseAddress, holdRuleMatches, DEFAULT_MAX_ATTEMPTS, type HoldRule } from './rules.js';
+import { periodicCheckpoints, type CheckpointRequester, type PeriodicCheckpoints } from './checkpoints.js';
 
 /** Rows looked at per scheduling pass when picking due batches (bounds the cost of a pass). */
 export const DUE_SCAN_LIMIT = 10_000;
@@ -229,6 +230,8 @@ export interface QueueStoreOptions {
    * `<dataDir>/queue.db-wal`). Tests wrap it to observe that nothing is acknowledged before it.
    */
   walSyncer?: { sync(): Promise<void>; close(): Promise<void> };
+  /** WAL checkpoints in a worker thread instead of inside commits (the server passes its store's; queue/checkpoints.ts). */
+  checkpointer?: CheckpointRequester;
 }
 
 type Row = Record<string, unknown>;
@@ -292,6 +295,7 @@ export class QueueStore {
   private readonly dirSyncer = new DirSyncer();
   private readonly dirMaker = new DirMaker(this.dirSyncer);
   private readonly inlineMaxSize: number;
+  private readonly checkpoints: PeriodicCheckpoints;
 
   private constructor(opts: QueueStoreOptions, db: Db) {
     this.db = db;
@@ -301,6 +305,7 @@ export class QueueStore {
     this.keepRetiredFor = opts.keepRetiredFor ?? (() => 0);
     this.inlineMaxSize = opts.inlineMaxSize ?? DEFAULT_QUEUE_INLINE_MAX_SIZE;
     this.wal = opts.walSyncer ?? new WalSyncer(join(opts.dataDir, 'queue.db-wal'));
+    this.checkpoints = periodicCheckpoints(db, join(opts.dataDir, 'queue.db'), opts.checkpointer);
     const max = db.prepare('SELECT max(m) FROM (SELECT max(id) AS m FROM msg UNION ALL SELECT max(id) FROM msg_retired)').pluck().get() as number | null;
     this.nextId = (max ?? 0) + 1;
   }
@@ -1117,6 +1122,7 @@ export class QueueStore {
     this.closed = true;
     await Promise.allSettled([...this.inflight]);
     this.flushOutcomes();
+    this.checkpoints.stop();
     this.db.close();
     await this.wal.close();
   }

@@ -28,6 +28,8 @@ export class GroupCommit {
   private readonly wal: WalSyncer;
   /** A transaction function created once (creating one per batch or operation costs). */
   private readonly tx: Transaction<(fn: () => unknown) => unknown>;
+  /** Counters (benchmarks): transactions, operations, fsyncs and their time (ms), the longest fsync. */
+  readonly stats = { commits: 0, ops: 0, syncs: 0, syncMs: 0, maxSyncMs: 0 };
 
   constructor(
     private readonly db: Db,
@@ -74,6 +76,8 @@ export class GroupCommit {
       return;
     }
     for (const f of failed) f.op.reject(f.err);
+    this.stats.commits++;
+    this.stats.ops += batch.length;
     this.committed.push(...done);
     this.syncNext();
   }
@@ -83,8 +87,13 @@ export class GroupCommit {
     const covered = this.committed.splice(0);
     // Called right after a commit (or right after the previous fsync): the WAL holds every frame
     // of `covered`, and fdatasync of it makes them durable.
+    const t0 = performance.now();
     this.syncing = this.wal.sync().then(
       () => {
+        const ms = performance.now() - t0;
+        this.stats.syncs++;
+        this.stats.syncMs += ms;
+        if (ms > this.stats.maxSyncMs) this.stats.maxSyncMs = ms;
         for (const c of covered) c.op.resolve(c.value);
       },
       (err: unknown) => {

@@ -8,6 +8,7 @@ import type { Logger } from '../log/logger.js';
 import { WebhookStore, type HookTarget, type OutgoingTarget } from './store.js';
 import { WebhookWorker } from './worker.js';
 import { incomingPayload, type IncomingFacts } from './incoming.js';
+import type { CheckpointRequester } from '../queue/checkpoints.js';
 
 /** Retired hooks past KeepUntil are removed this long after start, then hourly (mox). */
 export const CLEANUP_FIRST_MS = 4_000;
@@ -41,10 +42,20 @@ export function incomingTarget(cfg: DynamicConfig, account: string): HookTarget 
   return w ? { url: w.URL, ...(w.Authorization ? { authorization: w.Authorization } : {}) } : undefined;
 }
 
-export function startWebhooks(o: { dataDir: string; config: () => DynamicConfig; log: Logger; clock?: () => Date; userAgent: string; random?: () => number; onAttempt?: (code: number, durationMs: number) => void }): WebhookService {
+export function startWebhooks(o: {
+  dataDir: string;
+  config: () => DynamicConfig;
+  log: Logger;
+  clock?: () => Date;
+  userAgent: string;
+  random?: () => number;
+  onAttempt?: (code: number, durationMs: number) => void;
+  checkpointer?: CheckpointRequester;
+}): WebhookService {
   const store = WebhookStore.open({
     dataDir: o.dataDir,
     clock: o.clock,
+    checkpointer: o.checkpointer,
     keepRetiredFor: (a) => o.config().Accounts[a]?.KeepRetiredWebhookPeriod,
   });
   const outgoing = (a: string) => outgoingTarget(o.config(), a);

@@ -14,6 +14,7 @@ import { openDb, type Db } from '../store/db.js';
 import type { Transaction } from 'better-sqlite3';
 import { QUEUE_MIGRATIONS } from '../queue/schema.js';
 import { GroupCommit } from './commit.js';
+import { periodicCheckpoints, type CheckpointRequester, type PeriodicCheckpoints } from '../queue/checkpoints.js';
 import type { OutgoingEventName, OutgoingPayload } from '../queue/events.js';
 import { MAX_ATTEMPTS } from './schedule.js';
 
@@ -206,6 +207,8 @@ export interface WebhookStoreOptions {
   clock?: () => Date;
   /** KeepRetiredWebhookPeriod of an account in ms, or undefined if the account does not exist. */
   keepRetiredFor: (account: string) => number | undefined;
+  /** WAL checkpoints in a worker thread instead of inside commits (the server passes its store's; queue/checkpoints.ts). */
+  checkpointer?: CheckpointRequester;
 }
 
 interface NewHook {
@@ -234,6 +237,7 @@ export class WebhookStore {
   /** Runs a function in a transaction (a savepoint when nested); created once, it is not free. */
   private readonly tx: Transaction<(fn: () => unknown) => unknown>;
   private ownsDb = false;
+  private readonly checkpoints: PeriodicCheckpoints;
   private urls: Set<string> | undefined;
   private urlsScanned = 0;
   /**
@@ -260,6 +264,7 @@ export class WebhookStore {
     this.st = this.prepare();
     this.tx = this.db.transaction((fn: () => unknown) => fn());
     this.group = new GroupCommit(this.db, `${this.db.name}-wal`);
+    this.checkpoints = periodicCheckpoints(this.db, this.db.name, opts.checkpointer);
   }
 
   /**
@@ -306,6 +311,11 @@ export class WebhookStore {
     );
   }
 
+  /** The group commit's counters (commits, fsyncs and their time): benchmarks. */
+  get commitStats(): Readonly<GroupCommit['stats']> {
+    return this.group.stats;
+  }
+
   /** Smallest id of a hook written but not yet durable (MAX_SAFE_INTEGER if none). */
   firstNotDurable(): number {
     return this.minNotDurable;
@@ -313,6 +323,7 @@ export class WebhookStore {
 
   async close(): Promise<void> {
     await this.group.close();
+    this.checkpoints.stop();
     if (this.ownsDb) this.db.close();
   }
 
