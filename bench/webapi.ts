@@ -16,6 +16,7 @@ import { loadavg } from 'node:os';
 import { createWriteStream } from 'node:fs';
 import { Pool } from 'undici';
 import { arg, cpuSeconds, threadCpuSeconds, threadBreakdown } from './util.js';
+import { cpuTimes, stealPercent } from './steal.js';
 
 const AUTH = 'Basic ' + Buffer.from('app@example.com:benchpass').toString('base64');
 
@@ -81,8 +82,10 @@ export async function run(args: string[]): Promise<void> {
     const cpu0 = cpuSeconds(child.pid);
     const th0 = threadCpuSeconds(child.pid);
     const own0 = process.cpuUsage();
+    const st0 = cpuTimes();
     const r = await runOne(pool, n, conc, idem, 'run');
     const own = process.cpuUsage(own0);
+    const steal = stealPercent(st0, cpuTimes());
     const cpu1 = cpuSeconds(child.pid);
     const th1 = threadCpuSeconds(child.pid);
     const srv = cpu0 !== undefined && cpu1 !== undefined ? (((cpu1 - cpu0) * 1000) / n).toFixed(3) : '-';
@@ -91,7 +94,7 @@ export async function run(args: string[]): Promise<void> {
       `${r.rate.toFixed(0).padStart(6)}   ${r.p50.toFixed(2).padStart(7)}  ${r.p99.toFixed(2).padStart(7)}   ${String(r.failures).padEnd(10)} ${srv.padStart(8)}            ${((own.user + own.system) / 1000 / n).toFixed(3).padStart(8)}`,
     );
     // Server CPU by thread: the event loop, and the rest (libuv pool doing the WAL fdatasyncs, GC helpers).
-    if (child.pid) console.log(`server ${threadBreakdown(child.pid, th0, th1, n).replace('ms/msg', 'ms/req')}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    if (child.pid) console.log(`server ${threadBreakdown(child.pid, th0, th1, n).replace('ms/msg', 'ms/req')}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}; hypervisor steal ${steal}`);
   } finally {
     await pool.close();
     child.kill('SIGTERM');

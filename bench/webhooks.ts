@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- webhooks [--n N] [--urls 1,10] [--timeline]`
+ * `npm run bench -- webhooks [--n N] [--urls 1,10] [--warmup 1000] [--timeline]`
  *
  * Webhook delivery throughput: N outgoing events are recorded in queue.db (as the queue does),
  * then the webhook worker consumes them into hooks and POSTs them (signed, as in production) to a
@@ -20,6 +20,7 @@ import { WebhookStore } from '../webhook/store.js';
 import { WebhookWorker } from '../webhook/worker.js';
 import { Checkpointer } from '../store/checkpointer.js';
 import { arg, cpuSeconds } from './util.js';
+import { cpuTimes, stealPercent } from './steal.js';
 
 async function startReceiver(): Promise<{ url: string; pid: number | undefined; stop: () => void }> {
   const child = spawn(process.execPath, [fileURLToPath(new URL('./webhook-receiver-child.js', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -35,7 +36,7 @@ async function startReceiver(): Promise<{ url: string; pid: number | undefined; 
 
 let timelineWanted = false;
 
-async function runOnce(n: number, urls: number, rx: { url: string; pid: number | undefined }): Promise<{ rate: number; cpuUsPerHook: number; rxUsPerHook: number }> {
+async function runOnce(n: number, urls: number, rx: { url: string; pid: number | undefined }): Promise<{ rate: number; cpuUsPerHook: number; rxUsPerHook: number; steal: string }> {
   const receiver = rx.url;
   const dataDir = mkdtempSync(join(tmpdir(), 'moxts-bench-hooks-'));
   // WAL checkpoints of queue.db in a worker thread, as the server does (its store's Checkpointer).
@@ -55,6 +56,7 @@ async function runOnce(n: number, urls: number, rx: { url: string; pid: number |
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const r0 = cpuSeconds(rx.pid) ?? 0;
+  const st0 = cpuTimes();
   // Where the time goes when a run is slow: attempts per 100 ms, event-loop delay, fsyncs.
   const timeline: Array<{ attempts: number; recorded: number }> = [];
   const sampler = setInterval(() => timeline.push({ attempts: worker.stats.attempts, recorded: worker.stats.recorded }), 100);
@@ -69,6 +71,7 @@ async function runOnce(n: number, urls: number, rx: { url: string; pid: number |
   const cpu = process.cpuUsage(c0);
   clearInterval(sampler);
   loopDelay.disable();
+  const steal = stealPercent(st0, cpuTimes());
   const cpuUsPerHook = (cpu.user + cpu.system) / n;
   const rxUsPerHook = (((cpuSeconds(rx.pid) ?? 0) - r0) * 1e6) / n;
   const retired = store.db.prepare('SELECT count(*) FROM hook_retired WHERE success = 1').pluck().get() as number;
@@ -88,7 +91,7 @@ async function runOnce(n: number, urls: number, rx: { url: string; pid: number |
       `attempts per 100 ms: median ${[...per].sort((a, b) => a - b)[per.length >> 1] ?? 0}, slowest ${slowest})`,
   );
   if (timelineWanted) console.error(`  attempts per 100 ms: ${per.join(' ')}`);
-  return { rate: n / secs, cpuUsPerHook, rxUsPerHook };
+  return { rate: n / secs, cpuUsPerHook, rxUsPerHook, steal };
 }
 
 export async function run(args: string[]): Promise<void> {
@@ -97,12 +100,14 @@ export async function run(args: string[]): Promise<void> {
   timelineWanted = args.includes('--timeline');
   const rx = await startReceiver();
   try {
-    await runOnce(1000, 10, rx); // warm-up
+    // Warm-up (JIT, page cache): --warmup deliveries to 10 URLs, not measured.
+    const warmup = Number(arg(args, 'warmup', '1000'));
+    if (warmup > 0) await runOnce(warmup, 10, rx);
     for (const urls of urlCounts) {
       const r = await runOnce(n, urls, rx);
       // CPU of this (the server's) side per delivery: what one free core could sustain.
       console.log(
-        `${n} webhooks, ${urls} URL(s): ${r.rate.toFixed(0)} deliveries/s (each result durable); worker CPU ${r.cpuUsPerHook.toFixed(0)} µs/delivery (≈ ${(1e6 / r.cpuUsPerHook).toFixed(0)}/s on one free core), receiver CPU ${r.rxUsPerHook.toFixed(0)} µs/delivery; load average ${loadavg()[0]!.toFixed(1)}`,
+        `${n} webhooks, ${urls} URL(s): ${r.rate.toFixed(0)} deliveries/s (each result durable); worker CPU ${r.cpuUsPerHook.toFixed(0)} µs/delivery (≈ ${(1e6 / r.cpuUsPerHook).toFixed(0)}/s on one free core), receiver CPU ${r.rxUsPerHook.toFixed(0)} µs/delivery; load average ${loadavg()[0]!.toFixed(1)}, hypervisor steal ${r.steal}`,
       );
     }
   } finally {
