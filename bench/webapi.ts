@@ -63,8 +63,12 @@ export async function run(args: string[]): Promise<void> {
   const conc = Number(arg(args, 'concurrency', '20'));
   const idem = args.includes('--idempotency');
   const warmup = Number(arg(args, 'warmup', String(WARMUP)));
+  // DKIM signing of every Send: none (default), ed25519, rsa (2048) or both (two signatures, as
+  // `config domain add` sets up a domain).
+  const dkim = arg(args, 'dkim', 'none');
+  if (!['none', 'ed25519', 'rsa', 'both'].includes(dkim)) throw new Error('--dkim: none, ed25519, rsa or both');
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, fileURLToPath(new URL('./webapi-server-child.js', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeArgs, fileURLToPath(new URL('./webapi-server-child.js', import.meta.url)), dkim], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     // BENCH_SERVER_STDOUT=<file>: keep the server's stdout (e.g. --trace-gc or --trace-deopt output).
     const keep = process.env.BENCH_SERVER_STDOUT ? createWriteStream(process.env.BENCH_SERVER_STDOUT) : undefined;
@@ -77,7 +81,7 @@ export async function run(args: string[]): Promise<void> {
   });
   const pool = new Pool(`http://127.0.0.1:${port}`, { connections: conc, pipelining: 1 });
   try {
-    console.log(`server pid ${child.pid} on 127.0.0.1:${port}; ${warmup} warm-up then ${n} measured Send requests, ${conc} concurrent clients, one recipient each${idem ? ', Idempotency-Key on each' : ''}`);
+    console.log(`server pid ${child.pid} on 127.0.0.1:${port}; ${warmup} warm-up then ${n} measured Send requests, ${conc} concurrent clients, one recipient each${idem ? ', Idempotency-Key on each' : ''}, DKIM signatures: ${dkim}`);
     if (warmup > 0) await runOne(pool, warmup, conc, idem, 'warmup');
     const cpu0 = cpuSeconds(child.pid);
     const th0 = threadCpuSeconds(child.pid);
