@@ -18,6 +18,7 @@
  * - Expunged messages stay as tombstone rows (expunged=1, parsed/meta cleared, file removed) so
  *   QRESYNC can report VANISHED uids.
  */
+import { IndexDeferral } from './index-deferral.js';
 import { promises as fsp, readdirSync, statSync, rmSync, mkdirSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { openDb, type Db } from './db.js';
@@ -169,11 +170,11 @@ export class Account {
   private readonly leanStatements: Array<Statement | undefined> = [];
   /** The account's full-text index database (store/fts.ts); written by the indexer worker. */
   readonly fts: Db;
-  private indexTimer: NodeJS.Timeout | null = null;
-  /** performance.now() when the oldest message not yet handed to indexing was added; null: none. */
-  private unindexedSince: number | null = null;
-  /** Messages added since indexing was last started (deferred indexing's backlog bound). */
-  private unindexedAdds = 0;
+  /** When new messages are handed to full-text indexing (store/index-deferral.ts). */
+  private readonly indexDeferral = new IndexDeferral(
+    () => this.ctx.indexPolicy,
+    () => this.indexPending().catch((err: unknown) => this.ctx.log.error({ err, account: this.name }, 'full-text indexing')),
+  );
   private readonly dbPath: string;
   /** Statements of setFlagBits by mode and UNCHANGEDSINCE. */
   private readonly flagBitStatements = new Map<string, { counts: Statement; update: Statement; failed: Statement | null }>();
@@ -298,8 +299,7 @@ export class Account {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.indexTimer) clearTimeout(this.indexTimer);
-    this.indexTimer = null;
+    this.indexDeferral.close();
     while (this.inflight.size) await Promise.allSettled([...this.inflight]);
     await this.ctx.ftsIndexer?.forget(this.name);
     await this.wal.close();
@@ -327,7 +327,7 @@ export class Account {
     if (!changes.length) return;
     let added = 0;
     for (const c of changes) if (c.kind === 'add') added += c.ids.length;
-    if (added) this.scheduleIndexing(added);
+    if (added) this.indexDeferral.added(added);
     this.noteWalWrite(changes.length * WAL_BYTES_PER_CHANGE);
     if (this.syncing) this.deferred.push(...changes);
     else this.ctx.bus.publish(...changes);
@@ -1339,45 +1339,6 @@ export class Account {
   indexText(id: number, text: string | { header: string; body: string }): void {
     this.checkOpen();
     putText(this.fts, id, typeof text === 'string' ? { header: '', body: text } : text);
-  }
-
-  /**
-   * Index new messages when deliveries pause (store/README.md "Deferred indexing"): the timer
-   * fires after the policy's idle time; if a delivery batch was flushed (in any account) more
-   * recently than that, it waits again, unless this account's unindexed messages have waited
-   * maxDelayMs or number maxBacklog. Without a policy: 20 ms after the first new message.
-   */
-  private scheduleIndexing(added: number): void {
-    if (this.closed) return;
-    if (this.unindexedSince === null) this.unindexedSince = performance.now();
-    this.unindexedAdds += added;
-    const pol = this.ctx.indexPolicy;
-    if (pol && this.unindexedAdds >= pol.maxBacklog && this.indexTimer) {
-      clearTimeout(this.indexTimer);
-      this.indexTimer = null;
-    }
-    if (this.indexTimer) return;
-    this.armIndexTimer(pol ? (this.unindexedAdds >= pol.maxBacklog ? 0 : Math.min(pol.idleMs, pol.maxDelayMs)) : 20);
-  }
-
-  private armIndexTimer(ms: number): void {
-    this.indexTimer = setTimeout(() => {
-      this.indexTimer = null;
-      if (this.closed) return;
-      const pol = this.ctx.indexPolicy;
-      if (pol && this.unindexedAdds < pol.maxBacklog) {
-        const waited = performance.now() - (this.unindexedSince ?? 0);
-        const idleFor = pol.sinceLastDelivery();
-        if (idleFor < pol.idleMs && waited < pol.maxDelayMs) {
-          this.armIndexTimer(Math.min(pol.idleMs - idleFor, pol.maxDelayMs - waited));
-          return;
-        }
-      }
-      this.unindexedSince = null;
-      this.unindexedAdds = 0;
-      this.indexPending().catch((err: unknown) => this.ctx.log.error({ err, account: this.name }, 'full-text indexing'));
-    }, ms);
-    this.indexTimer.unref?.();
   }
 
   /** Live messages of a mailbox not yet in the full-text index. */
