@@ -473,18 +473,23 @@ export async function startServer(opts: StartOptions): Promise<Server> {
       await write({ path: loaded.dynamicPath, static: loaded.static });
       await ctlLocal('reload');
     };
+    // What the admin and the account pages both get.
+    const pageDeps = {
+      configPath: opts.configPath,
+      static: loaded.static,
+      dynamic: () => current,
+      store,
+      queue,
+      webhooks,
+      authDb,
+      loginGuard,
+      ctl: (cmd: string, args?: Record<string, unknown>) => ctlLocal(cmd, args),
+      clock: opts.clock ?? (() => new Date()),
+    };
     const adminHandler = uiHandler(
       adminApp({
-        configPath: opts.configPath,
-        static: loaded.static,
-        dynamic: () => current,
-        store,
-        queue,
-        webhooks,
-        authDb,
-        loginGuard,
+        ...pageDeps,
         resolver,
-        ctl: (cmd, args) => ctlLocal(cmd, args),
         config: adminConfigOps(opts.configPath, (cmd, args) => ctlLocal(cmd, args)),
         adminPasswordHash: async () => {
           const f = loaded.static.AdminPasswordFile;
@@ -492,25 +497,15 @@ export async function startServer(opts: StartOptions): Promise<Server> {
           const v: unknown = JSON.parse(await fsp.readFile(f, 'utf8'));
           return isPasswordRecord(v) ? v : undefined;
         },
-        clock: opts.clock ?? (() => new Date()),
         log: log.child({ proto: 'admin' }),
       }),
     );
     const accountHandler = uiHandler(
       accountApp({
-        configPath: opts.configPath,
-        static: loaded.static,
-        dynamic: () => current,
-        store,
-        queue,
-        webhooks,
-        authDb,
-        loginGuard,
-        ctl: (cmd, args) => ctlLocal(cmd, args),
+        ...pageDeps,
         setAccountFields: (a, fields) => accountEdit((f) => setAccountFields(f, a, fields)),
         setAccountWebhook: (a, kind, settings) => accountEdit((f) => setAccountWebhook(f, a, kind, settings)),
         sessions: accountSessions,
-        clock: opts.clock ?? (() => new Date()),
         log: log.child({ proto: 'account' }),
       }),
     );
