@@ -14,12 +14,12 @@ export const DKIM_RSA_BITS = 2048;
 
 /** Generate a new DKIM private key, returned as PKCS#8 PEM. */
 export function generateDkimKey(algorithm: DkimKeyAlgorithm): string {
-  if (algorithm === 'ed25519') {
-    const { privateKey } = generateKeyPairSync('ed25519');
-    return privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  }
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: DKIM_RSA_BITS });
-  return privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const { privateKey } = algorithm === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('rsa', { modulusLength: DKIM_RSA_BITS });
+  return pkcs8Pem(privateKey);
+}
+
+function pkcs8Pem(key: KeyObject): string {
+  return key.export({ type: 'pkcs8', format: 'pem' }).toString();
 }
 
 /**
@@ -29,7 +29,7 @@ export function generateDkimKey(algorithm: DkimKeyAlgorithm): string {
 export async function generateDkimKeyAsync(algorithm: DkimKeyAlgorithm): Promise<string> {
   const gen = promisify(generateKeyPair) as (type: string, options: object) => Promise<{ privateKey: KeyObject }>;
   const { privateKey } = algorithm === 'ed25519' ? await gen('ed25519', {}) : await gen('rsa', { modulusLength: DKIM_RSA_BITS });
-  return privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  return pkcs8Pem(privateKey);
 }
 
 export function dkimKeyAlgorithm(key: KeyObject): DkimKeyAlgorithm {

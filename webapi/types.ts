@@ -6,6 +6,7 @@
  * empty lists and pointers). The schemas also generate the OpenAPI document (openapi.ts).
  */
 import * as z from 'zod';
+import type { PartStructure } from '../message/readable.js';
 
 // ------------------------------------------------------------------ limits
 
@@ -157,15 +158,8 @@ export const Message = z
   })
   .meta({ id: 'Message' });
 
-export interface StructureT {
-  ContentType: string;
-  ContentTypeParams: Record<string, string>;
-  ContentID: string;
-  ContentDisposition: string;
-  Filename: string;
-  DecodedSize: number;
-  Parts: StructureT[];
-}
+/** mox's Structure (message/readable.ts builds it). */
+export type StructureT = PartStructure;
 
 export const Structure: z.ZodType<StructureT> = z
   .object({
