@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startWebServer, ADMIN_PASSWORD } from './helpers/web.js';
-import { launchBrowser, screenshot } from './helpers/browser.js';
+import { launchBrowser, screenshot, logInAdmin } from './helpers/browser.js';
 
 test('admin config pages in a browser: log in, add a domain, see its DNS records and check, add an account', async (t) => {
   const ts = await startWebServer();
@@ -23,10 +23,7 @@ test('admin config pages in a browser: log in, add a domain, see its DNS records
   });
   const nav = page.getByRole('navigation', { name: 'main' });
 
-  await page.goto(`${ts.origin}/admin/`);
-  await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  await logInAdmin(page, ts.origin, ADMIN_PASSWORD);
 
   // Add a domain: the page of the new domain shows its DKIM selectors and DNS records.
   await nav.getByRole('link', { name: 'Domains' }).click();

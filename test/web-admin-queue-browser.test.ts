@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startWebServer, ADMIN_PASSWORD } from './helpers/web.js';
-import { launchBrowser, screenshot } from './helpers/browser.js';
+import { launchBrowser, screenshot, recordDialogs, logInAdmin } from './helpers/browser.js';
 import { startSink, closedPort } from '../smtp/client/testsink.js';
 
 test('browser: admin sees a queued message with its attempt history, holds and releases it', async (t) => {
@@ -38,15 +38,8 @@ test('browser: admin sees a queued message with its attempt history, holds and r
   assert.equal(ts.server.queue.get(m!.id)!.attempts, 1);
 
   const { page } = await b.newPage();
-  const dialogs: string[] = [];
-  page.on('dialog', (d) => {
-    dialogs.push(d.message());
-    void d.dismiss();
-  });
-  await page.goto(`${ts.origin}/admin/`);
-  await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-  await page.keyboard.press('Enter');
-  await page.getByRole('heading', { name: 'Overview', exact: true }).waitFor();
+  const dialogs = recordDialogs(page);
+  await logInAdmin(page, ts.origin, ADMIN_PASSWORD, { byKeyboard: true });
 
   await page.getByRole('link', { name: 'Queue', exact: true }).click();
   await page.getByRole('heading', { name: 'Queue', exact: true }).waitFor();

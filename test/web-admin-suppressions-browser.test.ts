@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startWebServer, ADMIN_PASSWORD } from './helpers/web.js';
-import { launchBrowser, screenshot } from './helpers/browser.js';
+import { launchBrowser, screenshot, recordDialogs, logInAdmin } from './helpers/browser.js';
 
 test('browser: admin views, adds to and removes from a suppression list', async (t) => {
   const b = await launchBrowser();
@@ -16,15 +16,8 @@ test('browser: admin views, adds to and removes from a suppression list', async 
   ts.server.queue.addSuppression('mjl', 'bounced@remote.example', { manual: false, reason: '550 5.1.1 <b>no such user</b>' });
 
   const { page } = await b.newPage();
-  const dialogs: string[] = [];
-  page.on('dialog', (d) => {
-    dialogs.push(d.message());
-    void d.dismiss();
-  });
-  await page.goto(`${ts.origin}/admin/`);
-  await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  const dialogs = recordDialogs(page);
+  await logInAdmin(page, ts.origin, ADMIN_PASSWORD);
 
   await page.getByRole('navigation', { name: 'main' }).getByRole('link', { name: 'Suppressions' }).click();
   await page.getByRole('heading', { name: 'Suppression lists' }).waitFor();

@@ -50,3 +50,25 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path, fullPage: true });
   return path;
 }
+
+/** Messages of the page's dialogs (confirm() of a destructive action), each dismissed. */
+export function recordDialogs(page: Page): string[] {
+  const dialogs: string[] = [];
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    void d.dismiss();
+  });
+  return dialogs;
+}
+
+/**
+ * Log in to the admin pages at `origin` with `password` (submitted with the button, or with Enter
+ * when `byKeyboard`); resolves on the Overview page.
+ */
+export async function logInAdmin(page: Page, origin: string, password: string, opts: { byKeyboard?: boolean } = {}): Promise<void> {
+  await page.goto(`${origin}/admin/`);
+  await page.getByLabel('Password').fill(password);
+  if (opts.byKeyboard) await page.keyboard.press('Enter');
+  else await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('heading', { name: 'Overview', exact: true }).waitFor();
+}
