@@ -15,6 +15,9 @@ import { promises as fsp, readdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import type { Statement } from 'better-sqlite3';
 import { openDb, type Db } from '../store/db.js';
+import { SuppressionList, type Suppression } from './suppressions.js';
+
+export type { Suppression } from './suppressions.js';
 import { writeFileSynced, linkOrCopy, syncFile, DirSyncer, DirMaker } from '../store/msgfile.js';
 import { WalSyncer } from '../store/walsync.js';
 import { messageDirName } from '../store/paths.js';
@@ -23,7 +26,7 @@ import { nullLogger } from '../log/logger.js';
 import { QUEUE_MIGRATIONS } from './schema.js';
 import { recordEvent, type OutgoingEventName } from './events.js';
 import { noteOutgoing } from './sendlimits.js';
-import { baseAddress, holdRuleMatches, DEFAULT_MAX_ATTEMPTS, type HoldRule } from './rules.js';
+import { holdRuleMatches, DEFAULT_MAX_ATTEMPTS, type HoldRule } from './rules.js';
 import { periodicCheckpoints, type CheckpointRequester, type PeriodicCheckpoints } from './checkpoints.js';
 
 /** Rows looked at per scheduling pass when picking due batches (bounds the cost of a pass). */
@@ -183,16 +186,6 @@ export interface ListSort {
   after?: { id: number; value: Date };
 }
 
-export interface Suppression {
-  id: number;
-  created: Date;
-  account: string;
-  baseAddress: string;
-  originalAddress: string;
-  manual: boolean;
-  reason: string;
-}
-
 export class QueueError extends Error {
   constructor(
     readonly code: 'duplicate-fromid' | 'notfound' | 'invalid' | 'closed',
@@ -299,6 +292,7 @@ export class QueueStore {
 
   private constructor(opts: QueueStoreOptions, db: Db) {
     this.db = db;
+    this.suppressions = new SuppressionList(db, () => this.now());
     this.msgDir = join(opts.dataDir, 'queue', 'msg');
     this.log = opts.log ?? nullLogger();
     this.clock = opts.clock ?? (() => new Date());
@@ -1081,39 +1075,25 @@ export class QueueStore {
 
   // ---------------------------------------------------------------- suppression list
 
+  // Delegates to queue/suppressions.ts (the list lives in this database, and delivery failures add
+  // to it inside the outcome transaction).
+  private readonly suppressions: SuppressionList;
+
   listSuppressions(account?: string): Suppression[] {
-    const rows = (account === undefined
-      ? this.db.prepare('SELECT * FROM suppression ORDER BY account, base_address').all()
-      : this.db.prepare('SELECT * FROM suppression WHERE account = ? ORDER BY base_address').all(account)) as Row[];
-    return rows.map((r) => ({
-      id: r.id as number,
-      created: new Date(r.created as number),
-      account: r.account as string,
-      baseAddress: r.base_address as string,
-      originalAddress: r.original_address as string,
-      manual: !!r.manual,
-      reason: r.reason as string,
-    }));
+    return this.suppressions.list(account);
   }
 
   /** Add an address (by its base address); false when it was already listed. */
   addSuppression(account: string, address: string, opts: { manual: boolean; reason: string }): boolean {
-    return (
-      this.db
-        .prepare('INSERT OR IGNORE INTO suppression (created, account, base_address, original_address, manual, reason) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(this.now(), account, baseAddress(address), address, opts.manual ? 1 : 0, opts.reason).changes > 0
-    );
+    return this.suppressions.add(account, address, opts);
   }
 
   removeSuppression(account: string, address: string): boolean {
-    return this.db.prepare('DELETE FROM suppression WHERE account = ? AND base_address = ?').run(account, baseAddress(address)).changes > 0;
+    return this.suppressions.remove(account, address);
   }
 
   lookupSuppression(account: string, address: string): Suppression | undefined {
-    const r = this.db.prepare('SELECT * FROM suppression WHERE account = ? AND base_address = ?').get(account, baseAddress(address)) as Row | undefined;
-    return r
-      ? { id: r.id as number, created: new Date(r.created as number), account: r.account as string, baseAddress: r.base_address as string, originalAddress: r.original_address as string, manual: !!r.manual, reason: r.reason as string }
-      : undefined;
+    return this.suppressions.lookup(account, address);
   }
 
   /** Finish submissions in progress, then close the database. */
