@@ -24,8 +24,8 @@ export function cpuSeconds(pid: number | undefined): number | undefined {
  * thread's nice value (the full-text indexer worker runs at 19): for a breakdown of where a
  * server's CPU goes. Empty where /proc is missing.
  */
-export function threadCpuSeconds(pid: number | undefined): Map<number, { cpu: number; sys: number; nice: number }> {
-  const out = new Map<number, { cpu: number; sys: number; nice: number }>();
+export function threadCpuSeconds(pid: number | undefined): Map<number, { cpu: number; sys: number; nice: number; name: string }> {
+  const out = new Map<number, { cpu: number; sys: number; nice: number; name: string }>();
   let tids: string[];
   try {
     tids = readdirSync(`/proc/${pid}/task`);
@@ -37,7 +37,8 @@ export function threadCpuSeconds(pid: number | undefined): Map<number, { cpu: nu
       const f = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
       const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
       // utime, stime, nice: fields 14, 15, 19 of proc(5), counted from 1; we dropped the first two.
-      out.set(Number(t), { cpu: (Number(fields[11]) + Number(fields[12])) / 100, sys: Number(fields[12]) / 100, nice: Number(fields[16]) });
+      const name = f.slice(f.indexOf('(') + 1, f.lastIndexOf(')'));
+      out.set(Number(t), { cpu: (Number(fields[11]) + Number(fields[12])) / 100, sys: Number(fields[12]) / 100, nice: Number(fields[16]), name });
     } catch {
       // thread exited
     }
@@ -52,8 +53,8 @@ export function threadCpuSeconds(pid: number | undefined): Map<number, { cpu: nu
  */
 export function threadBreakdown(
   pid: number,
-  a: Map<number, { cpu: number; sys: number; nice: number }>,
-  b: Map<number, { cpu: number; sys: number; nice: number }>,
+  a: Map<number, { cpu: number; sys: number; nice: number; name?: string }>,
+  b: Map<number, { cpu: number; sys: number; nice: number; name?: string }>,
   count: number,
 ): string {
   let main = 0;
@@ -61,6 +62,7 @@ export function threadBreakdown(
   let nice = 0;
   let other = 0;
   let otherSys = 0;
+  const byName = new Map<string, number>();
   for (const [tid, v] of b) {
     const d = v.cpu - (a.get(tid)?.cpu ?? 0);
     if (tid === pid) {
@@ -70,8 +72,12 @@ export function threadBreakdown(
     else {
       other += d;
       otherSys += v.sys - (a.get(tid)?.sys ?? 0);
+      const n = `${v.name ?? '?'}/${tid - pid}`;
+      byName.set(n, (byName.get(n) ?? 0) + d);
     }
   }
   const ms = (x: number) => ((x * 1000) / count).toFixed(3);
-  return `main ${ms(main)} (system ${ms(mainSys)}), indexer ${ms(nice)}, other threads ${ms(other)} (system ${ms(otherSys)}) ms/msg`;
+  // Other threads by name/(tid - pid), in start order: V8 platform helpers first, then libuv's pool and worker threads.
+  const names = [...byName].filter(([, d]) => d > 0).sort((x, y) => y[1] - x[1]).map(([n, d]) => `${n} ${ms(d)}`).join(', ');
+  return `main ${ms(main)} (system ${ms(mainSys)}), indexer ${ms(nice)}, other threads ${ms(other)} (system ${ms(otherSys)}) ms/msg${names ? ` [${names}]` : ''}`;
 }
