@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- imap [--n 10000] [--sequential 3000] [--window 50] [--warmup 1000]`
+ * `npm run bench -- imap [--n 10000] [--sequential 3000] [--window 50] [--warmup 1000] [--reads no]`
  *
  * IMAP on a big mailbox: a moxts server in a child process (its own event loop), and here one raw
  * IMAP connection that APPENDs N generated, varied messages (bench/mailgen.ts): the first
@@ -11,6 +11,7 @@
  * Before measuring, `warmup` APPENDs (half one at a time, half pipelined) go into a scratch mailbox
  * that is deleted again, so the APPEND rates are those of a running server, not of a fresh process
  * whose JIT compiler is still busy with the APPEND path (as the smtp bench warms up too).
+ * `--reads no` stops after the APPENDs (for A/B runs of the APPEND path alone).
  * BENCH_SERVER_NODE_ARGS passes node options to the server (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
  */
 import { spawn } from 'node:child_process';
@@ -20,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { makeMessage, RARE_COUNT, RARE_WORD, rng } from './mailgen.js';
 import { arg, cpuSeconds, threadCpuSeconds, threadBreakdown } from './util.js';
+import { cpuTimes, stealPercent } from './steal.js';
 
 interface Done {
   status: string;
@@ -108,7 +110,14 @@ class Imap {
     return new Promise((resolve) => {
       this.pending.push({ tag, resolve, untagged: 0, bytes: 0, keep, lines: [] });
       if (typeof c === 'string') this.sock.write(`${tag} ${c}\r\n`);
-      else this.sock.write(Buffer.concat([Buffer.from(`${tag} `), ...c, Buffer.from('\r\n')]));
+      else {
+        // One writev of the parts (a client does not copy the message into one buffer first).
+        this.sock.cork();
+        this.sock.write(`${tag} `);
+        for (const b of c) this.sock.write(b);
+        this.sock.write('\r\n');
+        this.sock.uncork();
+      }
     });
   }
 
@@ -128,30 +137,49 @@ export async function run(args: string[]): Promise<void> {
   const window = Number(arg(args, 'window', '50'));
   const warmup = Number(arg(args, 'warmup', '1000'));
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, fileURLToPath(new URL('./imap-server-child.js', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const reads = arg(args, 'reads', 'yes') !== 'no';
+  const child = spawn(process.execPath, [...nodeArgs, fileURLToPath(new URL('./imap-server-child.js', import.meta.url))], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const statsWaiters: Array<(s: Record<string, number>) => void> = [];
+  const serverStats = (): Promise<Record<string, number>> =>
+    new Promise((r) => {
+      statsWaiters.push(r);
+      child.stdin!.write('STATS\n');
+    });
   const port = await new Promise<number>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (l) => {
       const m = /^READY (\d+)/.exec(l);
       if (m) resolve(Number(m[1]));
+      if (l.startsWith('STATS ')) statsWaiters.shift()?.(JSON.parse(l.slice(6)) as Record<string, number>);
     });
     child.once('exit', (code) => reject(new Error(`server exited ${code}`)));
   });
   const rows: Array<[string, string, string, string, string]> = [];
   const cpu = () => cpuSeconds(child.pid);
   async function step<T>(name: string, target: string, fn: () => Promise<T>, show: (secs: number, r: T) => string): Promise<T> {
+    await serverStats();
     const c0 = cpu();
     const th0 = threadCpuSeconds(child.pid);
     const own0 = process.cpuUsage();
+    const st0 = cpuTimes();
     const t0 = process.hrtime.bigint();
     const r = await fn();
     const secs = Number(process.hrtime.bigint() - t0) / 1e9;
     const c1 = cpu();
     const th1 = threadCpuSeconds(child.pid);
     const own = process.cpuUsage(own0);
+    const st1 = cpuTimes();
     rows.push([name, show(secs, r), target, c0 !== undefined && c1 !== undefined ? `${(c1 - c0).toFixed(2)} s` : '-', `${((own.user + own.system) / 1e6).toFixed(2)} s`]);
     console.log(`  ${name}: ${show(secs, r)}`);
     // For APPENDs (a count of messages): where the server's CPU went per message.
-    if (typeof r === 'number' && th1.size) console.log(`    server CPU by thread: ${threadBreakdown(child.pid!, th0, th1, r)}`);
+    if (typeof r === 'number' && th1.size) {
+      console.log(`    server CPU by thread: ${threadBreakdown(child.pid!, th0, th1, r)}`);
+      const st = await serverStats();
+      const b = st.batches || 1;
+      console.log(
+        `    group commits: ${st.batches} batches, ${(st.rows / b).toFixed(1)} rows each, commit ${(st.commitMs! / b).toFixed(2)} ms avg (max ${st.commitMaxMs!.toFixed(1)}), WAL fsync ${(st.syncMs! / b).toFixed(2)} ms avg (max ${st.syncMaxMs!.toFixed(1)}); event-loop delay max ${st.loopDelayMaxMs!.toFixed(1)} ms; GC ${st.gcCount} pauses, ${st.gcMs!.toFixed(0)} ms (max ${st.gcMaxMs!.toFixed(1)})`,
+      );
+      console.log(`    server CPU ${c0 !== undefined && c1 !== undefined ? (((c1 - c0) * 1000) / r).toFixed(3) : '-'} ms/msg, client CPU ${((own.user + own.system) / 1000 / r).toFixed(3)} (system ${(own.system / 1000 / r).toFixed(3)}) ms/msg, steal ${stealPercent(st0, st1)}`);
+    }
     return r;
   }
 
@@ -200,6 +228,14 @@ export async function run(args: string[]): Promise<void> {
       return n - seqN;
     }, (s, k) => `${(k / s).toFixed(0)} msg/s (${s.toFixed(1)} s)`);
 
+    if (reads) await readSteps(c);
+    ok(await c.cmd('LOGOUT'), 'LOGOUT');
+    c.close();
+  } finally {
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+  }
+  async function readSteps(c: Imap): Promise<void> {
     const sel = await step('SELECT INBOX', '-', async () => ok(await c.cmd('SELECT INBOX', true), 'SELECT'), (s, d) => `${(s * 1000).toFixed(1)} ms (${d.lines.find((l) => / EXISTS$/.test(l)) ?? '?'})`);
     void sel;
 
@@ -227,11 +263,6 @@ export async function run(args: string[]): Promise<void> {
     const half = Math.floor(n / 2);
     await step(`STORE 1:${half} +FLAGS.SILENT (\\Deleted)`, '-', async () => ok(await c.cmd(`STORE 1:${half} +FLAGS.SILENT (\\Deleted)`), 'STORE Deleted'), (s) => `${s.toFixed(3)} s`);
     await step(`EXPUNGE (${half} messages)`, '≤ 0.5 s', async () => ok(await c.cmd('EXPUNGE'), 'EXPUNGE'), (s, d) => `${s.toFixed(3)} s (${d.untagged} responses)`);
-    ok(await c.cmd('LOGOUT'), 'LOGOUT');
-    c.close();
-  } finally {
-    child.kill('SIGTERM');
-    await once(child, 'exit');
   }
   console.log(`\nload average at the end: ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')} (2 cores shared with other jobs: wall times include waiting for a core)`);
   console.log('step | measured | target | server CPU | client CPU');

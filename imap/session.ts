@@ -434,14 +434,13 @@ export class Session {
       this.reportChanges(mayExpunge);
       if (o.text !== null) this.w.line(`${tag} OK ${o.text ?? `${command.name} completed`}`);
     }
+    // The answer is written (the socket write happens inside flush, before it awaits a drain)
+    // before the metrics are counted: they are off the client's round trip.
+    const written = this.w.flush();
     this.cfg.metrics?.imapCommands?.inc({ command: command.name, result });
     this.cfg.metrics?.imapCommandDuration?.observe({ command: command.name }, Number(process.hrtime.bigint() - o.start) / 1e9);
-    if (this.state === 'logout') {
-      await this.w.flush();
-      this.close();
-      return;
-    }
-    await this.w.flush();
+    await written;
+    if (this.state === 'logout') this.close();
   }
 
   /** STARTTLS (rfc9051:6.2.1): after the OK, the TLS handshake; plaintext pipelined input is dropped. */

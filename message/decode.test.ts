@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { decodeBase64, decodeCharset, decodeHeaderValue, decodeQuotedPrintable, decodeText, decodeTransfer, partByPath, sectionRange } from './decode.js';
 import { parseBuffer } from './part.js';
 import { extractText, htmlToText } from './text.js';
@@ -36,6 +37,27 @@ describe('transfer decoding (rfc2045:6)', () => {
       d.write(input, i, input.length);
       assert.equal(d.end(), whole.length, `split at ${i}`);
     }
+  });
+  it('QP fast path equals the byte-at-a-time state machine (random token soup)', () => {
+    // One byte per write leaves the fast path nothing to recognise: every sequence goes through
+    // the state machine, which is the reference.
+    const tokens = ['a', 'Z', ' ', '\t', '\r', '\n', '\r\n', '=', '=3D', '=c3', '=4', '=Z', '=\r\n', '=\n', '  \r\n', '= \r\n', '=\t\n', '\xff'];
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...tokens), { maxLength: 40 }), fc.nat(), (toks, cut) => {
+        const input = Buffer.from(toks.join(''), 'latin1');
+        const ref = Buffer.alloc(input.length);
+        const slow = new QPDecoder(ref);
+        for (let i = 0; i < input.length; i++) slow.write(input, i, i + 1);
+        const expected = ref.subarray(0, slow.end());
+        assert.deepEqual(decodeQuotedPrintable(input), expected);
+        const at = input.length ? cut % (input.length + 1) : 0;
+        const counter = new QPDecoder();
+        counter.write(input, 0, at);
+        counter.write(input, at);
+        assert.equal(counter.end(), expected.length);
+      }),
+      { numRuns: 5000 },
+    );
   });
   it('decodeTransfer dispatches on encoding, case-insensitive', () => {
     assert.equal(decodeTransfer('BASE64', Buffer.from('aGk=')).toString(), 'hi');

@@ -1,7 +1,8 @@
 // Property tests for the MIME part parser (fast-check, 10,000 runs each):
 // (a) arbitrary/mutated/truncated input never throws, offsets stay in bounds and nested;
 // (b) generated MIME trees round-trip: same shape, types and body bytes (and decoded bodies);
-// (c) feeding random chunk splits gives exactly the Part of parseBuffer.
+// (c) feeding random chunk splits gives exactly the Part of parseBuffer;
+// (d) the body-run path gives exactly the Part of the line-by-line path.
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
@@ -254,6 +255,27 @@ describe('part parser properties', () => {
         shape(bs, exp);
         if (eol === '\n' && bytes.includes(10)) assert.equal(p.bareLF, true);
         if (eol === '\r\n') assert.equal(p.bareLF, undefined);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('(d) body runs (the default) give exactly the Part of the line-by-line path, in any split', () => {
+    const input = fc.oneof(
+      anyInput,
+      generated.map(({ tree, eol, prefix }) => serialize(tree, eol, { prefix, next: 0 }, 'Subject: s').bytes),
+    );
+    fc.assert(
+      fc.property(input, fc.array(fc.nat(), { maxLength: 8 }), fc.constantFrom(8192, 16, 5), (buf, cuts, frag) => {
+        const lineByLine = new PartParser({ lineFragment: frag, bulk: false });
+        lineByLine.write(buf);
+        const expected = lineByLine.end();
+        const whole = new PartParser({ lineFragment: frag });
+        whole.write(buf);
+        assert.deepStrictEqual(whole.end(), expected);
+        const pp = new PartParser({ lineFragment: frag });
+        for (const c of chunks(buf, cuts)) pp.write(c);
+        assert.deepStrictEqual(pp.end(), expected);
       }),
       { numRuns: RUNS },
     );

@@ -12,7 +12,7 @@ import { Writable } from 'node:stream';
 import { decodeCharset } from './charset.js';
 import { type Envelope, envelopeFromHeader } from './envelope.js';
 import { has8bit, type Header, parseHeader, parseParamValue } from './header.js';
-import { Base64Counter, QPDecoder } from './transfer.js';
+import { B64, Base64Counter, QPDecoder } from './transfer.js';
 
 /** A header block larger than this is not kept in memory: it is still skipped to its end (offsets
  * stay exact) but further fields are ignored and `headerTruncated` is set. Real headers are a few
@@ -151,6 +151,8 @@ function newPart(offset: number): Part {
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const CRLF_BYTES = Buffer.from('\r\n');
+/** A line starting with "--" after a line end: a possible delimiter line (rfc2046:5.1.1). */
+const LF_DASH_DASH = Buffer.from('\n--');
 
 function parseValue(v: string): { value: string; params: Record<string, string> } | null {
   try {
@@ -237,10 +239,16 @@ export class PartParser {
   private done: Part | null = null;
 
   private readonly fragment: number;
+  private readonly bulk: boolean;
 
-  /** opts.lineFragment: fragment size (tests use small values to exercise long-line handling). */
-  constructor(opts: { lineFragment?: number } = {}) {
+  /**
+   * opts.lineFragment: fragment size (tests use small values to exercise long-line handling).
+   * opts.bulk (default true): body lines that cannot be delimiter lines are handled a run at a
+   * time (bodyRun) instead of line by line; false keeps the line-by-line path (tests compare both).
+   */
+  constructor(opts: { lineFragment?: number; bulk?: boolean } = {}) {
     this.fragment = Math.max(4, Math.floor(opts.lineFragment ?? LINE_FRAGMENT));
+    this.bulk = opts.bulk ?? true;
     this.root = newPart(0);
     this.frames.push(this.newFrame(this.root, 0, true, false));
   }
@@ -271,7 +279,18 @@ export class PartParser {
     const n = buf.length;
     let pos = 0;
     let nl = -2; // cached position of the next LF at or after pos (-1: none left in this chunk)
+    // End of the last complete line in this chunk: body runs stop there.
+    const lastLine = this.bulk ? buf.lastIndexOf(10) + 1 : 0;
     while (pos < n) {
+      if (pos < lastLine && this.lineLen === 0 && !this.midLine) {
+        // At a line start (nothing pending): take the following body lines in one run.
+        const end = this.bodyRunEnd(buf, pos, lastLine);
+        if (end > pos) {
+          this.bodyRun(buf, pos, end);
+          pos = end;
+          continue;
+        }
+      }
       if (nl !== -1 && nl < pos) nl = buf.indexOf(10, pos);
       const end = nl < 0 ? n : nl + 1;
       const room = this.fragment - this.lineLen;
@@ -391,6 +410,95 @@ export class PartParser {
       top.heldEol = eolLen;
     }
     this.afterLine(eolLen, lineStart && contentEnd === s);
+  }
+
+  /**
+   * End of the run of complete body lines starting at line start pos (at most to lastLine) that
+   * segment() would handle without looking at them one by one: the top frame is in its body and
+   * no line of the run starts with "--" while a multipart is open (a possible delimiter line).
+   * Returns pos when there is no such run.
+   */
+  private bodyRunEnd(buf: Buffer, pos: number, lastLine: number): number {
+    if (this.frames[this.frames.length - 1]!.inHeader) return pos;
+    if (this.multiCount === 0) return lastLine;
+    if (buf[pos] === 45 && buf[pos + 1] === 45) return pos;
+    const d = buf.indexOf(LF_DASH_DASH, pos);
+    return d >= 0 && d + 1 < lastLine ? d + 1 : lastLine;
+  }
+
+  /**
+   * Complete body lines buf[s:e) (e just after a LF) of the top frame, none a delimiter line:
+   * the same effect as segment() on each line (offsets, line count, bare CR/LF, decoded size
+   * with the last line end held back), with one decoder call for the run.
+   */
+  private bodyRun(buf: Buffer, s: number, e: number): void {
+    const top = this.frames[this.frames.length - 1]!;
+    if (top.b64) return this.base64Run(top, top.b64, buf, s, e);
+    let lines = 0;
+    let start = s;
+    let lastStart = s;
+    for (;;) {
+      const j = buf.indexOf(10, start);
+      lines++;
+      // A LF is bare unless a CR of the same line precedes it (the byte before a line is a LF).
+      if (buf[j - 1] !== 13) this.bareLF = true;
+      if (j + 1 >= e) {
+        lastStart = start;
+        break;
+      }
+      start = j + 1;
+    }
+    if (!this.bareCR) {
+      for (let c = buf.indexOf(13, s); c >= 0 && c < e; c = buf.indexOf(13, c + 2)) {
+        if (buf[c + 1] !== 10) {
+          this.bareCR = true;
+          break;
+        }
+      }
+    }
+    const eolLen = e - lastStart >= 2 && buf[e - 2] === 13 ? 2 : 1;
+    const d = top.b64 ?? top.qp;
+    if (d) {
+      if (top.heldEol) d.write(CRLF_BYTES, 2 - top.heldEol, 2);
+      d.write(buf, s, e - eolLen);
+      top.heldEol = eolLen;
+    }
+    this.offset += e - s;
+    this.lineNo += lines;
+    this.afterLine(eolLen, e - lastStart === eolLen);
+  }
+
+  /**
+   * bodyRun for a base64 body: one pass over the bytes counts the alphabet characters and finds
+   * the line ends (every byte is looked at anyway; line ends are not alphabet characters, so the
+   * count is that of feeding the lines to the counter).
+   */
+  private base64Run(top: Frame, counter: Base64Counter, buf: Buffer, s: number, e: number): void {
+    let chars = 0;
+    let lines = 0;
+    let lineStart = s;
+    let lastStart = s;
+    let bareLF = false;
+    let bareCR = false;
+    for (let i = s; i < e; i++) {
+      const b = buf[i]!;
+      if (b > 13) {
+        chars += B64[b]!;
+      } else if (b === 10) {
+        lines++;
+        if (buf[i - 1] !== 13) bareLF = true;
+        lastStart = lineStart;
+        lineStart = i + 1;
+      } else if (b === 13 && buf[i + 1] !== 10) bareCR = true;
+    }
+    counter.add(chars);
+    if (bareLF) this.bareLF = true;
+    if (bareCR) this.bareCR = true;
+    const eolLen = e - lastStart >= 2 && buf[e - 2] === 13 ? 2 : 1;
+    top.heldEol = eolLen;
+    this.offset += e - s;
+    this.lineNo += lines;
+    this.afterLine(eolLen, e - lastStart === eolLen);
   }
 
   private afterLine(eolLen: number, empty: boolean): void {

@@ -4,7 +4,7 @@
 // is split into chunks.
 
 /** 1 for bytes of the base64 alphabet (rfc2045:6.8 table 1), 0 otherwise. */
-const B64 = new Uint8Array(256);
+export const B64 = new Uint8Array(256);
 for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/') B64[c.charCodeAt(0)] = 1;
 
 /**
@@ -13,6 +13,10 @@ for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+
  */
 export class Base64Counter {
   private chars = 0;
+  /** Adds alphabet characters counted elsewhere (the parser counts them while scanning lines). */
+  add(chars: number): void {
+    this.chars += chars;
+  }
   write(buf: Uint8Array, start = 0, end = buf.length): void {
     let n = 0;
     for (let i = start; i < end; i++) n += B64[buf[i]!]!;
@@ -78,13 +82,15 @@ export class QPDecoder {
     this.n++;
   }
   private flushWs(): void {
+    if (this.ws.length === 0 && this.wsExtra === 0) return;
     for (const w of this.ws) this.emit(w);
     for (let i = 0; i < this.wsExtra; i++) this.emit(32);
     this.ws.length = 0;
     this.wsExtra = 0;
   }
   private dropWs(): void {
-    this.ws.length = 0;
+    // Setting an array's length is a runtime call: only when there is something to drop.
+    if (this.ws.length !== 0) this.ws.length = 0;
     this.wsExtra = 0;
   }
 
@@ -97,35 +103,72 @@ export class QPDecoder {
         i++;
         continue;
       }
-      // Fast path: copy/count ordinary bytes without going through the state machine.
+      // Fast path: the common sequences, decided within this piece without the state machine
+      // (each with exactly the result the state machine gives); anything else (a sequence cut
+      // by the end of the piece, a lone CR, a bad escape) goes byte by byte through step().
       let n = this.n;
       while (i < end) {
         const b = buf[i]!;
-        if (QP_SPECIAL[b]) break;
-        if (out) out[n] = b;
-        n++;
-        i++;
+        if (QP_SPECIAL[b] === 0) {
+          if (out) out[n] = b;
+          n++;
+          i++;
+          continue;
+        }
+        if (b === 13) {
+          // Hard line break, kept as written.
+          if (i + 1 < end && buf[i + 1] === 10) {
+            if (out) (out[n] = 13), (out[n + 1] = 10);
+            n += 2;
+            i += 2;
+            continue;
+          }
+          break;
+        }
+        if (b === 10) {
+          if (out) out[n] = 10;
+          n++;
+          i++;
+          continue;
+        }
+        if (b === 61) {
+          if (i + 2 < end) {
+            const h = hexVal(buf[i + 1]!);
+            const l = h >= 0 ? hexVal(buf[i + 2]!) : -1;
+            if (l >= 0) {
+              if (out) out[n] = h * 16 + l;
+              n++;
+              i += 3;
+              continue;
+            }
+            if (buf[i + 1] === 13 && buf[i + 2] === 10) {
+              i += 3; // soft line break (rule 5)
+              continue;
+            }
+          }
+          if (i + 1 < end && buf[i + 1] === 10) {
+            i += 2; // soft line break with a bare LF
+            continue;
+          }
+          break;
+        }
+        // SP or TAB: a run of whitespace is dropped before a line break (rule 3), else kept.
+        let j = i + 1;
+        while (j < end && (buf[j] === 32 || buf[j] === 9)) j++;
+        if (j >= end) break;
+        const c = buf[j]!;
+        if (c === 10 || (c === 13 && j + 1 < end && buf[j + 1] === 10)) {
+          i = j;
+          continue;
+        }
+        if (c === 13) break;
+        if (out) for (let k = i; k < j; k++) out[n + k - i] = buf[k]!;
+        n += j - i;
+        i = j;
       }
       this.n = n;
       if (i >= end) break;
-      const b = buf[i]!;
-      if (b === 32 || b === 9) {
-        // A run of whitespace: dropped before a line break (rule 3), else kept.
-        let j = i + 1;
-        while (j < end && (buf[j] === 32 || buf[j] === 9)) j++;
-        const c = j < end ? buf[j]! : -1;
-        if (c === 10 || (c === 13 && j + 1 < end && buf[j + 1] === 10)) {
-          i = j;
-        } else if (c >= 0 && c !== 13) {
-          for (let k = i; k < j; k++) this.emit(buf[k]!);
-          i = j;
-        } else {
-          // At the end of this piece or before a lone CR: decide later, byte by byte.
-          for (; i < j; i++) this.step(buf[i]!);
-        }
-        continue;
-      }
-      this.step(b);
+      this.step(buf[i]!);
       i++;
     }
   }

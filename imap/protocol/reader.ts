@@ -161,7 +161,7 @@ export class CommandReader {
           this.resetCommand();
           return { kind: 'refused', tag: d.tag, code: d.code, message: d.message, fatal: false };
         }
-        const data = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.partsLen);
+        const data = joinParts(this.parts, this.partsLen);
         this.resetCommand();
         return { kind: 'command', data };
       }
@@ -211,6 +211,23 @@ export class CommandReader {
     const m = /^([^\s(){%*"\\\]+]+) /.exec(s);
     return m?.[1];
   }
+}
+
+/**
+ * The parts of a command as one buffer. Parts cut from the same socket chunk one after the other
+ * (the usual case: an APPEND line, its literal and the line end in one read) are already one
+ * range of memory: a view of it, without copying the message.
+ */
+function joinParts(parts: Buffer[], len: number): Buffer {
+  const first = parts[0]!;
+  if (parts.length === 1) return first;
+  let next = first.byteOffset + first.length;
+  for (let i = 1; i < parts.length; i++) {
+    const p = parts[i]!;
+    if (p.buffer !== first.buffer || p.byteOffset !== next) return Buffer.concat(parts, len);
+    next += p.length;
+  }
+  return Buffer.from(first.buffer, first.byteOffset, len);
 }
 
 function stripEOL(b: Buffer): Buffer {

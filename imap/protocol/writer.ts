@@ -88,7 +88,8 @@ export class ResponseWriter {
       this.size = 0;
       return;
     }
-    const data = Buffer.concat(this.chunks.map((c) => (typeof c === 'string' ? Buffer.from(c, 'utf8') : c)));
+    // A lone string (a short answer, e.g. a tagged OK) is written as is: no Buffer copies.
+    const data = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks.map((c) => (typeof c === 'string' ? Buffer.from(c, 'utf8') : c)));
     this.chunks = [];
     this.size = 0;
     const s = this.sock;
