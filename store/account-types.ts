@@ -8,7 +8,7 @@ import type { Logger } from '../log/logger.js';
 import type { DirMaker, DirSyncer } from './msgfile.js';
 import type { ChangeBus } from './changes.js';
 import type { FlagName, Flags, Message, SpecialUse } from './types.js';
-import type { Account } from './account.js';
+import type { AccountDelivery } from './account-delivery.js';
 
 /** Default mailboxes of a new account (mox's set), with their special-use attributes. */
 export const DEFAULT_MAILBOXES: ReadonlyArray<{ name: string; specialUse: SpecialUse | null }> = [
@@ -105,13 +105,13 @@ export interface AccountContext {
   quotaLimit: (account: string) => number | undefined;
   /** Messages given as bytes up to this size are stored in index.db, not as files (0: never). */
   inlineMaxSize: number;
-  scheduleFlush: (account: Account) => void;
+  scheduleFlush: (account: AccountDelivery) => void;
   /**
    * Take one of the Store's WAL-fsync slots before committing a batch (false: none free; the
    * account is queued and flushed again when one is handed to it). Bounding concurrent fsyncs
    * makes batches grow under load instead of the number of fsyncs.
    */
-  acquireSyncSlot: (account: Account) => boolean;
+  acquireSyncSlot: (account: AccountDelivery) => boolean;
   releaseSyncSlot: () => void;
   /**
    * Runs WAL checkpoints in a worker thread (store/checkpointer.ts). When it is available the

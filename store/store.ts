@@ -16,6 +16,7 @@ import { readdirSync } from 'node:fs';
 import type { Logger } from '../log/logger.js';
 import { nullLogger } from '../log/logger.js';
 import { Account, type AccountContext } from './account.js';
+import type { AccountDelivery } from './account-delivery.js';
 import { ChangeBus } from './changes.js';
 import { DirMaker, DirSyncer, sweepTmp } from './msgfile.js';
 import { accountsDir, accountDir, checkAccountName, tmpDir } from './paths.js';
@@ -109,15 +110,15 @@ export class Store {
   readonly changes: ChangeBus;
   private readonly log: Logger;
   private readonly accounts = new Map<string, Account>();
-  private readonly dirty = new Set<Account>();
+  private readonly dirty = new Set<AccountDelivery>();
   private flushScheduled = false;
   private closed = false;
   private readonly ctx: AccountContext;
   private readonly maxBatch: number;
   private syncSlots: number;
   /** Accounts waiting for a sync slot, in order; `granted`: handed a slot, not yet flushed. */
-  private readonly syncWaiters = new Set<Account>();
-  private readonly syncGranted = new Set<Account>();
+  private readonly syncWaiters = new Set<AccountDelivery>();
+  private readonly syncGranted = new Set<AccountDelivery>();
   /** WAL checkpoints in a worker thread (undefined with checkpointWorker: false). */
   readonly checkpointer: Checkpointer | undefined;
   private readonly ftsIndexer: FtsIndexer | undefined;
@@ -206,14 +207,14 @@ export class Store {
     }
   }
 
-  private scheduleFlush(a: Account): void {
+  private scheduleFlush(a: AccountDelivery): void {
     this.dirty.add(a);
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     setImmediate(() => this.flush());
   }
 
-  private acquireSyncSlot(a: Account): boolean {
+  private acquireSyncSlot(a: AccountDelivery): boolean {
     if (this.syncGranted.delete(a)) return true;
     if (this.syncSlots > 0 && this.syncWaiters.size === 0) {
       this.syncSlots--;
