@@ -34,6 +34,10 @@ type Tok =
   | { t: 'sp'; v: string }; // a special character
 
 const SPECIALS = '()<>[]:;@\\,."';
+/** Per character code below 128: 1 for SPECIALS, 2 for whitespace (SP, TAB, CR, LF). */
+const CLASS = new Uint8Array(128);
+for (const c of SPECIALS) CLASS[c.charCodeAt(0)] = 1;
+for (const c of ' \t\r\n') CLASS[c.charCodeAt(0)] = 2;
 
 /** Tokenizes per rfc5322:3.2 (atoms, quoted strings, comments skipped, domain literals). */
 function tokenize(s: string): Tok[] {
@@ -81,15 +85,16 @@ function tokenize(s: string): Tok[] {
       i = end;
       continue;
     }
-    if (SPECIALS.includes(c)) {
+    if (CLASS[c.charCodeAt(0)] === 1) {
       toks.push({ t: 'sp', v: c });
       i++;
       continue;
     }
-    let j = i;
+    // An atom: up to whitespace or a special (both ASCII; other characters are atom text).
+    let j = i + 1;
     while (j < n) {
-      const d = s[j]!;
-      if (d === ' ' || d === '\t' || d === '\r' || d === '\n' || SPECIALS.includes(d)) break;
+      const d = s.charCodeAt(j);
+      if (d < 128 && CLASS[d] !== 0) break;
       j++;
     }
     toks.push({ t: 'atom', v: s.slice(i, j) });

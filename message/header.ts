@@ -126,10 +126,28 @@ export function parseHeader(buf: Buffer): Header {
       continue;
     }
     const name = raw.subarray(0, colon).toString('latin1').trim();
-    const value = unfold(decodeHeaderBytes(raw.subarray(colon + 1))).trim();
-    fields.push({ name, key: name.toLowerCase(), raw, value });
+    fields.push(new Field(name, raw, colon + 1));
   }
   return new Header(fields);
+}
+
+/**
+ * A field whose value is decoded when first asked for: most fields of a message (Received,
+ * DKIM-Signature, ARC stacks) are never looked at by value.
+ */
+class Field implements HeaderField {
+  readonly key: string;
+  private decoded: string | undefined;
+  constructor(
+    readonly name: string,
+    readonly raw: Buffer,
+    private readonly valueStart: number,
+  ) {
+    this.key = name.toLowerCase();
+  }
+  get value(): string {
+    return (this.decoded ??= unfold(decodeHeaderBytes(this.raw.subarray(this.valueStart))).trim());
+  }
 }
 
 /** A structured header value like Content-Type or Content-Disposition: value plus parameters. */

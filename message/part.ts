@@ -153,6 +153,9 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const CRLF_BYTES = Buffer.from('\r\n');
 /** A line starting with "--" after a line end: a possible delimiter line (rfc2046:5.1.1). */
 const LF_DASH_DASH = Buffer.from('\n--');
+/** A blank line after a line end: the end of a header. */
+const LF_LF = Buffer.from('\n\n');
+const LF_CRLF = Buffer.from('\n\r\n');
 
 function parseValue(v: string): { value: string; params: Record<string, string> } | null {
   try {
@@ -240,6 +243,8 @@ export class PartParser {
 
   private readonly fragment: number;
   private readonly bulk: boolean;
+  /** Next "\n--", "\n\n", "\n\r\n" in the current chunk (-1: none; -2: not searched yet). */
+  private readonly found = [-2, -2, -2];
 
   /**
    * opts.lineFragment: fragment size (tests use small values to exercise long-line handling).
@@ -281,6 +286,7 @@ export class PartParser {
     let nl = -2; // cached position of the next LF at or after pos (-1: none left in this chunk)
     // End of the last complete line in this chunk: body runs stop there.
     const lastLine = this.bulk ? buf.lastIndexOf(10) + 1 : 0;
+    this.found.fill(-2);
     while (pos < n) {
       if (pos < lastLine && this.lineLen === 0 && !this.midLine) {
         // At a line start (nothing pending): take the following body lines in one run.
@@ -413,27 +419,49 @@ export class PartParser {
   }
 
   /**
-   * End of the run of complete body lines starting at line start pos (at most to lastLine) that
-   * segment() would handle without looking at them one by one: the top frame is in its body and
-   * no line of the run starts with "--" while a multipart is open (a possible delimiter line).
-   * Returns pos when there is no such run.
+   * End of the run of complete lines starting at line start pos (at most to lastLine) that
+   * segment() would handle without looking at them one by one: no line of the run starts with
+   * "--" while a multipart is open (a possible delimiter line), and in a header none is the blank
+   * line that ends it. Returns pos when there is no such run.
    */
   private bodyRunEnd(buf: Buffer, pos: number, lastLine: number): number {
-    if (this.frames[this.frames.length - 1]!.inHeader) return pos;
-    if (this.multiCount === 0) return lastLine;
-    if (buf[pos] === 45 && buf[pos + 1] === 45) return pos;
-    const d = buf.indexOf(LF_DASH_DASH, pos);
-    return d >= 0 && d + 1 < lastLine ? d + 1 : lastLine;
+    let end = lastLine;
+    // Searches are remembered for the chunk (found[]): each byte is searched once per pattern,
+    // however many short runs a chunk has.
+    const f = this.found;
+    if (this.multiCount > 0) {
+      if (buf[pos] === 45 && buf[pos + 1] === 45) return pos;
+      if (f[0] !== -1 && f[0]! < pos) f[0] = buf.indexOf(LF_DASH_DASH, pos);
+      if (f[0] !== -1 && f[0]! + 1 < end) end = f[0]! + 1;
+    }
+    const top = this.frames[this.frames.length - 1]!;
+    if (top.inHeader) {
+      // Header lines up to the blank line that ends the header (handled line by line), within
+      // MAX_HEADER_SIZE (beyond it the line-by-line path truncates).
+      if (buf[pos] === 10 || (buf[pos] === 13 && buf[pos + 1] === 10)) return pos;
+      if (f[1] !== -1 && f[1]! < pos) f[1] = buf.indexOf(LF_LF, pos);
+      if (f[1] !== -1 && f[1]! + 1 < end) end = f[1]! + 1;
+      if (f[2] !== -1 && f[2]! < pos) f[2] = buf.indexOf(LF_CRLF, pos);
+      if (f[2] !== -1 && f[2]! + 1 < end) end = f[2]! + 1;
+      const room = MAX_HEADER_SIZE - top.hdrLen;
+      if (end - pos > room) end = room > 0 ? buf.lastIndexOf(10, pos + room - 1) + 1 : pos;
+    }
+    return end > pos ? end : pos;
   }
 
   /**
-   * Complete body lines buf[s:e) (e just after a LF) of the top frame, none a delimiter line:
-   * the same effect as segment() on each line (offsets, line count, bare CR/LF, decoded size
-   * with the last line end held back), with one decoder call for the run.
+   * Complete lines buf[s:e) (e just after a LF) of the top frame, none a delimiter line nor a
+   * header's end: the same effect as segment() on each line (offsets, line count, bare CR/LF,
+   * header bytes kept, decoded size with the last line end held back), with one decoder call.
    */
   private bodyRun(buf: Buffer, s: number, e: number): void {
     const top = this.frames[this.frames.length - 1]!;
     if (top.b64) return this.base64Run(top, top.b64, buf, s, e);
+    // Header lines are kept (one piece for the run) until the header ends.
+    if (top.inHeader) {
+      top.hdr.push(buf.subarray(s, e));
+      top.hdrLen += e - s;
+    }
     let lines = 0;
     let start = s;
     let lastStart = s;
