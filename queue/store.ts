@@ -10,6 +10,10 @@
  * bytes) is stored inline in `msg_body`, in the same transaction as its rows, so that one WAL fsync
  * covers it; a larger one (or one given as a temp file) is a file under queue/msg/ (fsync'd,
  * directory fsync'd) before its rows are committed.
+ *
+ * Parts in their own modules: record shapes and row mapping (store-types.ts, re-exported here),
+ * list filters (filter.ts), hold rules (hold-rules.ts), the suppression list (suppressions.ts),
+ * reads of retired messages (retired.ts).
  */
 import { promises as fsp, readdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -27,7 +31,29 @@ import { QUEUE_MIGRATIONS } from './schema.js';
 import { recordEvent, type OutgoingEventName } from './events.js';
 import { noteOutgoing } from './sendlimits.js';
 import { holdRuleMatches, DEFAULT_MAX_ATTEMPTS, type HoldRule } from './rules.js';
-import { periodicCheckpoints, type CheckpointRequester, type PeriodicCheckpoints } from './checkpoints.js';
+import { HoldRuleList } from './hold-rules.js';
+import { queueWhere } from './filter.js';
+import { listRetired, recentOutcomes, retiredBy, type RetiredFilter } from './retired.js';
+import {
+  rowToMsg,
+  rowToRetired,
+  QueueError,
+  type AddInput,
+  type AttemptResult,
+  type ComposeDsns,
+  type DsnParams,
+  type OutcomeResult,
+  type ListSort,
+  type OutboxDsn,
+  type OutcomeInput,
+  type QueuedMsg,
+  type QueueFilter,
+  type QueueStoreOptions,
+  type RetiredMsg,
+  type RetiredOutcome,
+  type Row,
+} from './store-types.js';
+import { periodicCheckpoints, type PeriodicCheckpoints } from './checkpoints.js';
 
 /** Rows looked at per scheduling pass when picking due batches (bounds the cost of a pass). */
 export const DUE_SCAN_LIMIT = 10_000;
@@ -38,163 +64,7 @@ export const QUEUE_MAX_BATCH = 512;
 /** Default QueueStoreOptions.inlineMaxSize: messages up to 64 KiB are stored in queue.db. */
 export const DEFAULT_QUEUE_INLINE_MAX_SIZE = 64 * 1024;
 
-export interface AttemptResult {
-  start: number;
-  durationMs: number;
-  success: boolean;
-  code?: number;
-  enhanced?: string;
-  error: string;
-  host?: string;
-}
-
-export interface DsnParams {
-  notify?: string[];
-  orcpt?: string;
-  envid?: string;
-  ret?: 'FULL' | 'HDRS';
-}
-
-export interface QueuedMsg {
-  id: number;
-  baseId: number;
-  queued: Date;
-  hold: boolean;
-  senderAccount: string;
-  senderLocalpart: string;
-  senderDomain: string;
-  fromId: string | null;
-  recipientLocalpart: string;
-  recipientDomain: string;
-  attempts: number;
-  maxAttempts: number;
-  nextAttempt: Date;
-  lastAttempt: Date | null;
-  results: AttemptResult[];
-  has8bit: boolean;
-  smtputf8: boolean;
-  size: number;
-  messageId: string;
-  subject: string;
-  transport: string | null;
-  requireTLS: boolean | null;
-  futureRelease: string | null;
-  extra: Record<string, string>;
-  dsn: DsnParams;
-  delayedDsnSent: boolean;
-}
-
-export type RetiredOutcome = 'delivered' | 'failed' | 'canceled' | 'suppressed';
-
-/** One recipient's outcome of a delivery attempt (QueueStore.recordOutcomes). */
-export interface OutcomeInput {
-  id: number;
-  outcome: 'delivered' | 'failed' | 'suppressed' | 'delayed';
-  result: AttemptResult;
-  /** Add the recipient to the sender's suppression list with this reason (failures only). */
-  suppress?: string;
-  /** delayed: a delayed DSN is sent for this attempt. */
-  delayedDsnSent?: boolean;
-}
-
-/** A DSN for a sender, composed inside the outcome transaction (QueueStore.recordOutcomes). */
-export interface OutboxDsn {
-  id: number;
-  account: string;
-  message: Buffer;
-}
-
-/**
- * Composes the sender DSNs owed for one recordOutcomes call, given the rows it retired and the ids
- * it recorded as delayed (rows dropped meanwhile are in neither). Runs inside the transaction:
- * pure computation only.
- */
-export type ComposeDsns = (done: { retired: readonly RetiredMsg[]; delayed: ReadonlySet<number> }) => Array<Omit<OutboxDsn, 'id'>>;
-
-interface OutcomeResult {
-  retired: RetiredMsg[];
-  suppressing: Set<number>;
-  files: number[];
-  dsnOutbox: number[];
-}
-
-export interface RetiredMsg extends Omit<QueuedMsg, 'hold' | 'nextAttempt' | 'delayedDsnSent'> {
-  recipientAddress: string;
-  success: boolean;
-  outcome: RetiredOutcome;
-  lastActivity: Date;
-  keepUntil: Date;
-}
-
-export interface AddRecipient {
-  localpart: string;
-  domain: string;
-  fromId?: string;
-  /** This recipient's MAIL FROM localpart when it differs from mailFrom's (fromid: "user+<id>"). */
-  senderLocalpart?: string;
-  notify?: string[];
-  orcpt?: string;
-}
-
-export interface AddInput {
-  account: string;
-  mailFrom: { localpart: string; domain: string };
-  recipients: AddRecipient[];
-  /** The message bytes, or a temp file the caller wrote (hard-linked; the caller removes it). */
-  message: Buffer | { tempPath: string; size: number };
-  /** Header lines sent before the file (e.g. DKIM-Signature), stored with each row. */
-  prefix?: Buffer;
-  messageId?: string;
-  subject?: string;
-  has8bit?: boolean;
-  smtputf8?: boolean;
-  requireTLS?: boolean | null;
-  transport?: string | null;
-  /** rfc4865 FUTURERELEASE: first attempt at this time; request kept for DSNs. */
-  futureRelease?: { at: Date; request: string };
-  extra?: Record<string, string>;
-  envid?: string;
-  ret?: 'FULL' | 'HDRS';
-  maxAttempts?: number;
-  /**
-   * Record the recipients in the `outgoing` table (send limits, queue/sendlimits.ts) in the same
-   * transaction as the rows. Set by submissions; not by DSNs and other system messages.
-   */
-  recordOutgoing?: boolean;
-}
-
-export interface QueueFilter {
-  ids?: number[];
-  account?: string;
-  /** Substring of the sender address. */
-  from?: string;
-  /** Substring of the recipient address; "@example.com" matches a domain. */
-  to?: string;
-  hold?: boolean;
-  /** Submitted: {op: '<', ms} = less than ms ago; '>' = more than ms ago. */
-  submitted?: { op: '<' | '>'; ms: number };
-  /** Next attempt: '<' = within ms from now (or overdue), '>' = later than ms from now. */
-  nextAttempt?: { op: '<' | '>'; ms: number };
-  /** Transport name; null matches messages without an override. */
-  transport?: string | null;
-}
-
-export interface ListSort {
-  field: 'nextAttempt' | 'queued';
-  asc?: boolean;
-  /** Keyset pagination: the last row of the previous page. */
-  after?: { id: number; value: Date };
-}
-
-export class QueueError extends Error {
-  constructor(
-    readonly code: 'duplicate-fromid' | 'notfound' | 'invalid' | 'closed',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'QueueError';
-  }
-}
+export * from './store-types.js';
 
 interface Pending {
   rows: Array<Record<string, unknown>>;
@@ -204,72 +74,6 @@ interface Pending {
   reject: (e: unknown) => void;
   /** Inline message bytes (msg_body), inserted with the rows; undefined when it is a file. */
   body?: { baseId: number; data: Buffer };
-}
-
-export interface QueueStoreOptions {
-  dataDir: string;
-  log?: Logger;
-  clock?: () => Date;
-  /** How long to keep retired messages of an account (KeepRetiredMessagePeriod), ms; 0 keeps none. */
-  keepRetiredFor?: (account: string) => number;
-  /**
-   * Messages given as bytes and at most this large are stored inline in queue.db (msg_body) in the
-   * group-commit transaction of their rows instead of as files; default DEFAULT_QUEUE_INLINE_MAX_SIZE;
-   * 0 = always files.
-   */
-  inlineMaxSize?: number;
-  /**
-   * What makes a committed batch durable: fdatasync of queue.db-wal (default: store/walsync.ts on
-   * `<dataDir>/queue.db-wal`). Tests wrap it to observe that nothing is acknowledged before it.
-   */
-  walSyncer?: { sync(): Promise<void>; close(): Promise<void> };
-  /** WAL checkpoints in a worker thread instead of inside commits (the server passes its store's; queue/checkpoints.ts). */
-  checkpointer?: CheckpointRequester;
-}
-
-type Row = Record<string, unknown>;
-
-function rowToMsg(r: Row): QueuedMsg {
-  return {
-    id: r.id as number,
-    baseId: r.base_id as number,
-    queued: new Date(r.queued as number),
-    hold: !!r.hold,
-    senderAccount: r.sender_account as string,
-    senderLocalpart: r.sender_localpart as string,
-    senderDomain: r.sender_domain as string,
-    fromId: (r.from_id as string | null) ?? null,
-    recipientLocalpart: r.recipient_localpart as string,
-    recipientDomain: r.recipient_domain as string,
-    attempts: r.attempts as number,
-    maxAttempts: r.max_attempts as number,
-    nextAttempt: new Date(r.next_attempt as number),
-    lastAttempt: r.last_attempt == null ? null : new Date(r.last_attempt as number),
-    results: JSON.parse(r.results as string) as AttemptResult[],
-    has8bit: !!r.has8bit,
-    smtputf8: !!r.smtputf8,
-    size: r.size as number,
-    messageId: r.message_id as string,
-    subject: r.subject as string,
-    transport: (r.transport as string | null) ?? null,
-    requireTLS: r.require_tls == null ? null : !!r.require_tls,
-    futureRelease: (r.future_release as string | null) ?? null,
-    extra: JSON.parse(r.extra as string) as Record<string, string>,
-    dsn: JSON.parse(r.dsn as string) as DsnParams,
-    delayedDsnSent: !!r.delayed_dsn_sent,
-  };
-}
-
-function rowToRetired(r: Row): RetiredMsg {
-  const { hold: _h, nextAttempt: _n, delayedDsnSent: _d, ...m } = rowToMsg({ ...r, hold: 0, next_attempt: 0, delayed_dsn_sent: 0 });
-  return {
-    ...m,
-    recipientAddress: r.recipient_address as string,
-    success: !!r.success,
-    outcome: r.outcome as RetiredOutcome,
-    lastActivity: new Date(r.last_activity as number),
-    keepUntil: new Date(r.keep_until as number),
-  };
 }
 
 export class QueueStore {
@@ -293,6 +97,7 @@ export class QueueStore {
   private constructor(opts: QueueStoreOptions, db: Db) {
     this.db = db;
     this.suppressions = new SuppressionList(db, () => this.now());
+    this.holdRules = new HoldRuleList(db);
     this.msgDir = join(opts.dataDir, 'queue', 'msg');
     this.log = opts.log ?? nullLogger();
     this.clock = opts.clock ?? (() => new Date());
@@ -503,7 +308,7 @@ export class QueueStore {
     const bodyStmt = this.stmt('INSERT INTO msg_body (base_id, data) VALUES (?, ?)');
     const failed = new Map<Pending, unknown>();
     // Hold rules as of this commit, for every row of the batch (one data_version check per batch).
-    const rules = this.currentHoldRules();
+    const rules = this.holdRules.current();
     for (const p of batch) {
       for (const r of p.rows) {
         r.hold = rules.length && rules.some((rule) => holdRuleMatches(rule, { account: r.sender_account as string, senderDomain: r.sender_domain as string, recipientDomain: r.recipient_domain as string })) ? 1 : 0;
@@ -590,51 +395,9 @@ export class QueueStore {
     return data ?? this.filePath(m.baseId);
   }
 
-  private where(f: QueueFilter): { sql: string; args: unknown[] } {
-    const c: string[] = [];
-    const args: unknown[] = [];
-    const now = this.now();
-    if (f.ids?.length) {
-      c.push(`id IN (${f.ids.map(() => '?').join(',')})`);
-      args.push(...f.ids);
-    }
-    if (f.account !== undefined) {
-      c.push('sender_account = ?');
-      args.push(f.account);
-    }
-    if (f.from) {
-      c.push("instr(lower(sender_localpart || '@' || sender_domain), lower(?)) > 0");
-      args.push(f.from);
-    }
-    if (f.to) {
-      c.push("instr(lower(recipient_localpart || '@' || recipient_domain), lower(?)) > 0");
-      args.push(f.to);
-    }
-    if (f.hold !== undefined) {
-      c.push('hold = ?');
-      args.push(f.hold ? 1 : 0);
-    }
-    if (f.submitted) {
-      c.push(f.submitted.op === '<' ? 'queued > ?' : 'queued < ?');
-      args.push(now - f.submitted.ms);
-    }
-    if (f.nextAttempt) {
-      c.push(f.nextAttempt.op === '<' ? 'next_attempt < ?' : 'next_attempt > ?');
-      args.push(now + f.nextAttempt.ms);
-    }
-    if (f.transport !== undefined) {
-      if (f.transport === null) c.push('transport IS NULL');
-      else {
-        c.push('transport = ?');
-        args.push(f.transport);
-      }
-    }
-    return { sql: c.length ? c.join(' AND ') : '1', args };
-  }
-
   /** Messages matching the filter, sorted, with keyset pagination (at most `max`). */
   list(f: QueueFilter = {}, sort: ListSort = { field: 'nextAttempt' }, max = 100): QueuedMsg[] {
-    const w = this.where(f);
+    const w = queueWhere(f, this.now());
     const col = sort.field === 'queued' ? 'queued' : 'next_attempt';
     const dir = sort.asc === false ? 'DESC' : 'ASC';
     let sql = `SELECT * FROM msg WHERE ${w.sql}`;
@@ -649,12 +412,12 @@ export class QueueStore {
   }
 
   count(f: QueueFilter = {}): number {
-    const w = this.where(f);
+    const w = queueWhere(f, this.now());
     return this.db.prepare(`SELECT count(*) FROM msg WHERE ${w.sql}`).pluck().get(...w.args) as number;
   }
 
   private update(f: QueueFilter, set: string, args: unknown[]): number {
-    const w = this.where(f);
+    const w = queueWhere(f, this.now());
     const n = this.db.prepare(`UPDATE msg SET ${set} WHERE ${w.sql}`).run(...args, ...w.args).changes;
     if (n) this.changed();
     return n;
@@ -688,7 +451,7 @@ export class QueueStore {
    */
   async retire(f: QueueFilter, outcome: RetiredOutcome, result?: Omit<AttemptResult, 'start' | 'durationMs'> & Partial<Pick<AttemptResult, 'start' | 'durationMs'>>): Promise<RetiredMsg[]> {
     const now = this.now();
-    const w = this.where(f);
+    const w = queueWhere(f, this.now());
     let retired: RetiredMsg[] = [];
     let files: number[] = [];
     this.db.transaction(() => {
@@ -969,49 +732,22 @@ export class QueueStore {
 
   // ---------------------------------------------------------------- retired messages
 
-  listRetired(f: { account?: string; to?: string; success?: boolean } = {}, after?: { id: number; lastActivity: Date }, max = 100): RetiredMsg[] {
-    const c: string[] = [];
-    const args: unknown[] = [];
-    if (f.account !== undefined) {
-      c.push('sender_account = ?');
-      args.push(f.account);
-    }
-    if (f.to) {
-      c.push('instr(recipient_address, lower(?)) > 0');
-      args.push(f.to);
-    }
-    if (f.success !== undefined) {
-      c.push('success = ?');
-      args.push(f.success ? 1 : 0);
-    }
-    if (after) {
-      c.push('(last_activity, id) < (?, ?)');
-      args.push(after.lastActivity.getTime(), after.id);
-    }
-    const rows = this.db
-      .prepare(`SELECT * FROM msg_retired WHERE ${c.length ? c.join(' AND ') : '1'} ORDER BY last_activity DESC, id DESC LIMIT ?`)
-      .all(...args, max) as Row[];
-    return rows.map(rowToRetired);
+  // Reads of msg_retired: queue/retired.ts.
+  listRetired(f: RetiredFilter = {}, after?: { id: number; lastActivity: Date }, max = 100): RetiredMsg[] {
+    return listRetired(this.db, f, after, max);
   }
 
   getRetired(id: number): RetiredMsg | undefined {
-    const r = this.db.prepare('SELECT * FROM msg_retired WHERE id = ?').get(id) as Row | undefined;
-    return r ? rowToRetired(r) : undefined;
+    return retiredBy(this.db, 'id', id);
   }
 
   retiredByFromId(fromId: string): RetiredMsg | undefined {
-    const r = this.db.prepare('SELECT * FROM msg_retired WHERE from_id = ?').get(fromId) as Row | undefined;
-    return r ? rowToRetired(r) : undefined;
+    return retiredBy(this.db, 'from_id', fromId);
   }
 
   /** Success flags of the most recent retired messages to an address, newest first (suppression history). */
   recentOutcomes(account: string, recipientAddress: string, n = 2): boolean[] {
-    return (
-      this.db
-        .prepare('SELECT success FROM msg_retired WHERE sender_account = ? AND recipient_address = ? ORDER BY last_activity DESC, id DESC LIMIT ?')
-        .pluck()
-        .all(account, recipientAddress.toLowerCase(), n) as number[]
-    ).map((x) => !!x);
+    return recentOutcomes(this.db, account, recipientAddress, n);
   }
 
   /** Delete retired records past their keep time; returns how many. Called hourly. */
@@ -1021,56 +757,21 @@ export class QueueStore {
 
   // ---------------------------------------------------------------- hold rules
 
-  /**
-   * Hold rules, read once and kept until they change: our own addHoldRule/removeHoldRule drop the
-   * copy, and a commit by another connection (e.g. `moxts queue holdrules add` run directly on the
-   * data dir) changes PRAGMA data_version, which is checked on every use (no table read per add()).
-   */
-  private holdRules?: { rules: HoldRule[]; dataVersion: number };
+  // Delegates to queue/hold-rules.ts (add() checks new messages against them in its transaction).
+  private readonly holdRules: HoldRuleList;
 
   listHoldRules(): HoldRule[] {
-    return this.currentHoldRules().map((r) => ({ ...r }));
+    return this.holdRules.list();
   }
 
-  private currentHoldRules(): readonly HoldRule[] {
-    const dataVersion = this.stmt('PRAGMA data_version').pluck().get() as number;
-    if (this.holdRules?.dataVersion !== dataVersion) this.holdRules = { rules: this.readHoldRules(), dataVersion };
-    return this.holdRules.rules;
-  }
-
-  private readHoldRules(): HoldRule[] {
-    return (this.stmt('SELECT * FROM hold_rule ORDER BY id').all() as Row[]).map((r) => ({
-      id: r.id as number,
-      account: r.account as string,
-      senderDomain: r.sender_domain as string,
-      recipientDomain: r.recipient_domain as string,
-    }));
-  }
-
-  /** Add a rule and hold the queued messages it matches (same matching as for new messages). Returns the rule and how many were held. */
+  /** Add a rule and hold the queued messages it matches. Returns the rule and how many were held. */
   addHoldRule(rule: Omit<HoldRule, 'id'>): { rule: HoldRule; held: number } {
-    const r = { account: rule.account, senderDomain: rule.senderDomain.toLowerCase(), recipientDomain: rule.recipientDomain.toLowerCase() };
-    let id = 0;
-    let held = 0;
-    this.holdRules = undefined;
-    this.db.transaction(() => {
-      id = Number(this.db.prepare('INSERT INTO hold_rule (account, sender_domain, recipient_domain) VALUES (?, ?, ?)').run(r.account, r.senderDomain, r.recipientDomain).lastInsertRowid);
-      const rows = this.db.prepare('SELECT id, sender_account, sender_domain, recipient_domain FROM msg WHERE hold = 0').all() as Row[];
-      const upd = this.db.prepare('UPDATE msg SET hold = 1 WHERE id = ?');
-      for (const m of rows) {
-        if (holdRuleMatches(r, { account: m.sender_account as string, senderDomain: m.sender_domain as string, recipientDomain: m.recipient_domain as string })) {
-          upd.run(m.id);
-          held++;
-        }
-      }
-    })();
-    return { rule: { id, ...r }, held };
+    return this.holdRules.add(rule);
   }
 
   /** Remove a rule; held messages stay held until released. */
   removeHoldRule(id: number): boolean {
-    this.holdRules = undefined;
-    return this.db.prepare('DELETE FROM hold_rule WHERE id = ?').run(id).changes > 0;
+    return this.holdRules.remove(id);
   }
 
   // ---------------------------------------------------------------- suppression list
