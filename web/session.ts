@@ -1,11 +1,15 @@
 /**
- * Login sessions of the admin and account pages, kept in memory (a restart logs everyone out, as
- * mox's admin sessions). A session is found by the random id in its cookie; each has its own CSRF
- * token, sent back in a hidden field of every form. Limits follow mox: admin sessions expire after
- * 12 h without use and at most 10 exist; account sessions after 24 h, at most 100 per account
- * (the least recently used goes first).
+ * Login sessions of the admin and account pages. A session is found by the random token in its
+ * cookie; each has its own CSRF token, sent back in a hidden field of every form. Limits follow
+ * mox: admin sessions expire after 12 h without use and at most 10 exist; account sessions after
+ * 24 h, at most 100 per account (the least recently used goes first).
+ *
+ * With a persistence (web/session-db.ts, the server passes one) sessions survive a restart, as
+ * mox's account sessions do (we keep admin sessions too). Only a SHA-256 of the cookie token is
+ * stored and used as the key, so the database does not hold usable cookies. Flash messages stay
+ * in memory.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export interface Flash {
   kind: 'ok' | 'error';
@@ -13,7 +17,8 @@ export interface Flash {
 }
 
 export interface Session {
-  readonly id: string;
+  /** SHA-256 of the cookie token (base64url): the key in memory and in the database. */
+  readonly key: string;
   /** Account name; undefined for the admin. */
   readonly account?: string;
   /** What was typed as login name (an email address; "admin" for the admin). */
@@ -45,52 +50,111 @@ export function tokensEqual(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/** A session as persisted (web/session-db.ts). */
+export interface StoredSession {
+  key: string;
+  account?: string;
+  loginName: string;
+  csrf: string;
+  created: number;
+  lastUsed: number;
+}
+
+/** Where a SessionStore keeps its sessions across restarts. */
+export interface SessionPersistence {
+  load(): StoredSession[];
+  put(s: StoredSession): void;
+  touch(key: string, lastUsed: number): void;
+  remove(keys: readonly string[]): void;
+}
+
+/** lastUsed is written back at most this often per session (a read per page, not a write). */
+export const TOUCH_EVERY_MS = 60_000;
+
+export function sessionKey(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
+
 export class SessionStore {
   private readonly sessions = new Map<string, Session>();
+  /** lastUsed as last written to the persistence, by key. */
+  private readonly persisted = new Map<string, number>();
 
   constructor(
     private readonly limits: SessionLimits,
     private readonly clock: () => number = Date.now,
-  ) {}
+    private readonly persist?: SessionPersistence,
+  ) {
+    if (!persist) return;
+    const now = clock();
+    const expired: string[] = [];
+    for (const r of persist.load()) {
+      if (now - r.lastUsed > limits.idleMs) {
+        expired.push(r.key);
+        continue;
+      }
+      this.sessions.set(r.key, { key: r.key, account: r.account, loginName: r.loginName, csrf: r.csrf, created: r.created, lastUsed: r.lastUsed });
+      this.persisted.set(r.key, r.lastUsed);
+    }
+    if (expired.length) persist.remove(expired);
+  }
 
-  create(s: { account?: string; loginName: string }): Session {
+  /** A new session and the token for its cookie (not kept anywhere: only its hash is). */
+  create(s: { account?: string; loginName: string }): { session: Session; token: string } {
     const now = this.clock();
     const key = s.account ?? '';
     const mine = [...this.sessions.values()].filter((x) => (x.account ?? '') === key).sort((a, b) => a.lastUsed - b.lastUsed);
-    while (mine.length >= this.limits.maxPerKey) this.sessions.delete(mine.shift()!.id);
-    const session: Session = { id: randomToken(), account: s.account, loginName: s.loginName, csrf: randomToken(), created: now, lastUsed: now };
-    this.sessions.set(session.id, session);
-    return session;
+    const dropped: string[] = [];
+    while (mine.length >= this.limits.maxPerKey) dropped.push(mine.shift()!.key);
+    this.drop(dropped);
+    const token = randomToken();
+    const session: Session = { key: sessionKey(token), account: s.account, loginName: s.loginName, csrf: randomToken(), created: now, lastUsed: now };
+    this.sessions.set(session.key, session);
+    if (this.persist) {
+      this.persist.put({ key: session.key, account: session.account, loginName: session.loginName, csrf: session.csrf, created: now, lastUsed: now });
+      this.persisted.set(session.key, now);
+    }
+    return { session, token };
   }
 
-  /** The live session with this id (its idle timer restarts), or undefined. */
-  get(id: string | undefined): Session | undefined {
-    if (!id) return undefined;
-    const s = this.sessions.get(id);
+  /** The live session of this cookie token (its idle timer restarts), or undefined. */
+  get(token: string | undefined): Session | undefined {
+    if (!token) return undefined;
+    const key = sessionKey(token);
+    const s = this.sessions.get(key);
     if (!s) return undefined;
     const now = this.clock();
     if (now - s.lastUsed > this.limits.idleMs) {
-      this.sessions.delete(id);
+      this.drop([key]);
       return undefined;
     }
     s.lastUsed = now;
+    if (this.persist && now - (this.persisted.get(key) ?? 0) >= TOUCH_EVERY_MS) {
+      this.persist.touch(key, now);
+      this.persisted.set(key, now);
+    }
     return s;
   }
 
-  delete(id: string): void {
-    this.sessions.delete(id);
+  /** End a session (logout). */
+  delete(session: Session): void {
+    this.drop([session.key]);
   }
 
-  /** End every session of an account (password changed, account removed), except `keepId` (the one making the change). */
-  deleteFor(account: string | undefined, keepId?: string): number {
-    let n = 0;
-    for (const s of [...this.sessions.values()]) {
-      if (s.account === account && s.id !== keepId) {
-        this.sessions.delete(s.id);
-        n++;
-      }
+  /** End every session of an account (password changed, account removed), except `keep` (the one making the change). */
+  deleteFor(account: string | undefined, keep?: Session): number {
+    const keys = [...this.sessions.values()].filter((s) => s.account === account && s.key !== keep?.key).map((s) => s.key);
+    this.drop(keys);
+    return keys.length;
+  }
+
+  private drop(keys: string[]): void {
+    if (!keys.length) return;
+    for (const k of keys) {
+      this.sessions.delete(k);
+      this.persisted.delete(k);
     }
-    return n;
+    this.persist?.remove(keys);
   }
 
   get size(): number {

@@ -2,7 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startWebServer, WebSession, ADMIN_PASSWORD, ACCOUNT_PASSWORD } from '../test/helpers/web.js';
 import { html, render, raw } from './html.js';
-import { SessionStore } from './session.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SessionStore, TOUCH_EVERY_MS } from './session.js';
+import { SessionDb } from './session-db.js';
 
 test('html: interpolated values are escaped, SafeHtml and arrays are not double-escaped', () => {
   const subject = '<script>alert("x")</script> & \'q\'';
@@ -19,13 +23,61 @@ test('sessions: idle expiry and a limit per account (least recently used dropped
   const b = s.create({ account: 'a', loginName: 'a@x' });
   const other = s.create({ account: 'b', loginName: 'b@x' });
   now = 20;
-  s.get(a.id); // a is now more recent than b
+  s.get(a.token); // a is now more recent than b
   const c = s.create({ account: 'a', loginName: 'a@x' });
-  assert.equal(s.get(b.id), undefined);
-  assert.ok(s.get(a.id) && s.get(c.id) && s.get(other.id));
+  assert.equal(s.get(b.token), undefined);
+  assert.ok(s.get(a.token) && s.get(c.token) && s.get(other.token));
   now = 2000;
-  assert.equal(s.get(a.id), undefined);
-  assert.notEqual(a.csrf, c.csrf);
+  assert.equal(s.get(a.token), undefined);
+  assert.notEqual(a.session.csrf, c.session.csrf);
+});
+
+test('sessions persist: reloaded from web.db after a restart, by token hash only; logout, expiry and password change remove them', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'moxts-websess-'));
+  try {
+    let now = 1_000_000;
+    const limits = { idleMs: 10 * TOUCH_EVERY_MS, maxPerKey: 5 };
+    let db = SessionDb.open(dir);
+    let s = new SessionStore(limits, () => now, db.forApp('account'));
+    const admins = new SessionStore(limits, () => now, db.forApp('admin'));
+    const a = s.create({ account: 'mjl', loginName: 'mjl@example.com' });
+    const b = s.create({ account: 'mjl', loginName: 'mjl@example.com' });
+    const c = s.create({ account: 'other', loginName: 'o@example.com' });
+    const adm = admins.create({ loginName: 'admin' });
+    now += 2 * TOUCH_EVERY_MS;
+    assert.ok(s.get(a.token)); // written back (more than a minute since the last write)
+    now += 9 * TOUCH_EVERY_MS; // b and c idle for 11 minutes, a for 9
+    // The database has hashes, never the cookie tokens.
+    const raw = readFileSync(join(dir, 'web.db')).toString('latin1') + readFileSync(join(dir, 'web.db-wal')).toString('latin1');
+    for (const t of [a.token, b.token, c.token, adm.token]) assert.ok(!raw.includes(t), 'token not stored');
+    db.close();
+
+    // Restart.
+    db = SessionDb.open(dir);
+    s = new SessionStore(limits, () => now, db.forApp('account'));
+    const got = s.get(a.token);
+    assert.equal(got?.loginName, 'mjl@example.com');
+    assert.equal(got?.csrf, a.session.csrf, 'same CSRF token after the restart');
+    assert.equal(s.get(b.token), undefined, 'idle past the limit (expired while down)');
+    assert.equal(s.get(c.token), undefined);
+    assert.equal(s.get(adm.token), undefined, 'admin sessions are kept apart');
+    assert.ok(new SessionStore(limits, () => now, db.forApp('admin')).size === 0, 'the admin session expired too');
+    const d = s.create({ account: 'mjl', loginName: 'mjl@example.com' });
+    assert.equal(s.deleteFor('mjl', d.session), 1, 'password change ends the other session');
+    db.close();
+
+    db = SessionDb.open(dir);
+    s = new SessionStore(limits, () => now, db.forApp('account'));
+    assert.equal(s.get(a.token), undefined, 'ended sessions stay ended after a restart');
+    const kept = s.get(d.token)!;
+    s.delete(kept);
+    db.close();
+    db = SessionDb.open(dir);
+    assert.equal(new SessionStore(limits, () => now, db.forApp('account')).size, 0, 'logout removed it');
+    db.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('web pages: login, cookies, CSP, CSRF, logout, wrong passwords through the limiter', async (t) => {

@@ -237,7 +237,7 @@ export function uiHandler(app: UiApp): ServiceHandler {
         return page('Refused', html`<p>This form was not sent from a page of this session (missing or wrong CSRF token). Go back, reload the page and try again.</p>`, { status: 403, session });
       }
       if (sub === 'logout') {
-        app.sessions.delete(session.id);
+        app.sessions.delete(session);
         return seeOther(res, `${ctx.base}login`, { 'Set-Cookie': sessionCookie(cookieName, '', { path: ctx.base, secure: ctx.secure, maxAgeSeconds: 0 }) });
       }
     }
@@ -305,11 +305,11 @@ ${app.askUsername ? html`<label>Email address <input name="username" type="email
       if (!username || !password) return showForm(400, app.askUsername ? 'Email address and password are required.' : 'Password is required.');
       const r = await app.login({ username, password, ip: ctx.ip, req });
       if (!r.ok) return showForm(r.status, r.message);
-      const session = app.sessions.create({ account: r.account, loginName: r.loginName });
+      const { token: sessionToken } = app.sessions.create({ account: r.account, loginName: r.loginName });
       app.log.info({ ip: ctx.ip, account: r.account }, 'web login');
       seeOther(res, ctx.base, {
         'Set-Cookie': [
-          sessionCookie(cookieName, session.id, { path: ctx.base, secure: ctx.secure }),
+          sessionCookie(cookieName, sessionToken, { path: ctx.base, secure: ctx.secure }),
           sessionCookie(LOGIN_CSRF_COOKIE, '', { path: ctx.base, secure: ctx.secure, maxAgeSeconds: 0 }),
         ],
       });

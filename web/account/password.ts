@@ -66,7 +66,7 @@ ${input('New password again', 'repeat', { type: 'password', required: true, auto
     // The login name must still lead to this account (addresses can move between accounts).
     if (out.account !== account) throw new FormError('Your login address no longer belongs to this account; log in again.');
     await deps.ctl('setaccountpassword', { account, password: pw });
-    const ended = sessions.deleteFor(account, r.session.id);
+    const ended = sessions.deleteFor(account, r.session);
     deps.log.info({ account, ip: r.ctx.ip, endedSessions: ended }, 'account password changed');
     return { redirect: 'password', ok: `Password changed.${ended ? ` ${ended} other session${ended === 1 ? '' : 's'} logged out.` : ''}` };
   });

@@ -58,7 +58,7 @@ export function adminApp(deps: AdminDeps): UiApp {
     name: 'admin',
     title: 'moxts admin',
     nav: ADMIN_NAV,
-    sessions: new SessionStore(ADMIN_SESSION_LIMITS, () => deps.clock().getTime()),
+    sessions: deps.sessions ?? new SessionStore(ADMIN_SESSION_LIMITS, () => deps.clock().getTime()),
     askUsername: false,
     login: adminLogin(deps.loginGuard, deps.adminPasswordHash),
     router,

@@ -1,4 +1,5 @@
 /** What the admin pages get from the server (cmd/server.ts): the same stores and operations the CLI uses. */
+import type { SessionStore } from '../session.js';
 import type { StaticConfig } from '../../config/static-schema.js';
 import type { DynamicConfig } from '../../config/dynamic-schema.js';
 import type { Store } from '../../store/index.js';
@@ -74,4 +75,6 @@ export interface AdminDeps {
   adminPasswordHash: () => Promise<PasswordRecord | undefined>;
   clock: () => Date;
   log: Logger;
+  /** The admin's login sessions (the server passes a persisted store); the app makes its own when absent. */
+  sessions?: SessionStore;
 }
