@@ -4,10 +4,12 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { createRequire } from 'node:module';
+import fc from 'fast-check';
 import { authenticate, sealMessage, dkimVerify } from 'mailauth';
 import { generateDkimKey, dkimTxtRecord } from './dkim-keys.js';
 import { dkimSign } from './dkim-sign.js';
-import { verifyMessage, dmarcRejects, dmarcQuarantines, mailauthResolver, authResultsHeader, dkimVerifyInput, headerSectionEnd, unsignedHeaderSection, unsignedDkimResult, type VerifyInput } from './verify.js';
+import { verifyMessage, dmarcRejects, dmarcQuarantines, mailauthResolver, authResultsHeader, dkimVerifyInput, headerSectionEnd, unsignedHeaderSection, unsignedDkimResult, fromFieldValues, type VerifyInput } from './verify.js';
 import { startTestDns, type TestDns } from '../dns/testserver.js';
 import { cachingResolver, POSITIVE_TTL_MS } from '../dns/cache.js';
 
@@ -434,6 +436,37 @@ test('dkim: unsigned messages skip mailauth dkimVerify with the same From addres
   // The verdicts through verifyMessage are unchanged for an unsigned message.
   const v = await verify({ message: unsigned[1]!, mailFrom: 'bounce@example.org' });
   assert.deepEqual([v.dkim, v.fromDomain, v.dmarc.result, v.dmarc.comment, v.arc.result], [[], '', 'permerror', 'multiple From domains', 'none']);
+});
+
+test('dkim: the From field values are the ones mailauth\'s parseHeaders gives, on any header bytes', () => {
+  // The reference: mailauth's own parseHeaders, as its DkimVerifier uses it (messageHeaders).
+  const mailauthRequire = createRequire(createRequire(import.meta.url).resolve('mailauth'));
+  const { parseHeaders } = mailauthRequire('./tools') as { parseHeaders(b: Buffer): { parsed: Array<{ key: string | null; line: Buffer }> } };
+  const reference = (b: Buffer) =>
+    parseHeaders(b)
+      .parsed.filter((h) => h.key === 'from')
+      .map((h) => {
+        const v = h.line.toString();
+        const colon = v.indexOf(':');
+        return (colon >= 0 ? v.slice(colon + 1) : v).trim();
+      });
+  const key = fc.constantFrom('From', 'from', 'FROM', ' From', 'From ', '\tfrom', 'Fro', 'f', 'From\xa0', 'X-From', 'Subject', 'fRoM', '', 'From\r');
+  const text = fc.array(fc.constantFrom('a', '@', '<', '>', ',', ' ', '\t', ':', '\xa0', '\x0b', '\r', '"', 'é', 'x.example', '=?utf-8?q?J=C3=B6rg?='), { maxLength: 12 }).map((xs) => xs.join(''));
+  const eol = fc.constantFrom('\r\n', '\n', '\r\n', '\r\n');
+  const field = fc.tuple(key, fc.constantFrom(':', ': ', '', ' :'), text, fc.array(fc.tuple(fc.constantFrom(' ', '\t', '\xa0', '\x0b', '\r', 'x'), text, eol), { maxLength: 2 }), eol).map(
+    ([k, sep, v, cont, e]) => `${k}${sep}${v}${e}${cont.map(([w, t, e2]) => w + t + e2).join('')}`,
+  );
+  const header = fc.tuple(fc.array(field, { maxLength: 6 }), fc.constantFrom('\r\n', '\n', '', '\r\n\r\n'), fc.constantFrom('latin1', 'utf8') as fc.Arbitrary<BufferEncoding>).map(([fs, end, enc]) => Buffer.from(fs.join('') + end, enc));
+  fc.assert(
+    fc.property(header, (h) => {
+      assert.deepEqual(fromFieldValues(h), reference(h), JSON.stringify(h.toString('latin1')));
+    }),
+    { numRuns: 5000 },
+  );
+  for (const h of ['From: a@b.example\r\n\r\n', ' From: x@y.example\r\n\r\n', 'From\r\n : folded@example.org\r\n\r\n', '\nFrom: a@b\n\n', 'From:\r\n\r\n\tfrom: x@y\r\n\r\n', 'From: a\r\n\tb@c\n d\r\n\r\n']) {
+    const b = Buffer.from(h);
+    assert.deepEqual(fromFieldValues(b), reference(b), JSON.stringify(h));
+  }
 });
 
 test('unsigned messages: with the DNS cache, the whole verdict is reused exactly as long as the SPF and DMARC answers it came from', async () => {

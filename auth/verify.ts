@@ -210,10 +210,16 @@ const SIGNATURE_LINE = /(?:^|\n)\s*(?:dkim-signature|arc-)/i;
  * field (no line that might be one, as in dkimVerifyInput); undefined otherwise.
  */
 export function unsignedHeaderSection(message: Buffer): Buffer | undefined {
+  return unsignedHeader(message)?.header;
+}
+
+/** unsignedHeaderSection with the section as a latin1 string (what mailauth's parseHeaders reads). */
+function unsignedHeader(message: Buffer): { header: Buffer; text: string } | undefined {
   const end = headerSectionEnd(message);
   if (end < 0) return undefined;
-  if (SIGNATURE_LINE.test(message.toString('latin1', 0, end))) return undefined;
-  return message.subarray(0, end);
+  const text = message.toString('latin1', 0, end);
+  if (SIGNATURE_LINE.test(text)) return undefined;
+  return { header: message.subarray(0, end), text };
 }
 
 // mailauth's own header and address parsers (its package has no "exports" map; resolved from
@@ -235,16 +241,119 @@ const mailauthAddressparser = mailauthRequire('nodemailer/lib/addressparser') as
  * ~9% of the event loop's time per message. auth/verify.test.ts compares both on many headers.
  */
 export function unsignedDkimResult(header: Buffer): { headerFrom: string[]; results: unknown[]; arc: { chain: false } } {
+  return unsignedDkimResultOf(header.toString('latin1'));
+}
+
+/** unsignedDkimResult of the header section as a latin1 string. */
+function unsignedDkimResultOf(text: string): { headerFrom: string[]; results: unknown[]; arc: { chain: false } } {
   const headerFrom: string[] = [];
-  for (const h of mailauthTools.parseHeaders(header).parsed) {
-    if (h.key !== 'from') continue;
-    let v = h.line.toString();
-    const colon = v.indexOf(':');
-    if (colon >= 0) v = v.slice(colon + 1);
-    for (const a of mailauthAddressparser(v.trim())) if (a && a.address) headerFrom.push(a.address);
-  }
+  for (const v of fromFieldValuesOf(text)) for (const a of fromAddresses(v)) headerFrom.push(a);
   const status = { result: 'none', comment: 'message not signed' };
-  return { headerFrom, results: [{ status, info: mailauthTools.formatAuthHeaderRow('dkim', status) }], arc: { chain: false } };
+  noneRowInfo ??= mailauthTools.formatAuthHeaderRow('dkim', status);
+  return { headerFrom, results: [{ status, info: noneRowInfo }], arc: { chain: false } };
+}
+
+/** mailauth's Authentication-Results row for its "none" DKIM status: a constant, formatted once. */
+let noneRowInfo: string | undefined;
+
+/** A line that continues the previous header field in mailauth's parseHeaders. */
+const CONTINUATION = /^\s/;
+/** What mailauth's parseHeaders takes as a field's key: everything up to the first ":". */
+const KEY = /^[^:]+/;
+
+/**
+ * The From fields' values as mailauth's DkimVerifier sees them: for each field of its
+ * parseHeaders (latin1-decoded section, trailing CR/LF stripped, split at LF or CR LF, a line
+ * starting with whitespace continuing the previous field, the key up to the first ":" trimmed and
+ * lower-cased) whose key is "from", the field's bytes (lines joined with CR LF) decoded as UTF-8,
+ * after the first ":", trimmed. Only fields whose first non-space character is an "f" can have
+ * that key (the first line may also be empty, the key then starting on a continuation line), so
+ * the others are skipped without being joined, matched or copied (mailauth builds a Buffer for
+ * every field).
+ */
+export function fromFieldValues(header: Buffer): string[] {
+  return fromFieldValuesOf(header.toString('latin1'));
+}
+
+/** The start of a field whose key may be "from" (a line starting with "f"). */
+const F_LINE = /(?:^|\n)[fF]/g;
+
+/**
+ * fromFieldValues of the latin1 text. A header section as it comes from SMTP has no empty line
+ * before its end and does not start with whitespace; then every field starts at the start of the
+ * text or after an LF with a character that is not whitespace, and mailauth's key can only be
+ * "from" for the fields starting with "f": those are found with one regular expression search
+ * and the rest of the section is not split into lines. Anything else goes through the general
+ * (line by line) path below.
+ */
+function fromFieldValuesOf(text: string): string[] {
+  let end = text.length;
+  for (let c = text.charCodeAt(end - 1); c === 0x0d || c === 0x0a; c = text.charCodeAt(--end - 1));
+  const s = end === text.length ? text : text.slice(0, end);
+  // Unusual: empty, starting with whitespace, or an empty line before the end.
+  if (s === '' || CONTINUATION.test(s) || s.includes('\n\n') || s.includes('\n\r\n')) return fromFieldValuesByLine(s);
+  const out: string[] = [];
+  F_LINE.lastIndex = 0;
+  for (let m = F_LINE.exec(s); m; m = F_LINE.exec(s)) {
+    const start = m.index + m[0].length - 1;
+    // The field ends at the first LF not followed by whitespace (the next field's start).
+    let lf = s.indexOf('\n', start);
+    while (lf >= 0 && CONTINUATION.test(s.charAt(lf + 1))) lf = s.indexOf('\n', lf + 1);
+    let fieldEnd = lf < 0 ? s.length : lf;
+    if (lf >= 0 && s.charCodeAt(lf - 1) === 0x0d) fieldEnd--;
+    let row = s.slice(start, fieldEnd);
+    // mailauth joins the lines of a field with CR LF.
+    if (row.includes('\n')) row = row.replace(/\r?\n/g, '\r\n');
+    pushIfFrom(out, row);
+    if (lf >= 0) F_LINE.lastIndex = lf;
+    else break;
+  }
+  return out;
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** mailauth's key of a field: up to the first ":", trimmed, lower-cased; its value as DkimVerifier takes it. */
+function pushIfFrom(out: string[], row: string): void {
+  const key = KEY.exec(row);
+  if (!key || key[0].trim().toLowerCase() !== 'from') return;
+  // The field's bytes as UTF-8 (in ASCII the latin1 text itself).
+  let v = NON_ASCII.test(row) ? Buffer.from(row, 'latin1').toString() : row;
+  const colon = v.indexOf(':');
+  if (colon >= 0) v = v.slice(colon + 1);
+  out.push(v.trim());
+}
+
+/** fromFieldValuesOf for any text, with its trailing CR and LF removed: line by line as mailauth's parseHeaders. */
+function fromFieldValuesByLine(s: string): string[] {
+  const out: string[] = [];
+  const lines = s.split(/\r?\n/);
+  for (let i = 0; i < lines.length; ) {
+    let j = i + 1;
+    while (j < lines.length && CONTINUATION.test(lines[j]!)) j++;
+    const first = lines[i]!;
+    const c = first.charCodeAt(0);
+    // "f"/"F"; or whitespace (the first line only) or an empty line, which continuation lines may follow.
+    if (c === 0x66 || c === 0x46 || first === '' || CONTINUATION.test(first)) {
+      pushIfFrom(out, j === i + 1 ? first : lines.slice(i, j).join('\r\n'));
+    }
+    i = j;
+  }
+  return out;
+}
+
+/** Most memoized From values (addressparser results); the map is emptied when full. */
+const FROM_MEMO_MAX = 1000;
+const fromMemo = new Map<string, readonly string[]>();
+
+/** The top-level addresses of a From value, through mailauth's addressparser (memoized: a pure function of the value). */
+function fromAddresses(value: string): readonly string[] {
+  let r = fromMemo.get(value);
+  if (r) return r;
+  r = Object.freeze(mailauthAddressparser(value).filter((a) => a && a.address).map((a) => a.address!));
+  if (fromMemo.size >= FROM_MEMO_MAX) fromMemo.clear();
+  fromMemo.set(value, r);
+  return r;
 }
 
 /** What verifyMessage uses of mailauth's SPF result. */
@@ -345,21 +454,21 @@ function recordingTxt(resolver: Resolver, asked: string[]): Resolver {
   };
 }
 
+/**
+ * The key of an unsigned message's memoized verdict: everything it depends on besides the DNS
+ * answers. HELO and MAIL FROM come from SMTP command lines, our host name and the loopback
+ * domains from the configuration: none holds an LF, so LF separates them; the From addresses
+ * (which might) are one address or a JSON array, told apart by their first character.
+ */
+function verdictMemoKey(input: VerifyInput, mailFrom: string, headerFrom: readonly string[]): string {
+  const from = headerFrom.length === 1 && !headerFrom[0]!.includes('\n') ? `1${headerFrom[0]}` : `*${JSON.stringify(headerFrom)}`;
+  return `${input.ip}\n${input.helo}\n${mailFrom}\n${input.hostname}\n${input.loopbackSpfDomains?.join(' ') ?? ''}\n${from}`;
+}
+
 /** Verify SPF, DKIM, ARC and DMARC for a received message. */
 export async function verifyMessage(input: VerifyInput): Promise<AuthVerdicts> {
-  const resolver = mailauthResolver(input.resolver);
-  const clock = input.clock ?? Date;
-  const minBitLength = input.minBitLength ?? DEFAULT_MIN_RSA_BITS;
-  const unsigned = Buffer.isBuffer(input.message) ? unsignedHeaderSection(input.message) : undefined;
-  const message =
-    typeof input.message === 'string'
-      ? createReadStream(input.message)
-      : Buffer.isBuffer(input.message)
-        ? dkimVerifyInput(input.message)
-        : input.message;
+  const unsigned = Buffer.isBuffer(input.message) ? unsignedHeader(input.message) : undefined;
   const mailFrom = input.mailFrom.trim();
-  // An address literal as HELO is written in brackets (rfc5321:4.1.3), as authenticate() does.
-  const helo = isIP(input.helo) ? `[${input.helo}]` : input.helo;
 
   // Memo for unsigned messages: with no DKIM signature and no ARC set, the verdicts and headers
   // are a function of the connection (ip, helo, MAIL FROM), our host name, the From addresses
@@ -369,17 +478,29 @@ export async function verifyMessage(input: VerifyInput): Promise<AuthVerdicts> {
   // sampling). Saves DMARC policy discovery, alignment and header formatting per message of a
   // sender that keeps sending (~7% of the SMTP event loop's time per message in the bench).
   const cache = unsigned ? cachingResolverOf(input.resolver) : undefined;
-  const unsignedRes = unsigned ? unsignedDkimResult(unsigned) : undefined;
+  const unsignedRes = unsigned ? unsignedDkimResultOf(unsigned.text) : undefined;
   let memoKey: string | undefined;
   let memos: Map<string, { expires: number; verdict: AuthVerdicts }> | undefined;
   if (cache && unsignedRes) {
     memos = verdictMemos.get(input.resolver);
     if (!memos) verdictMemos.set(input.resolver, (memos = new Map()));
-    memoKey = JSON.stringify([input.ip, input.helo, mailFrom, input.hostname, unsignedRes.headerFrom, input.loopbackSpfDomains ?? null]);
+    memoKey = verdictMemoKey(input, mailFrom, unsignedRes.headerFrom);
     const memo = memos.get(memoKey);
     if (memo && memo.expires > cache.now()) return memo.verdict;
     if (memo) memos.delete(memoKey);
   }
+
+  const resolver = mailauthResolver(input.resolver);
+  const clock = input.clock ?? Date;
+  const minBitLength = input.minBitLength ?? DEFAULT_MIN_RSA_BITS;
+  const message =
+    typeof input.message === 'string'
+      ? createReadStream(input.message)
+      : Buffer.isBuffer(input.message)
+        ? dkimVerifyInput(input.message)
+        : input.message;
+  // An address literal as HELO is written in brackets (rfc5321:4.1.3), as authenticate() does.
+  const helo = isIP(input.helo) ? `[${input.helo}]` : input.helo;
 
   const [dkimRes, spfRes] = await Promise.all([
     unsignedRes

@@ -324,6 +324,8 @@ export async function startServer(opts: StartOptions): Promise<Server> {
       clockMs,
     );
     const hostname = loaded.static.Hostname;
+    // The verdict of an unsigned message is memoized (auth/verify.ts); so is what we make of it.
+    const verifyResults = new WeakMap<object, Awaited<ReturnType<Verifier>>>();
     const verify: Verifier = async (input) => {
       const v = await verifyMessage({
         message: input.message.buffer ?? input.message.path!,
@@ -335,19 +337,25 @@ export async function startServer(opts: StartOptions): Promise<Server> {
         // localserve: SPF passes for our single-label domains (localhost) from loopback (mox §5).
         ...(loaded.static.Localserve ? { loopbackSpfDomains: Object.keys(current.Domains).filter((d) => !d.includes('.')).map((d) => d.toLowerCase()) } : {}),
       });
+      const known = verifyResults.get(v);
+      if (known) return known;
       const { authResultsHeader, receivedSpfHeader, ...meta } = v;
-      return {
+      const r = {
         headers: authResultsHeader + receivedSpfHeader,
         reject: dmarcRejects(v) ? `message rejected by the DMARC policy of ${v.fromDomain}` : undefined,
         dmarcPass: v.dmarc.result === 'pass',
         verifiedDomains: [...new Set([...(v.spf.result === 'pass' && v.spf.domain ? [v.spf.domain.toLowerCase()] : []), ...v.dkimVerifiedDomains])],
         meta,
       };
+      verifyResults.set(v, r);
+      return r;
     };
     // DSNs, bounces and complaints about messages we sent (queue/incoming.ts, mox §4.3).
     const incomingReports = new IncomingReports({ queue, log: log.child({ proto: 'queue' }), clock: opts.clock });
-    const incomingReport = async (i: IncomingReportCall) => {
-      if (!incomingReports.hasRetired(i.account)) return { outgoing: false };
+    const notOutgoing = Object.freeze({ outgoing: false });
+    // Synchronous for the common case (no retired messages to match): no promise per message.
+    const incomingReport = (i: IncomingReportCall) => (incomingReports.hasRetired(i.account) ? matchIncomingReport(i) : notOutgoing);
+    const matchIncomingReport = async (i: IncomingReportCall) => {
       const r = incomingReports.process({
         account: i.account,
         rcptTo: i.rcptTo,

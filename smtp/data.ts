@@ -28,6 +28,9 @@ export interface DataResult {
   bareLF: boolean;
 }
 
+/** A CR held back at the end of a chunk (its meaning depends on the next byte), written at the start of the next. */
+const CR_BYTE = Buffer.from([CR]);
+
 export class DataReader {
   private state: S = S.LineStart;
   private done = false;
@@ -35,95 +38,102 @@ export class DataReader {
   bareCR = false;
   bareLF = false;
 
-  /** `write` receives unstuffed message bytes; the buffer passed is only valid during the call. */
+  /**
+   * `write` receives unstuffed message bytes, in order: pieces of the chunks given to feed (not
+   * copies; the caller must not change a chunk after feeding it) or a held-back CR.
+   */
   constructor(private readonly write: (b: Buffer) => void) {}
 
   get finished(): boolean {
     return this.done;
   }
 
+  private out(b: Buffer): void {
+    this.size += b.length;
+    this.write(b);
+  }
+
   /**
    * Feed bytes from the connection. Returns the number of bytes consumed: less than the chunk
    * when the end of data was found inside it (the rest are pipelined commands), else all of it.
+   *
+   * The output is the input minus the bytes that are dropped (a dot at the start of a line, the
+   * final ".", CR, LF), so it is written as runs of the chunk between dropped bytes: usually one
+   * piece per chunk, without copying. Inside a line the next CR and LF are found with indexOf.
    */
   feed(chunk: Buffer): number {
     if (this.done) return 0;
-    // Output is at most the input plus 2 pending bytes from the previous chunk.
-    const out = Buffer.allocUnsafe(chunk.length + 2);
-    let o = 0;
-    let st = this.state;
-    let i = 0;
     const n = chunk.length;
+    if (n === 0) return 0;
+    let st = this.state;
+    // The CR held back at the end of the previous chunk: a CR in a line is always data; after a
+    // line-start ".", it is the end of data when LF follows, else a bare CR.
+    if (st === S.CR || (st === S.DotCR && chunk[0] !== LF)) this.out(CR_BYTE);
+    let run = 0; // start of the bytes not yet written
+    let nextCR = -1;
+    let nextLF = -1;
+    let i = 0;
     for (; i < n; i++) {
       if (st === S.Mid) {
-        // The ordinary bytes of a line are copied in one go (a tight scan, then one copy)
-        // instead of one at a time through the state machine.
-        let stop = i;
-        for (let b = chunk[stop]!; b !== CR && b !== LF; b = chunk[stop]!) if (++stop === n) break;
-        if (stop > i) {
-          chunk.copy(out, o, i, stop);
-          o += stop - i;
-          i = stop;
-          if (i === n) break;
-        }
-        // chunk[i] is CR or LF: handled below as before.
+        // The ordinary bytes of a line stay in the run; jump to the next CR or LF.
+        if (nextCR < i) nextCR = indexOrEnd(chunk, CR, i);
+        if (nextLF < i) nextLF = indexOrEnd(chunk, LF, i);
+        i = nextCR < nextLF ? nextCR : nextLF;
+        if (i === n) break;
       }
       const c = chunk[i]!;
       if (st === S.LineStart) {
         if (c === DOT) {
+          // rfc5321:4.5.2 a line-start "." is dropped: stuffing, or the start of the end marker.
+          if (i > run) this.out(chunk.subarray(run, i));
+          run = i + 1;
           st = S.Dot;
           continue;
         }
         st = S.Mid; // an ordinary first byte is handled as in a line
       } else if (st === S.Dot && c !== CR) {
-        st = S.Mid; // rfc5321:4.5.2 the first "." of a line was stuffing: drop it, go on as in a line
+        st = S.Mid; // the "." was stuffing: go on as in a line
       } else if (st === S.DotCR && c !== LF) {
-        st = S.CR; // "." CR not followed by LF: the dot is dropped, the CR is a bare CR
+        st = S.CR; // "." CR not followed by LF: the dot is dropped, the CR (in the run, or written above) is a bare CR
       }
       switch (st) {
         case S.Mid:
           if (c === CR) st = S.CR;
-          else {
-            if (c === LF) this.bareLF = true;
-            out[o++] = c;
-          }
+          else if (c === LF) this.bareLF = true;
           continue;
         case S.CR:
-          if (c === LF) {
-            out[o++] = CR;
-            out[o++] = LF;
-            st = S.LineStart;
-          } else {
+          if (c === LF) st = S.LineStart;
+          else {
             this.bareCR = true;
-            out[o++] = CR;
-            if (c !== CR) {
-              out[o++] = c;
-              st = S.Mid;
-            }
+            if (c !== CR) st = S.Mid;
           }
           continue;
         case S.Dot:
           st = S.DotCR; // c is CR here
           continue;
         case S.DotCR:
-          // c is LF: "." CR LF at the start of a line ends the data.
+          // c is LF: "." CR LF at the start of a line ends the data; run is past the ".", the CR and LF are dropped.
           this.done = true;
-          i++;
-          break;
+          this.state = st;
+          return i + 1;
       }
-      break; // only reached from DotCR + LF
     }
     this.state = st;
-    if (o > 0) {
-      this.size += o;
-      this.write(out.subarray(0, o));
-    }
-    return i;
+    // A CR at the end (st CR or DotCR) is held back: written with the next chunk, or dropped as part of the end.
+    const end = st === S.CR || st === S.DotCR ? n - 1 : n;
+    if (end > run) this.out(chunk.subarray(run, end));
+    return n;
   }
 
   result(): DataResult {
     return { size: this.size, bareCR: this.bareCR, bareLF: this.bareLF };
   }
+}
+
+/** Position of the first `byte` at or after `from`, or the buffer's length. */
+function indexOrEnd(b: Buffer, byte: number, from: number): number {
+  const at = b.indexOf(byte, from);
+  return at < 0 ? b.length : at;
 }
 
 /** Dot-stuff message bytes for sending (rfc5321:4.5.2) and append the end-of-data marker. */

@@ -40,13 +40,12 @@ export function splitCommand(line: string): { verb: string; args: string } {
   return { verb: m[1]!.toUpperCase(), args: m[2] ?? '' };
 }
 
-const ATEXT = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+$/;
-// rfc6531:3.3 extends atext with UTF8-non-ascii.
-const ATEXT_UTF8 = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10FFFF}]+$/u;
+// Dot-string = Atom *("." Atom) (rfc5321:4.1.2), in one match; rfc6531:3.3 extends atext with UTF8-non-ascii.
+const DOT_STRING = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*$/;
+const DOT_STRING_UTF8 = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10FFFF}]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10FFFF}]+)*$/u;
 
 function isDotString(s: string, utf8: boolean): boolean {
-  const re = utf8 ? ATEXT_UTF8 : ATEXT;
-  return s.split('.').every((atom) => atom.length > 0 && re.test(atom));
+  return (utf8 ? DOT_STRING_UTF8 : DOT_STRING).test(s);
 }
 
 /** Parse a localpart (Dot-string or Quoted-string, rfc5321:4.1.2). Returns [localpart, rest]. */
@@ -95,13 +94,25 @@ function parseDomain(s: string, utf8: boolean): { domain: string; domainUnicode:
   if (/[^\x00-\x7f]/.test(s) && !utf8) {
     throw new SmtpError(C.MailboxNameNotAllowed, E.NonASCIIAddrNotPermitted, 'non-ascii domain requires SMTPUTF8', { userError: true });
   }
+  const known = domains.get(s);
+  if (known) return known;
   const ascii = domainToASCII(s.toLowerCase());
   if (!ascii || Buffer.byteLength(ascii) > MAX_DOMAIN_OCTETS) throw syntax('invalid domain');
   // rfc5321:4.1.2 Domain = sub-domain *("." sub-domain); Let-dig [Ldh-str]
   const labels = ascii.split('.');
   if (labels.some((l) => !/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(l))) throw syntax('invalid domain');
-  return { domain: ascii, domainUnicode: domainToUnicode(ascii) || ascii };
+  const r = Object.freeze({ domain: ascii, domainUnicode: domainToUnicode(ascii) || ascii });
+  if (domains.size >= DOMAIN_MEMO_MAX) domains.clear();
+  domains.set(s, r);
+  return r;
 }
+
+/**
+ * Valid domains as parsed (the IDNA conversions in both directions cost more than the rest of a
+ * MAIL or RCPT command), by their spelling in the command; emptied when full.
+ */
+const DOMAIN_MEMO_MAX = 1000;
+const domains = new Map<string, Readonly<{ domain: string; domainUnicode: string }>>();
 
 /** Parse "user@domain" (no angle brackets). */
 export function parseMailbox(s: string, utf8: boolean): SmtpAddress {

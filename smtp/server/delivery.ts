@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import type { StaticConfig } from '../../config/static-schema.js';
 import type { DynamicConfig } from '../../config/dynamic-schema.js';
 import { lookupRecipient, findDomain } from '../../config/lookup.js';
+import { deepFreeze } from '../../config/load.js';
 import type { Store } from '../../store/index.js';
 import { QuotaExceededError } from '../../store/index.js';
 import type { RateLimiter } from '../../auth/ratelimit.js';
@@ -147,7 +148,8 @@ export class DeliveryPolicy implements SessionPolicy {
   readonly service = 'smtp' as const;
   readonly maxMessageSize: number;
   readonly requireTLS: boolean;
-  private readonly reverse = new WeakMap<SessionInfo, Promise<string | undefined>>();
+  /** Reverse DNS name of each session's client: its lookup, then the name once known. */
+  private readonly reverse = new WeakMap<SessionInfo, Promise<string | undefined> | { name: string | undefined }>();
 
   constructor(private readonly deps: DeliveryDeps) {
     this.maxMessageSize = deps.maxMessageSize;
@@ -170,7 +172,11 @@ export class DeliveryPolicy implements SessionPolicy {
       throw refuse(C.InsufficientStorage, E.MailboxFull, 'too many messages from your network, try again later');
     }
     // Start the reverse lookup for the Received header now, so it is done by the end of DATA.
-    if (!this.reverse.has(s)) this.reverse.set(s, this.reverseName(s.remoteIP));
+    if (!this.reverse.has(s)) {
+      const lookup = this.reverseName(s.remoteIP);
+      this.reverse.set(s, lookup);
+      void lookup.then((name) => this.reverse.set(s, { name }));
+    }
   }
 
   async rcptTo(s: SessionInfo, tx: Transaction, rcpt: Recipient): Promise<RcptInfo> {
@@ -178,7 +184,7 @@ export class DeliveryPolicy implements SessionPolicy {
     const count = (result: string) => this.deps.metrics.smtpRecipients.inc({ service: this.service, result });
     const from = tx.mailFrom ? `${tx.mailFrom.localpart}@${tx.mailFrom.domain}` : '';
     if (this.localserve && rcpt.address.localpart.toLowerCase().startsWith('rcptto')) await localserveFail(rcpt.address.localpart, 'RCPT TO', sleep);
-    let r = lookupTargets(stat, dynamic, rcpt.address, from);
+    let r = lookupTargetsCached(stat, dynamic, rcpt.address, from);
     if (!r.ok && this.localserve && (r.reason === 'unknown-user' || r.reason === 'relay-denied')) {
       // mox §5: localserve accepts any address and delivers it to the postmaster account (mox@localhost).
       r = { ok: true, info: { targets: [{ account: stat.Postmaster.Account, mailbox: stat.Postmaster.Mailbox, rcptTo: formatAddress(rcpt.address) }], membersOnly: false } };
@@ -235,27 +241,29 @@ export class DeliveryPolicy implements SessionPolicy {
 
     const id = newReceivedId();
     const now = this.now();
-    const remoteHost = await (this.reverse.get(s) ?? Promise.resolve(undefined));
-    const prefix = Buffer.from(
+    const rev = this.reverse.get(s);
+    const remoteHost = rev === undefined ? undefined : rev instanceof Promise ? await rev : rev.name;
+    const prefixText =
       returnPathHeader(tx.mailFrom) +
-        verdict.headers +
-        receivedHeader({
-          helo: s.helo,
-          esmtp: s.esmtp,
-          remoteIP: s.remoteIP,
-          remoteHost,
-          hostname: s.hostname,
-          tls: s.tls,
-          authenticated: false,
-          smtputf8: tx.smtputf8,
-          id,
-          forAddress: tx.recipients.length === 1 ? tx.recipients[0]!.address : undefined,
-          date: now,
-        }),
-    );
-    const fullSize = prefix.length + msg.size;
+      verdict.headers +
+      receivedHeader({
+        helo: s.helo,
+        esmtp: s.esmtp,
+        remoteIP: s.remoteIP,
+        remoteHost,
+        hostname: s.hostname,
+        tls: s.tls,
+        authenticated: false,
+        smtputf8: tx.smtputf8,
+        id,
+        forAddress: tx.recipients.length === 1 ? tx.recipients[0]!.address : undefined,
+        date: now,
+      });
+    const prefixLen = Buffer.byteLength(prefixText);
+    const fullSize = prefixLen + msg.size;
 
-    const { parsed, data, cleanup } = await this.prepare(prefix, msg);
+    // In memory (the common case): prefix and message in one buffer, parsed; no temp file.
+    const { parsed, data, cleanup } = msg.buffer ? inMemory(prefixText, prefixLen, msg.buffer) : await this.spill(Buffer.from(prefixText), msg);
     try {
       const meta = {
         receivedId: id,
@@ -269,10 +277,11 @@ export class DeliveryPolicy implements SessionPolicy {
         envid: tx.envid,
         auth: verdict.meta,
       };
-      const stored = await storeCopies(d.store, infos.flatMap((i) => i.targets), { mailFrom, prefixLen: prefix.length, parsed, data, verifiedDomains: verdict.verifiedDomains, meta, now, remoteIp: s.remoteIP, fullSize });
+      const stored = await storeCopies(d.store, infos.flatMap((i) => i.targets), { mailFrom, prefixLen, parsed, data, verifiedDomains: verdict.verifiedDomains, meta, now, remoteIp: s.remoteIP, fullSize });
       // Reports about messages we sent (mox queue.Incoming): accounts whose copy is about outgoing
       // mail get outgoing events and no incoming-message webhook.
-      const outgoingReportAccounts = await this.matchReports(s, tx, mailFrom, msg);
+      const matched = this.matchReports(s, tx, mailFrom, msg);
+      const outgoingReportAccounts = matched instanceof Promise ? await matched : matched;
       if (outgoingReportAccounts.size) s.log.info({ id, accounts: [...outgoingReportAccounts] }, 'report about outgoing message');
       if (d.afterDeliver) {
         for (const { t, msgId } of stored) {
@@ -287,7 +296,7 @@ export class DeliveryPolicy implements SessionPolicy {
       result('error');
       throw e;
     } finally {
-      await cleanup();
+      if (cleanup) await cleanup();
     }
     result('accepted');
     d.metrics.smtpDeliveryDuration.observe({ service: this.service }, Number(process.hrtime.bigint() - started) / 1e9);
@@ -300,7 +309,7 @@ export class DeliveryPolicy implements SessionPolicy {
    * message was matched to an outgoing message. Errors are logged, never turned into a refusal:
    * the message is already stored, a 4xx would only make the sender deliver it twice.
    */
-  private async matchReports(s: SessionInfo, tx: Transaction, mailFrom: string, msg: ReceivedMessage): Promise<Set<string>> {
+  private matchReports(s: SessionInfo, tx: Transaction, mailFrom: string, msg: ReceivedMessage): Set<string> | Promise<Set<string>> {
     const out = new Set<string>();
     const hook = this.deps.incomingReport;
     if (!hook) return out;
@@ -317,26 +326,39 @@ export class DeliveryPolicy implements SessionPolicy {
       if (!cached || cached.max < max) cached = { max, data: msg.buffer ? Promise.resolve(msg.buffer.subarray(0, max)) : readRange(msg.path!, 0, Math.min(max, msg.size)) };
       return cached.data.then((b) => b.subarray(0, max));
     };
-    for (const [account, rcptTo] of byAccount) {
+    const failed = (err: unknown, account: string) => s.log.error({ err, account }, 'matching incoming message to outgoing messages');
+    // One account after the other; without a promise as long as the hook answers synchronously.
+    const accounts = [...byAccount];
+    const rest = async (from: number, pending: Promise<{ outgoing: boolean }>): Promise<Set<string>> => {
+      for (let k = from; k < accounts.length; k++) {
+        const [account, rcptTo] = accounts[k]!;
+        try {
+          if ((await (k === from ? pending : hook({ account, rcptTo, mailFrom, read }))).outgoing) out.add(account);
+        } catch (err) {
+          failed(err, account);
+        }
+      }
+      return out;
+    };
+    for (let k = 0; k < accounts.length; k++) {
+      const [account, rcptTo] = accounts[k]!;
       try {
-        if ((await hook({ account, rcptTo, mailFrom, read })).outgoing) out.add(account);
+        const r = hook({ account, rcptTo, mailFrom, read });
+        if (r instanceof Promise) return rest(k, r);
+        if (r.outgoing) out.add(account);
       } catch (err) {
-        s.log.error({ err, account }, 'matching incoming message to outgoing messages');
+        failed(err, account);
       }
     }
     return out;
   }
 
   /**
-   * The stored message is prefix + data. In memory for small messages; for spilled ones a new
-   * temp file is written (prefix, then the received data streamed in), which the store
-   * hard-links into each recipient's account, so a large message is copied once.
+   * A spilled (large) message: a new temp file is written (prefix, then the received data
+   * streamed in), which the store hard-links into each recipient's account, so a large message
+   * is copied once. In-memory messages go through inMemory().
    */
-  private async prepare(prefix: Buffer, msg: ReceivedMessage): Promise<{ parsed: Part; data: Buffer | { tempPath: string; size: number }; cleanup: () => Promise<void> }> {
-    if (msg.buffer) {
-      const data = Buffer.concat([prefix, msg.buffer]);
-      return { parsed: parseBuffer(data), data, cleanup: async () => {} };
-    }
+  private async spill(prefix: Buffer, msg: ReceivedMessage): Promise<{ parsed: Part; data: { tempPath: string; size: number }; cleanup: () => Promise<void> }> {
     const tempPath = join(this.deps.tmpDir, `deliver-${Date.now()}-${randomBytes(6).toString('hex')}`);
     const fh = await fsp.open(tempPath, 'wx', 0o600);
     const parser = new PartParser();
@@ -376,7 +398,15 @@ export class DeliveryPolicy implements SessionPolicy {
   }
 }
 
-  /** What rulesets match against: envelope sender, From, verified domains, the original header fields. */
+/** The stored message is the prefix (trace headers) and the received message: in one buffer, parsed. */
+function inMemory(prefixText: string, prefixLen: number, message: Buffer): { parsed: Part; data: Buffer; cleanup: undefined } {
+  const data = Buffer.allocUnsafe(prefixLen + message.length);
+  data.write(prefixText, 0, 'utf8');
+  message.copy(data, prefixLen);
+  return { parsed: parseBuffer(data), data, cleanup: undefined };
+}
+
+/** What rulesets match against: envelope sender, From, verified domains, the original header fields. */
 async function rulesetInput(
   mailFrom: string,
   prefixLen: number,
@@ -475,6 +505,32 @@ export function lookupTargets(stat: StaticConfig, dynamic: DynamicConfig, a: Smt
     return { ok: true, info: { targets, membersOnly } };
   }
   return { ok: true, info: { targets: [{ account: r.account, mailbox: r.mailbox, rcptTo, rulesets: r.kind === 'account' ? r.destination.Rulesets : undefined }], membersOnly: false } };
+}
+
+/** Most memoized recipient lookups per configuration (the map is emptied when full). */
+const TARGET_MEMO_MAX = 10_000;
+const targetMemos = new WeakMap<DynamicConfig, WeakMap<StaticConfig, Map<string, TargetLookup>>>();
+
+/**
+ * lookupTargets, memoized per (frozen) configuration: its result is a function of the two
+ * configurations, the address and (for members-only aliases) the envelope sender. Configurations
+ * from the loader are deeply frozen and replaced, never changed, on reload; others are not
+ * memoized. The results are frozen: callers share them.
+ */
+function lookupTargetsCached(stat: StaticConfig, dynamic: DynamicConfig, a: SmtpAddress, mailFrom: string): TargetLookup {
+  if (!Object.isFrozen(dynamic) || !Object.isFrozen(stat)) return lookupTargets(stat, dynamic, a, mailFrom);
+  let byStat = targetMemos.get(dynamic);
+  if (!byStat) targetMemos.set(dynamic, (byStat = new WeakMap()));
+  let memo = byStat.get(stat);
+  if (!memo) byStat.set(stat, (memo = new Map()));
+  const key = `${a.localpart}\0${a.domain}\0${mailFrom}`;
+  let r = memo.get(key);
+  if (!r) {
+    r = deepFreeze(lookupTargets(stat, dynamic, a, mailFrom));
+    if (memo.size >= TARGET_MEMO_MAX) memo.clear();
+    memo.set(key, r);
+  }
+  return r;
 }
 
 function targetRefusal(reason: Extract<TargetLookup, { ok: false }>['reason']): SmtpError {

@@ -33,13 +33,38 @@ function clean(s: string): string {
 }
 
 export function receivedHeader(i: ReceivedInput): string {
+  let h = `${fromBy(i)}${i.id}`;
+  if (i.forAddress) h += `\r\n\tfor <${clean(formatAddress(i.forAddress))}>`;
+  if (i.tls) h += `\r\n\ttls ${clean(i.tls.cipher)} (${clean(i.tls.version)})`;
+  return `${h}; ${dateOf(i.date)}\r\n`;
+}
+
+/** The last "Received: from … by … with … id " text made, and what it was made of. */
+let lastFromBy: { helo?: string; remoteHost?: string; remoteIP: string; hostname: string; protocol: string; text: string } | undefined;
+
+/**
+ * The start of a Received header up to its id: the same for every message of a connection (and
+ * of a sending host), so the last one is reused when its inputs are equal.
+ */
+function fromBy(i: ReceivedInput): string {
+  const protocol = withProtocol(i);
+  const l = lastFromBy;
+  if (l && l.helo === i.helo && l.remoteHost === i.remoteHost && l.remoteIP === i.remoteIP && l.hostname === i.hostname && l.protocol === protocol) return l.text;
   const ipLiteral = i.remoteIP.includes(':') ? `[IPv6:${i.remoteIP}]` : `[${i.remoteIP}]`;
-  const lines = [`Received: from ${clean(i.helo ?? 'unknown')} (${clean(i.remoteHost ?? 'unknown')} ${ipLiteral})`];
-  lines.push(`\tby ${i.hostname} with ${withProtocol(i)} id ${i.id}`);
-  if (i.forAddress) lines.push(`\tfor <${clean(formatAddress(i.forAddress))}>`);
-  if (i.tls) lines.push(`\ttls ${clean(i.tls.cipher)} (${clean(i.tls.version)})`);
-  lines[lines.length - 1] += `; ${formatRfc5322Date(i.date)}`;
-  return lines.join('\r\n') + '\r\n';
+  const text = `Received: from ${clean(i.helo ?? 'unknown')} (${clean(i.remoteHost ?? 'unknown')} ${ipLiteral})\r\n\tby ${i.hostname} with ${protocol} id `;
+  lastFromBy = { helo: i.helo, remoteHost: i.remoteHost, remoteIP: i.remoteIP, hostname: i.hostname, protocol, text };
+  return text;
+}
+
+/** The last date formatted, by its second: messages received in the same second share it. */
+let lastDate: { second: number; text: string } | undefined;
+
+function dateOf(d: Date): string {
+  const second = Math.floor(d.getTime() / 1000);
+  if (lastDate?.second === second) return lastDate.text;
+  const text = formatRfc5322Date(d);
+  lastDate = { second, text };
+  return text;
 }
 
 export function returnPathHeader(mailFrom: SmtpAddress | undefined): string {
