@@ -219,10 +219,25 @@ export async function run(args: string[]): Promise<void> {
         return warmup;
       }, (s, k) => `${(k / s).toFixed(0)} msg/s (${s.toFixed(1)} s)`);
     }
+    const lat: Array<[number, number]> = [];
     await step(`APPEND ${seqN} one at a time (durable OK each)`, '≥ 500 msg/s', async () => {
-      for (let i = 0; i < seqN; i++) ok(await c.cmd(appendCmd(msgs[i]!)), `APPEND ${i}`);
+      for (let i = 0; i < seqN; i++) {
+        const t = performance.now();
+        ok(await c.cmd(appendCmd(msgs[i]!)), `APPEND ${i}`);
+        lat.push([msgs[i]!.length, performance.now() - t]);
+      }
       return seqN;
     }, (s, k) => `${(k / s).toFixed(0)} msg/s (${s.toFixed(1)} s)`);
+    // Round trips by size: messages above the store's inline limit (64 KiB by default) are files
+    // with their own fsyncs (file and directory) before the WAL commit.
+    const bySize = (name: string, l: number[]) => {
+      if (!l.length) return;
+      l.sort((a, b) => a - b);
+      const sum = l.reduce((a, b) => a + b, 0);
+      const all = lat.reduce((a, b) => a + b[1], 0);
+      return `${name}: ${l.length}, round trip p50 ${l[l.length >> 1]!.toFixed(2)} ms, p90 ${l[Math.floor(l.length * 0.9)]!.toFixed(2)} ms, mean ${(sum / l.length).toFixed(2)} ms (${((100 * sum) / all).toFixed(0)}% of the time)`;
+    };
+    console.log(`    ${[bySize('≤ 64 KiB', lat.filter((x) => x[0] <= 65536).map((x) => x[1])), bySize('> 64 KiB', lat.filter((x) => x[0] > 65536).map((x) => x[1]))].filter(Boolean).join('; ')}`);
     await step(`APPEND ${n - seqN} pipelined (LITERAL+, ${window} in flight)`, '≥ 500 msg/s', async () => {
       await pipelined(seqN, n);
       return n - seqN;

@@ -97,6 +97,7 @@ export class QPDecoder {
   write(buf: Uint8Array, start = 0, end = buf.length): void {
     const out = this.out;
     let i = start;
+    if (!out && this.state === QP.Normal && this.ws.length === 0 && this.wsExtra === 0) i = this.countLines(buf, i, end);
     while (i < end) {
       if (this.state !== QP.Normal || this.ws.length !== 0 || this.wsExtra !== 0) {
         this.step(buf[i]!);
@@ -171,6 +172,58 @@ export class QPDecoder {
       this.step(buf[i]!);
       i++;
     }
+  }
+
+  /**
+   * Counting only, from the initial state: the decoded size of the complete lines at the start
+   * of buf[i:end) without visiting every byte. A line's bytes count as written, less: two per
+   * "=XX" escape, a soft break ("=" [whitespace] line end, rule 5) entirely, whitespace before a
+   * hard line break (rule 3). Line ends and "=" are found with indexOf. Returns where it stopped
+   * (after the last line end it handled, the state again initial); the rest goes through the
+   * general path, as does a line with "=" whitespace and a lone CR, where the state machine
+   * drops that whitespace.
+   */
+  private countLines(buf: Uint8Array, start: number, end: number): number {
+    // Searches in a view of the piece only: their cost stays within it.
+    const v = buf.subarray(start, end);
+    const len = v.length;
+    let n = this.n;
+    let i = 0;
+    let eq = v.indexOf(61);
+    while (i < len) {
+      const lf = v.indexOf(10, i);
+      if (lf < 0) break;
+      let ce = lf;
+      if (ce > i && v[ce - 1] === 13) ce--;
+      let k = ce;
+      while (k > i && (v[k - 1] === 32 || v[k - 1] === 9)) k--;
+      const soft = k > i && v[k - 1] === 61;
+      // Escapes before the soft break's "=" (or the trailing whitespace).
+      const stop = soft ? k - 1 : k;
+      let lost = 0;
+      let bad = false;
+      while (eq >= 0 && eq < stop) {
+        if (eq + 2 < ce && hexVal(v[eq + 1]!) >= 0 && hexVal(v[eq + 2]!) >= 0) {
+          lost += 2;
+          eq = v.indexOf(61, eq + 3);
+        } else {
+          let j = eq + 1;
+          while (j < ce && (v[j] === 32 || v[j] === 9)) j++;
+          if (j > eq + 1 && j < ce && v[j] === 13) {
+            bad = true; // "=" whitespace, lone CR
+            break;
+          }
+          eq = v.indexOf(61, eq + 1);
+        }
+      }
+      if (bad) break;
+      n += lf + 1 - i - lost - (soft ? lf + 2 - k : ce - k);
+      i = lf + 1;
+      // The soft break's "=" (if any) is behind us now.
+      if (eq >= 0 && eq < i) eq = v.indexOf(61, i);
+    }
+    this.n = n;
+    return start + i;
   }
 
   private step(b: number): void {
