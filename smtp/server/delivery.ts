@@ -17,7 +17,7 @@ import { deepFreeze } from '../../config/load.js';
 import type { Store } from '../../store/index.js';
 import { QuotaExceededError } from '../../store/index.js';
 import type { RateLimiter } from '../../auth/ratelimit.js';
-import type { Metrics } from '../../metrics/registry.js';
+import type { HotCount, Metrics } from '../../metrics/registry.js';
 import type { Resolver } from '../../dns/resolver.js';
 import { PartParser, parseBuffer, type Part } from '../../message/part.js';
 import { C, E, SmtpError, enhancedCode } from '../codes.js';
@@ -156,6 +156,22 @@ export class DeliveryPolicy implements SessionPolicy {
     this.requireTLS = deps.requireTLS;
   }
 
+  /** Metrics cells per result (Metrics.hotCount): a message or recipient costs an addition. */
+  private readonly messageCounts = new Map<string, HotCount>();
+  private readonly recipientCounts = new Map<string, HotCount>();
+
+  private countMessage(result: string): void {
+    let c = this.messageCounts.get(result);
+    if (!c) this.messageCounts.set(result, (c = this.deps.metrics.hotCount('smtpMessages', this.service, result)));
+    c.n++;
+  }
+
+  private countRecipient(result: string): void {
+    let c = this.recipientCounts.get(result);
+    if (!c) this.recipientCounts.set(result, (c = this.deps.metrics.hotCount('smtpRecipients', this.service, result)));
+    c.n++;
+  }
+
   private now(): Date {
     return this.deps.clock?.() ?? new Date();
   }
@@ -168,7 +184,7 @@ export class DeliveryPolicy implements SessionPolicy {
     // mox §5: in localserve, a MAIL FROM localpart starting with "mailfrom" fails here as asked.
     if (this.localserve && tx.mailFrom?.localpart.toLowerCase().startsWith('mailfrom')) await localserveFail(tx.mailFrom.localpart, 'MAIL FROM', sleep);
     if (!this.deps.messageLimiter.canAdd(s.remoteIP)) {
-      this.deps.metrics.smtpMessages.inc({ service: this.service, result: 'ratelimit-messages' });
+      this.countMessage('ratelimit-messages');
       throw refuse(C.InsufficientStorage, E.MailboxFull, 'too many messages from your network, try again later');
     }
     // Start the reverse lookup for the Received header now, so it is done by the end of DATA.
@@ -181,7 +197,7 @@ export class DeliveryPolicy implements SessionPolicy {
 
   async rcptTo(s: SessionInfo, tx: Transaction, rcpt: Recipient): Promise<RcptInfo> {
     const { static: stat, dynamic } = this.deps.config();
-    const count = (result: string) => this.deps.metrics.smtpRecipients.inc({ service: this.service, result });
+    const count = (result: string) => this.countRecipient(result);
     const from = tx.mailFrom ? `${tx.mailFrom.localpart}@${tx.mailFrom.domain}` : '';
     if (this.localserve && rcpt.address.localpart.toLowerCase().startsWith('rcptto')) await localserveFail(rcpt.address.localpart, 'RCPT TO', sleep);
     let r = lookupTargetsCached(stat, dynamic, rcpt.address, from);
@@ -213,7 +229,7 @@ export class DeliveryPolicy implements SessionPolicy {
   async data(s: SessionInfo, tx: Transaction, msg: ReceivedMessage): Promise<string> {
     const started = process.hrtime.bigint();
     const d = this.deps;
-    const result = (r: string) => d.metrics.smtpMessages.inc({ service: this.service, result: r });
+    const result = (r: string) => this.countMessage(r);
     if (!d.byteLimiter.add(s.remoteIP, msg.size)) {
       result('ratelimit-bytes');
       throw refuse(C.InsufficientStorage, E.MailboxFull, 'too much data from your network, try again later');
@@ -299,7 +315,7 @@ export class DeliveryPolicy implements SessionPolicy {
       if (cleanup) await cleanup();
     }
     result('accepted');
-    d.metrics.smtpDeliveryDuration.observe({ service: this.service }, Number(process.hrtime.bigint() - started) / 1e9);
+    d.metrics.observeDelivery(this.service, Number(process.hrtime.bigint() - started) / 1e9);
     s.log.info({ id, mailFrom, rcpts: tx.recipients.length, size: fullSize }, 'delivered');
     return `message delivered, id ${id}`;
   }
