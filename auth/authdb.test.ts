@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuthDb, AUTH_DB_FILE, LOGIN_ATTEMPT_RETENTION_MS, type LoginAttempt } from './authdb.js';
+import { AuthDb, AUTH_DB_FILE, AUTH_MIGRATIONS, LOGIN_ATTEMPT_RETENTION_MS, type LoginAttempt } from './authdb.js';
 
 function withDb(fn: (db: AuthDb, dir: string, clock: { now: number }) => void | Promise<void>): () => Promise<void> {
   return async () => {
@@ -25,9 +25,9 @@ test(
     assert.ok(existsSync(join(dir, AUTH_DB_FILE)));
     assert.equal(db.db.pragma('journal_mode', { simple: true }), 'wal');
     assert.equal(db.db.pragma('synchronous', { simple: true }), 1); // NORMAL
-    assert.equal(db.db.pragma('user_version', { simple: true }), 1);
+    assert.equal(db.db.pragma('user_version', { simple: true }), AUTH_MIGRATIONS.length);
     const again = AuthDb.open(dir);
-    assert.equal(again.db.pragma('user_version', { simple: true }), 1);
+    assert.equal(again.db.pragma('user_version', { simple: true }), AUTH_MIGRATIONS.length);
     again.close();
   }),
 );

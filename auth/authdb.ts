@@ -1,5 +1,6 @@
 /**
- * auth.db in the data dir (DESIGN §4): login attempts (and, later, web sessions).
+ * auth.db in the data dir (DESIGN §4): login attempts, and the web pages' login sessions (table
+ * web_session, used by web/session-db.ts).
  *
  * Every login attempt, by any protocol and with any result, is one row, kept 30 days as in mox
  * (§9.2) and shown in the account and admin UIs. Rows back no acknowledgement, so the database runs
@@ -40,6 +41,22 @@ export const AUTH_MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX login_attempt_time ON login_attempt (time, id);
       CREATE INDEX login_attempt_account ON login_attempt (account, time, id);
+    `,
+  },
+  {
+    version: 2,
+    sql: `
+      -- Login sessions of the admin and account pages (web/session-db.ts), so a restart logs no
+      -- one out. The key is a SHA-256 of the cookie token: the table holds no usable cookie.
+      CREATE TABLE web_session (
+        key TEXT PRIMARY KEY,           -- SHA-256 (base64url) of the cookie token
+        app TEXT NOT NULL,              -- 'admin' or 'account'
+        account TEXT,                   -- NULL for the admin
+        login_name TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        created INTEGER NOT NULL,       -- ms since epoch
+        last_used INTEGER NOT NULL      -- ms since epoch, written back at most once a minute per session
+      );
     `,
   },
 ];

@@ -45,7 +45,7 @@ import { adminApp } from '../web/admin/app.js';
 import { adminConfigOps } from './config-ops.js';
 import { accountApp } from '../web/account/app.js';
 import { SessionStore, ACCOUNT_SESSION_LIMITS, ADMIN_SESSION_LIMITS } from '../web/session.js';
-import { SessionDb } from '../web/session-db.js';
+import { sessionPersistence } from '../web/session-db.js';
 import { setAccountFields, type DomainsFile } from '../config/write.js';
 import { setAccountWebhook } from '../config/webhook-config.js';
 import type { CtlCall } from '../web/admin/deps.js';
@@ -475,12 +475,10 @@ export async function startServer(opts: StartOptions): Promise<Server> {
     }, RETIRED_CLEANUP_INTERVAL_MS);
     idemTimer.unref();
     cleanups.push(() => clearInterval(idemTimer));
-    // Login sessions of the web pages survive restarts (web/session-db.ts).
-    const sessionDb = SessionDb.open(dataDir);
-    cleanups.push(() => sessionDb.close());
+    // Login sessions of the web pages survive restarts (in auth.db, web/session-db.ts).
     const sessionClock = () => (opts.clock ? opts.clock().getTime() : Date.now());
-    const accountSessions = new SessionStore(ACCOUNT_SESSION_LIMITS, sessionClock, sessionDb.forApp('account'));
-    const adminSessions = new SessionStore(ADMIN_SESSION_LIMITS, sessionClock, sessionDb.forApp('admin'));
+    const accountSessions = new SessionStore(ACCOUNT_SESSION_LIMITS, sessionClock, sessionPersistence(authDb.db, 'account'));
+    const adminSessions = new SessionStore(ADMIN_SESSION_LIMITS, sessionClock, sessionPersistence(authDb.db, 'admin'));
     // The admin and account pages: one handler each, shared by every listener that serves them
     // (so a session is the same on HTTP and HTTPS).
     const accountEdit = async (write: (f: DomainsFile) => Promise<unknown>) => {

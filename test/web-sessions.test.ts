@@ -1,12 +1,12 @@
 /**
- * Web login sessions survive a server restart (web/session-db.ts): a user logged in to the account
+ * Web login sessions survive a server restart (auth.db, web/session-db.ts): a user logged in to the account
  * pages and the admin logged in to the admin pages stay logged in with the same cookies and CSRF
  * tokens after the server is stopped and started again on the same directory; logging out ends
- * the session for good, and web.db holds no cookie token.
+ * the session for good, and auth.db holds no cookie token.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer } from '../cmd/server.js';
 import { nullLogger } from '../log/logger.js';
@@ -33,8 +33,8 @@ test('web sessions: still logged in after a restart, same CSRF token; logout end
   await ts.server.stop();
   running = undefined;
   for (const [name, v] of [...account.cookies, ...admin.cookies]) {
-    const db = readFileSync(join(ts.dir, 'data', 'web.db')).toString('latin1');
-    assert.ok(!db.includes(v), `cookie ${name} is not stored in web.db`);
+    const db = ['auth.db', 'auth.db-wal'].map((f) => join(ts.dir, 'data', f)).filter((f) => existsSync(f)).map((f) => readFileSync(f).toString('latin1')).join('');
+    assert.ok(!db.includes(v), `cookie ${name} is not stored in auth.db`);
   }
   const server = await startServer({ configPath: join(ts.dir, 'mox.conf'), log: nullLogger(), resolver: ts.dns.resolver, failedLoginDelayMs: 0 });
   running = server;

@@ -6,7 +6,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SessionStore, TOUCH_EVERY_MS } from './session.js';
-import { SessionDb } from './session-db.js';
+import { sessionPersistence } from './session-db.js';
+import { AuthDb } from '../auth/authdb.js';
 
 test('html: interpolated values are escaped, SafeHtml and arrays are not double-escaped', () => {
   const subject = '<script>alert("x")</script> & \'q\'';
@@ -32,14 +33,14 @@ test('sessions: idle expiry and a limit per account (least recently used dropped
   assert.notEqual(a.session.csrf, c.session.csrf);
 });
 
-test('sessions persist: reloaded from web.db after a restart, by token hash only; logout, expiry and password change remove them', () => {
+test('sessions persist: reloaded from auth.db after a restart, by token hash only; logout, expiry and password change remove them', () => {
   const dir = mkdtempSync(join(tmpdir(), 'moxts-websess-'));
   try {
     let now = 1_000_000;
     const limits = { idleMs: 10 * TOUCH_EVERY_MS, maxPerKey: 5 };
-    let db = SessionDb.open(dir);
-    let s = new SessionStore(limits, () => now, db.forApp('account'));
-    const admins = new SessionStore(limits, () => now, db.forApp('admin'));
+    let db = AuthDb.open(dir);
+    let s = new SessionStore(limits, () => now, sessionPersistence(db.db, 'account'));
+    const admins = new SessionStore(limits, () => now, sessionPersistence(db.db, 'admin'));
     const a = s.create({ account: 'mjl', loginName: 'mjl@example.com' });
     const b = s.create({ account: 'mjl', loginName: 'mjl@example.com' });
     const c = s.create({ account: 'other', loginName: 'o@example.com' });
@@ -48,32 +49,32 @@ test('sessions persist: reloaded from web.db after a restart, by token hash only
     assert.ok(s.get(a.token)); // written back (more than a minute since the last write)
     now += 9 * TOUCH_EVERY_MS; // b and c idle for 11 minutes, a for 9
     // The database has hashes, never the cookie tokens.
-    const raw = readFileSync(join(dir, 'web.db')).toString('latin1') + readFileSync(join(dir, 'web.db-wal')).toString('latin1');
+    const raw = readFileSync(join(dir, 'auth.db')).toString('latin1') + readFileSync(join(dir, 'auth.db-wal')).toString('latin1');
     for (const t of [a.token, b.token, c.token, adm.token]) assert.ok(!raw.includes(t), 'token not stored');
     db.close();
 
     // Restart.
-    db = SessionDb.open(dir);
-    s = new SessionStore(limits, () => now, db.forApp('account'));
+    db = AuthDb.open(dir);
+    s = new SessionStore(limits, () => now, sessionPersistence(db.db, 'account'));
     const got = s.get(a.token);
     assert.equal(got?.loginName, 'mjl@example.com');
     assert.equal(got?.csrf, a.session.csrf, 'same CSRF token after the restart');
     assert.equal(s.get(b.token), undefined, 'idle past the limit (expired while down)');
     assert.equal(s.get(c.token), undefined);
     assert.equal(s.get(adm.token), undefined, 'admin sessions are kept apart');
-    assert.ok(new SessionStore(limits, () => now, db.forApp('admin')).size === 0, 'the admin session expired too');
+    assert.ok(new SessionStore(limits, () => now, sessionPersistence(db.db, 'admin')).size === 0, 'the admin session expired too');
     const d = s.create({ account: 'mjl', loginName: 'mjl@example.com' });
     assert.equal(s.deleteFor('mjl', d.session), 1, 'password change ends the other session');
     db.close();
 
-    db = SessionDb.open(dir);
-    s = new SessionStore(limits, () => now, db.forApp('account'));
+    db = AuthDb.open(dir);
+    s = new SessionStore(limits, () => now, sessionPersistence(db.db, 'account'));
     assert.equal(s.get(a.token), undefined, 'ended sessions stay ended after a restart');
     const kept = s.get(d.token)!;
     s.delete(kept);
     db.close();
-    db = SessionDb.open(dir);
-    assert.equal(new SessionStore(limits, () => now, db.forApp('account')).size, 0, 'logout removed it');
+    db = AuthDb.open(dir);
+    assert.equal(new SessionStore(limits, () => now, sessionPersistence(db.db, 'account')).size, 0, 'logout removed it');
     db.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
