@@ -52,6 +52,7 @@ function needsLiteral(s: string, opts: FormatOptions): boolean {
 }
 
 function quote(s: string): string {
+  if (s.indexOf('"') < 0 && s.indexOf('\\') < 0) return '"' + s + '"';
   return '"' + s.replace(/[\\"]/g, (c) => '\\' + c) + '"';
 }
 
@@ -79,13 +80,33 @@ function emit(v: ImapValue, opts: FormatOptions, out: (string | Buffer)[]): void
   }
 }
 
+/** emit() into one string (Buffer literals decoded as UTF-8): no array of tokens. */
+function emitString(v: ImapValue, opts: FormatOptions): string {
+  if (v === null) return 'NIL';
+  if (typeof v === 'number') return String(Math.trunc(v));
+  if (typeof v === 'string') return needsLiteral(v, opts) ? `{${Buffer.byteLength(v)}}\r\n${v}` : quote(v);
+  if (Array.isArray(v)) {
+    let s = '(';
+    for (let i = 0; i < v.length; i++) {
+      if (i) s += ' ';
+      s += emitString(v[i] as ImapValue, opts);
+    }
+    return s + ')';
+  }
+  const o = v as ImapAtom | ImapLiteral | ImapConcat;
+  if (o.kind === 'atom') return o.value;
+  if (o.kind === 'concat') {
+    let s = '';
+    for (const x of o.values) s += emitString(x, opts);
+    return s;
+  }
+  if (typeof o.value === 'string') return `{${Buffer.byteLength(o.value)}}\r\n${o.value}`;
+  return `{${o.value.length}}\r\n${o.value.toString('utf8')}`;
+}
+
 /** Serializes an IMAP value as a string (Buffer literals are decoded as UTF-8). */
 export function formatImapValue(v: ImapValue, opts: FormatOptions = {}): string {
-  const out: (string | Buffer)[] = [];
-  emit(v, opts, out);
-  let s = '';
-  for (const x of out) s += typeof x === 'string' ? x : x.toString('utf8');
-  return s;
+  return emitString(v, opts);
 }
 
 /** Serializes an IMAP value as bytes (exact for Buffer literals). */
