@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { authenticate, sealMessage, dkimVerify } from 'mailauth';
 import { generateDkimKey, dkimTxtRecord } from './dkim-keys.js';
 import { dkimSign } from './dkim-sign.js';
-import { verifyMessage, dmarcRejects, dmarcQuarantines, mailauthResolver, authResultsHeader, dkimVerifyInput, headerSectionEnd, unsignedHeaderSection, unsignedDkimResult, fromFieldValues, type VerifyInput } from './verify.js';
+import { verifyMessage, dmarcRejects, dmarcQuarantines, mailauthResolver, authResultsHeader, dkimVerifyInput, headerSectionEnd, unsignedHeaderSection, unsignedDkimResult, fromFieldValues, memoizedVerdict, type VerifyInput } from './verify.js';
 import { startTestDns, type TestDns } from '../dns/testserver.js';
 import { cachingResolver, POSITIVE_TTL_MS } from '../dns/cache.js';
 
@@ -476,9 +476,14 @@ test('unsigned messages: with the DNS cache, the whole verdict is reused exactly
   const dmarcQueries = () => dns.queries.filter((q) => q.name.toLowerCase() === '_dmarc.vcache.example').length;
   dns.set('vcache.example', { TXT: [`v=spf1 ip4:${GOOD_IP} -all`] });
   dmarcRecord('vcache.example', 'v=DMARC1; p=reject');
+  const memoInput = (body?: string, over: Partial<VerifyInput> = {}): VerifyInput => ({ message: msg('alice@vcache.example', body), ip: GOOD_IP, helo: 'mail.helo.example', mailFrom: 'bounce@vcache.example', hostname: HOST, resolver, ...over });
   try {
+    assert.equal(memoizedVerdict(memoInput()), undefined, 'nothing memoized yet');
     const first = await verify({ message: msg('alice@vcache.example'), mailFrom: 'bounce@vcache.example', resolver });
     assert.deepEqual([first.spf.result, first.dmarc.result, first.dmarc.policy], ['pass', 'pass', 'reject']);
+    // The synchronous lookup finds the same verdict, for another body too; not for another IP.
+    assert.equal(memoizedVerdict(memoInput('Other text.\r\n')), first);
+    assert.equal(memoizedVerdict(memoInput(undefined, { ip: BAD_IP })), undefined);
     const n = dmarcQueries();
     // Another unsigned message (other body, same From): the same verdict and headers, no lookups.
     const again = await verify({ message: msg('alice@vcache.example', 'Other text.\r\n'), mailFrom: 'bounce@vcache.example', resolver });
@@ -494,6 +499,7 @@ test('unsigned messages: with the DNS cache, the whole verdict is reused exactly
     t += POSITIVE_TTL_MS - 1;
     assert.equal((await verify({ message: msg('alice@vcache.example'), mailFrom: 'bounce@vcache.example', resolver })).dmarc.policy, 'reject');
     t += 1;
+    assert.equal(memoizedVerdict(memoInput()), undefined, 'expired with the answers');
     assert.equal((await verify({ message: msg('alice@vcache.example'), mailFrom: 'bounce@vcache.example', resolver })).dmarc.policy, 'quarantine');
     // pct below 100 samples at random per message: never reused.
     dmarcRecord('vcache.example', 'v=DMARC1; p=reject; pct=50');

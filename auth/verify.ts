@@ -465,6 +465,22 @@ function verdictMemoKey(input: VerifyInput, mailFrom: string, headerFrom: readon
   return `${input.ip}\n${input.helo}\n${mailFrom}\n${input.hostname}\n${input.loopbackSpfDomains?.join(' ') ?? ''}\n${from}`;
 }
 
+/**
+ * The memoized verdict of an unsigned message, when verifyMessage has one for this input (the
+ * same lookup it starts with); undefined otherwise, and then verifyMessage computes it. For
+ * callers that skip a promise on the common path.
+ */
+export function memoizedVerdict(input: VerifyInput): AuthVerdicts | undefined {
+  if (!Buffer.isBuffer(input.message)) return undefined;
+  const memos = verdictMemos.get(input.resolver);
+  const cache = memos ? cachingResolverOf(input.resolver) : undefined;
+  if (!memos || !cache) return undefined;
+  const unsigned = unsignedHeader(input.message);
+  if (!unsigned) return undefined;
+  const memo = memos.get(verdictMemoKey(input, input.mailFrom.trim(), unsignedDkimResultOf(unsigned.text).headerFrom));
+  return memo && memo.expires > cache.now() ? memo.verdict : undefined;
+}
+
 /** Verify SPF, DKIM, ARC and DMARC for a received message. */
 export async function verifyMessage(input: VerifyInput): Promise<AuthVerdicts> {
   const unsigned = Buffer.isBuffer(input.message) ? unsignedHeader(input.message) : undefined;

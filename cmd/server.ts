@@ -18,10 +18,10 @@ import { createResolver, type Resolver } from '../dns/resolver.js';
 import { cachingResolver } from '../dns/cache.js';
 import { Metrics } from '../metrics/registry.js';
 import { RateLimiter, ConcurrencyLimiter } from '../auth/ratelimit.js';
-import { verifyMessage, dmarcRejects } from '../auth/verify.js';
+import { verifyMessage, memoizedVerdict, dmarcRejects, type AuthVerdicts, type VerifyInput as VerifyMessageInput } from '../auth/verify.js';
 import { startSmtpListener, type SmtpListener } from '../smtp/server/listener.js';
 import { startImapListener } from '../imap/listener.js';
-import { DeliveryPolicy, type Verifier, type IncomingReportCall } from '../smtp/server/delivery.js';
+import { DeliveryPolicy, type Verifier, type VerifyResult, type IncomingReportCall } from '../smtp/server/delivery.js';
 import { tmpDir } from '../store/paths.js';
 import { startMetricsListener } from '../metrics/http.js';
 import { QueueStore } from '../queue/store.js';
@@ -324,19 +324,10 @@ export async function startServer(opts: StartOptions): Promise<Server> {
       clockMs,
     );
     const hostname = loaded.static.Hostname;
-    // The verdict of an unsigned message is memoized (auth/verify.ts); so is what we make of it.
-    const verifyResults = new WeakMap<object, Awaited<ReturnType<Verifier>>>();
-    const verify: Verifier = async (input) => {
-      const v = await verifyMessage({
-        message: input.message.buffer ?? input.message.path!,
-        ip: input.ip,
-        helo: input.helo,
-        mailFrom: input.mailFrom,
-        hostname,
-        resolver,
-        // localserve: SPF passes for our single-label domains (localhost) from loopback (mox §5).
-        ...(loaded.static.Localserve ? { loopbackSpfDomains: Object.keys(current.Domains).filter((d) => !d.includes('.')).map((d) => d.toLowerCase()) } : {}),
-      });
+    // The verdict of an unsigned message is memoized (auth/verify.ts); so is what we make of it,
+    // and a memoized verdict is taken without a promise.
+    const verifyResults = new WeakMap<AuthVerdicts, VerifyResult>();
+    const verifyResult = (v: AuthVerdicts): VerifyResult => {
       const known = verifyResults.get(v);
       if (known) return known;
       const { authResultsHeader, receivedSpfHeader, ...meta } = v;
@@ -349,6 +340,20 @@ export async function startServer(opts: StartOptions): Promise<Server> {
       };
       verifyResults.set(v, r);
       return r;
+    };
+    const verify: Verifier = (input) => {
+      const vi: VerifyMessageInput = {
+        message: input.message.buffer ?? input.message.path!,
+        ip: input.ip,
+        helo: input.helo,
+        mailFrom: input.mailFrom,
+        hostname,
+        resolver,
+        // localserve: SPF passes for our single-label domains (localhost) from loopback (mox §5).
+        ...(loaded.static.Localserve ? { loopbackSpfDomains: Object.keys(current.Domains).filter((d) => !d.includes('.')).map((d) => d.toLowerCase()) } : {}),
+      };
+      const memo = memoizedVerdict(vi);
+      return memo ? verifyResult(memo) : verifyMessage(vi).then(verifyResult);
     };
     // DSNs, bounces and complaints about messages we sent (queue/incoming.ts, mox §4.3).
     const incomingReports = new IncomingReports({ queue, log: log.child({ proto: 'queue' }), clock: opts.clock });
@@ -386,7 +391,8 @@ export async function startServer(opts: StartOptions): Promise<Server> {
         clock: opts.clock,
         unknownRecipientDelayMs: opts.unknownRecipientDelayMs,
         incomingReport,
-        afterDeliver: (d) => webhooks.afterDeliver(d),
+        // Only copies that get an incoming webhook go to the webhook service (no promise for the others).
+        afterDeliver: (d) => (d.dsnMatched || !webhooks.incoming(d.account) ? undefined : webhooks.afterDeliver(d)),
       });
       for (const ip of l.IPs) {
         const sl: SmtpListener = await startSmtpListener(

@@ -58,7 +58,8 @@ export interface VerifyInput {
   mailFrom: string;
 }
 
-export type Verifier = (input: VerifyInput) => Promise<VerifyResult>;
+/** Verification; may answer synchronously (a memoized verdict). */
+export type Verifier = (input: VerifyInput) => Promise<VerifyResult> | VerifyResult;
 
 export interface DeliveryDeps {
   config: () => { static: StaticConfig; dynamic: DynamicConfig };
@@ -79,7 +80,7 @@ export interface DeliveryDeps {
    * passes webhook/'s afterDeliver: the incoming webhook is queued durably before we acknowledge).
    * A rejection fails the transaction with a temporary error; the sender retries.
    */
-  afterDeliver?: (d: IncomingDelivery) => Promise<void>;
+  afterDeliver?: (d: IncomingDelivery) => Promise<void> | void;
   /**
    * Called once per receiving account after its copy is durably stored, before 250: is the
    * message a report (DSN, bounce, complaint) about a message the account sent? Wired to
@@ -244,7 +245,8 @@ export class DeliveryPolicy implements SessionPolicy {
       }
     }
     const mailFrom = tx.mailFrom ? `${tx.mailFrom.localpart}@${tx.mailFrom.domain}` : '';
-    const verdict = await d.verify({ message: msg, ip: s.remoteIP, helo: s.helo ?? '', mailFrom });
+    const verifying = d.verify({ message: msg, ip: s.remoteIP, helo: s.helo ?? '', mailFrom });
+    const verdict = verifying instanceof Promise ? await verifying : verifying;
     if (verdict.reject) {
       result('dmarc-reject');
       throw refuse(C.MailboxUnavailable, E.DeliveryNotAuthorized, verdict.reject);
@@ -301,7 +303,8 @@ export class DeliveryPolicy implements SessionPolicy {
       if (outgoingReportAccounts.size) s.log.info({ id, accounts: [...outgoingReportAccounts] }, 'report about outgoing message');
       if (d.afterDeliver) {
         for (const { t, msgId } of stored) {
-          await d.afterDeliver({ account: t.account, mailbox: t.mailbox, msgId, parsed, data, mailFrom, rcptTo: t.rcptTo, remoteIP: s.remoteIP, receivedAt: now, auth: verdict.meta, dsnMatched: outgoingReportAccounts.has(t.account) });
+          const after = d.afterDeliver({ account: t.account, mailbox: t.mailbox, msgId, parsed, data, mailFrom, rcptTo: t.rcptTo, remoteIP: s.remoteIP, receivedAt: now, auth: verdict.meta, dsnMatched: outgoingReportAccounts.has(t.account) });
+          if (after) await after;
         }
       }
     } catch (e) {
