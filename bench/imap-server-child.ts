@@ -13,6 +13,8 @@ const ts = await startTestServer({
   imap: true,
   passwords: { mjl: 'bench password' },
   imapLimits: { connectionsPerMinute: [1e9, 1e9, 1e9], concurrentConnections: [1e6, 1e6, 1e6] },
+  // BENCH_INLINE_MAX=<bytes>: the store's inline message limit (A/B of DEFAULT_INLINE_MAX_SIZE).
+  indexing: process.env.BENCH_INLINE_MAX ? { inlineMaxSize: Number(process.env.BENCH_INLINE_MAX) } : undefined,
 });
 process.on('SIGTERM', () => {
   void ts.stop().then(() => process.exit(0));

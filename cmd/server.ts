@@ -119,8 +119,8 @@ export interface StartOptions {
   queueConcurrency?: number;
   /** Don't start the queue scheduler (tests that only look at the queue). */
   noQueueScheduler?: boolean;
-  /** When the full-text index is filled (store/README.md "Deferred indexing"; tests). */
-  indexing?: Pick<StoreOptions, 'indexIdleMs' | 'indexMaxDelayMs' | 'indexMaxBacklog'>;
+  /** When the full-text index is filled (store/README.md "Deferred indexing"; tests), and the inline message size limit (bench A/B). */
+  indexing?: Pick<StoreOptions, 'indexIdleMs' | 'indexMaxDelayMs' | 'indexMaxBacklog' | 'inlineMaxSize'>;
 }
 
 type Triple = readonly [number, number, number];

@@ -471,7 +471,7 @@ test('inline messages (inlineMaxSize): no file, ranged reads, copy/move/expunge/
   }
 });
 
-test('default: messages up to 64 KiB inline, larger ones as files; ranged reads of both', async () => {
+test('default: messages up to 256 KiB inline, larger ones as files; ranged reads of both', async () => {
   await withStore(async (s) => {
     const a = s.account('d');
     const body = (n: number) => Buffer.from('Subject: x\r\n\r\n' + 'y'.repeat(n - 16) + '\r\n');

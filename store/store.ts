@@ -28,11 +28,13 @@ import { FtsIndexer } from './fts-indexer.js';
 export const MAX_BATCH = 256;
 
 /**
- * Default StoreOptions.inlineMaxSize: messages given as bytes up to 64 KiB are stored in index.db
+ * Default StoreOptions.inlineMaxSize: messages given as bytes up to 256 KiB are stored in index.db
  * (the batch's WAL fsync makes them durable; no per-message file, file fsync and directory fsync).
- * SQLite's own measurements favour BLOBs below ~50–100 KiB. See README "Inline messages".
+ * The same as SMTP's SPILL_THRESHOLD (smtp/server/sink.ts): what a server holds in memory goes
+ * inline, what it spilled to a temp file is hard-linked as a file. See README "Inline messages"
+ * for the measurements behind it (64 KiB until session 5).
  */
-export const DEFAULT_INLINE_MAX_SIZE = 64 * 1024;
+export const DEFAULT_INLINE_MAX_SIZE = 256 * 1024;
 
 /**
  * Default StoreOptions.maxConcurrentSyncs: libuv's default thread-pool size. In the SMTP bench
@@ -57,7 +59,7 @@ export interface StoreOptions {
   /**
    * Store messages given as bytes up to this size inside index.db (table message_blob) instead
    * of as files: no per-message fsync, the batch's WAL fsync covers them. Default
-   * DEFAULT_INLINE_MAX_SIZE (64 KiB); 0: always files. See README "Inline messages".
+   * DEFAULT_INLINE_MAX_SIZE (256 KiB); 0: always files. See README "Inline messages".
    */
   inlineMaxSize?: number;
   /**
