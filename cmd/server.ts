@@ -205,6 +205,10 @@ export async function startServer(opts: StartOptions): Promise<Server> {
   const authDb = new AuthDb(join(dataDir, AUTH_DB_FILE), { clock: clockNow });
   cleanups.push(() => authDb.close());
   cleanups.push(authDb.scheduleCleanup(AUTH_CLEANUP_INTERVAL_MS, (err) => log.error({ err }, 'cleaning up login attempts')));
+  // Login sessions of the web pages survive restarts (in auth.db, web/session-db.ts). A password
+  // set for an account (CLI, admin or account pages) ends its sessions, as does removing it.
+  const accountSessions = new SessionStore(ACCOUNT_SESSION_LIMITS, clockNow, sessionPersistence(authDb.db, 'account'));
+  const adminSessions = new SessionStore(ADMIN_SESSION_LIMITS, clockNow, sessionPersistence(authDb.db, 'admin'));
   // Login names are email addresses of an account (its destinations, as in mox); the password
   // record is in the account's index.db.
   const lookupAccount = async (username: string): Promise<LoginAccount | undefined> => {
@@ -278,7 +282,10 @@ export async function startServer(opts: StartOptions): Promise<Server> {
         if (!current.Accounts[account]) throw new Error(`no such account ${JSON.stringify(account)}`);
         if (!password) throw new Error('empty password');
         store.account(account).setPassword(await hashPassword(password));
-        return null;
+        // Whoever knew the old password is logged out of the account pages; the account's own
+        // password page keeps the session that made the change (args.keepWebSession, its key).
+        const keep = typeof args.keepWebSession === 'string' ? args.keepWebSession : undefined;
+        return { endedWebSessions: accountSessions.deleteFor(account, keep) };
       },
       queue: (args) =>
         queueOp(queue, String(args.op ?? ''), args, {
@@ -292,6 +299,7 @@ export async function startServer(opts: StartOptions): Promise<Server> {
         // Called by "config account rm" after removing the account from domains.conf.
         const account = String(args.account ?? '');
         await store.removeAccount(account);
+        accountSessions.deleteFor(account);
         return null;
       },
     };
@@ -481,10 +489,6 @@ export async function startServer(opts: StartOptions): Promise<Server> {
     }, RETIRED_CLEANUP_INTERVAL_MS);
     idemTimer.unref();
     cleanups.push(() => clearInterval(idemTimer));
-    // Login sessions of the web pages survive restarts (in auth.db, web/session-db.ts).
-    const sessionClock = () => (opts.clock ? opts.clock().getTime() : Date.now());
-    const accountSessions = new SessionStore(ACCOUNT_SESSION_LIMITS, sessionClock, sessionPersistence(authDb.db, 'account'));
-    const adminSessions = new SessionStore(ADMIN_SESSION_LIMITS, sessionClock, sessionPersistence(authDb.db, 'admin'));
     // The admin and account pages: one handler each, shared by every listener that serves them
     // (so a session is the same on HTTP and HTTPS).
     const accountEdit = async (write: (f: DomainsFile) => Promise<unknown>) => {

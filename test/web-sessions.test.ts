@@ -2,7 +2,8 @@
  * Web login sessions survive a server restart (auth.db, web/session-db.ts): a user logged in to the account
  * pages and the admin logged in to the admin pages stay logged in with the same cookies and CSRF
  * tokens after the server is stopped and started again on the same directory; logging out ends
- * the session for good, and auth.db holds no cookie token.
+ * the session for good, and auth.db holds no cookie token. A password set by the admin ends the
+ * account's sessions.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -58,4 +59,26 @@ test('web sessions: still logged in after a restart, same CSRF token; logout end
   const r = await gone.get('');
   assert.equal(r.status, 303, 'logged out: the old cookie leads to the login form');
   assert.match(String(r.headers.location), /login$/);
+});
+
+test('a password set by the admin (or `moxts setaccountpassword`) logs the account out of its pages', async (t) => {
+  const ts = await startWebServer();
+  t.after(() => ts.stop());
+  const account = ts.account();
+  assert.equal((await account.login(ACCOUNT_PASSWORD, 'mjl@example.com')).status, 303);
+  assert.equal((await account.get('')).status, 200);
+  const admin = ts.admin();
+  assert.equal((await admin.login(ADMIN_PASSWORD)).status, 303);
+  await admin.get('accounts/mjl');
+  const set = await admin.submit('accounts/mjl/password', { password: 'a new password 1' });
+  assert.equal(set.status, 200);
+  assert.match(set.text, /Password of mjl set/);
+  const r = await account.get('');
+  assert.equal(r.status, 303, 'the account session ended');
+  assert.match(String(r.headers.location), /login$/);
+  assert.equal((await admin.get('')).status, 200, 'the admin stays logged in');
+  // The new password works.
+  const again = ts.account();
+  assert.equal((await again.login('a new password 1', 'mjl@example.com')).status, 303);
+  assert.equal((await again.get('')).status, 200);
 });

@@ -141,9 +141,9 @@ export class SessionStore {
     this.drop([session.key]);
   }
 
-  /** End every session of an account (password changed, account removed), except `keep` (the one making the change). */
-  deleteFor(account: string | undefined, keep?: Session): number {
-    const keys = [...this.sessions.values()].filter((s) => s.account === account && s.key !== keep?.key).map((s) => s.key);
+  /** End every session of an account (password changed, account removed), except the one with key `keepKey` (the one making the change). */
+  deleteFor(account: string | undefined, keepKey?: string): number {
+    const keys = [...this.sessions.values()].filter((s) => s.account === account && s.key !== keepKey).map((s) => s.key);
     this.drop(keys);
     return keys.length;
   }

@@ -64,7 +64,7 @@ test('sessions persist: reloaded from auth.db after a restart, by token hash onl
     assert.equal(s.get(adm.token), undefined, 'admin sessions are kept apart');
     assert.ok(new SessionStore(limits, () => now, sessionPersistence(db.db, 'admin')).size === 0, 'the admin session expired too');
     const d = s.create({ account: 'mjl', loginName: 'mjl@example.com' });
-    assert.equal(s.deleteFor('mjl', d.session), 1, 'password change ends the other session');
+    assert.equal(s.deleteFor('mjl', d.session.key), 1, 'password change ends the other session');
     db.close();
 
     db = AuthDb.open(dir);

@@ -65,8 +65,11 @@ ${input('New password again', 'repeat', { type: 'password', required: true, auto
     }
     // The login name must still lead to this account (addresses can move between accounts).
     if (out.account !== account) throw new FormError('Your login address no longer belongs to this account; log in again.');
-    await deps.ctl('setaccountpassword', { account, password: pw });
-    const ended = sessions.deleteFor(account, r.session);
+    // The server's handler ends the account's other sessions (those of every listener: one
+    // SessionStore), keeping this one.
+    const res = (await deps.ctl('setaccountpassword', { account, password: pw, keepWebSession: r.session.key })) as { endedWebSessions?: number } | null;
+    // An app with its own session store (no server around it) ends them here.
+    const ended = res?.endedWebSessions ?? sessions.deleteFor(account, r.session.key);
     deps.log.info({ account, ip: r.ctx.ip, endedSessions: ended }, 'account password changed');
     return { redirect: 'password', ok: `Password changed.${ended ? ` ${ended} other session${ended === 1 ? '' : 's'} logged out.` : ''}` };
   });
