@@ -5,8 +5,7 @@
  * bench can check that every acknowledged message is visible there. Prints
  * `READY <smtp port> <imap port>` when listening; stops on SIGTERM.
  */
-import { createInterface } from 'node:readline';
-import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { answerStats } from './server-stats.js';
 import { startTestServer } from '../test/helpers/server.js';
 
 const BENCH_PASSWORD = process.env.BENCH_PASSWORD ?? 'benchbench';
@@ -37,41 +36,5 @@ const ts = await startTestServer({
 process.on('SIGTERM', () => {
   void ts.stop().then(() => process.exit(0));
 });
-// "STATS" on stdin: one JSON line with what happened since the previous STATS (group-commit
-// batches, event-loop delay, GC pauses), for the bench's per-run diagnostics.
-const eld = monitorEventLoopDelay({ resolution: 1 });
-eld.enable();
-const gc = { count: 0, ms: 0, maxMs: 0 };
-new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) {
-    gc.count++;
-    gc.ms += e.duration;
-    if (e.duration > gc.maxMs) gc.maxMs = e.duration;
-  }
-}).observe({ entryTypes: ['gc'] });
-let prev = { ...ts.server.store.deliveryStats };
-createInterface({ input: process.stdin }).on('line', (l) => {
-  if (l.trim() !== 'STATS') return;
-  const cur = { ...ts.server.store.deliveryStats };
-  const out = {
-    batches: cur.batches - prev.batches,
-    rows: cur.rows - prev.rows,
-    commitMs: cur.commitMs - prev.commitMs,
-    syncMs: cur.syncMs - prev.syncMs,
-    commitMaxMs: cur.commitMaxMs,
-    syncMaxMs: cur.syncMaxMs,
-    loopDelayP50Ms: eld.percentile(50) / 1e6,
-    loopDelayP99Ms: eld.percentile(99) / 1e6,
-    loopDelayMaxMs: eld.max / 1e6,
-    gcCount: gc.count,
-    gcMs: gc.ms,
-    gcMaxMs: gc.maxMs,
-  };
-  prev = cur;
-  ts.server.store.deliveryStats.commitMaxMs = 0;
-  ts.server.store.deliveryStats.syncMaxMs = 0;
-  eld.reset();
-  Object.assign(gc, { count: 0, ms: 0, maxMs: 0 });
-  process.stdout.write(`STATS ${JSON.stringify(out)}\n`);
-});
+answerStats(ts.server.store);
 process.stdout.write(`READY ${ts.smtpPort} ${ts.imapPort}\n`);
