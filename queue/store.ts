@@ -13,7 +13,7 @@
  *
  * Parts in their own modules: record shapes and row mapping (store-types.ts, re-exported here),
  * list filters (filter.ts), hold rules (hold-rules.ts), the suppression list (suppressions.ts),
- * reads of retired messages (retired.ts).
+ * reads of retired messages (retired.ts), which rows are due (due.ts).
  */
 import { promises as fsp, readdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -33,6 +33,7 @@ import { noteOutgoing } from './sendlimits.js';
 import { holdRuleMatches, DEFAULT_MAX_ATTEMPTS, type HoldRule } from './rules.js';
 import { HoldRuleList } from './hold-rules.js';
 import { queueWhere } from './filter.js';
+import { dueBatches, dueRows, nextDue } from './due.js';
 import { listRetired, recentOutcomes, retiredBy, type RetiredFilter } from './retired.js';
 import {
   rowToMsg,
@@ -55,8 +56,7 @@ import {
 } from './store-types.js';
 import { periodicCheckpoints, type PeriodicCheckpoints } from './checkpoints.js';
 
-/** Rows looked at per scheduling pass when picking due batches (bounds the cost of a pass). */
-export const DUE_SCAN_LIMIT = 10_000;
+export { DUE_SCAN_LIMIT } from './due.js';
 
 /** Most rows committed in one group-commit transaction. */
 export const QUEUE_MAX_BATCH = 512;
@@ -662,38 +662,20 @@ export class QueueStore {
 
   // ---------------------------------------------------------------- delivery attempts
 
+  // Which rows are due: queue/due.ts.
   /** Due messages (not held, next attempt at or before now), oldest first. */
   due(max = 1000): QueuedMsg[] {
-    return (this.db.prepare('SELECT * FROM msg WHERE hold = 0 AND next_attempt <= ? ORDER BY next_attempt, id LIMIT ?').all(this.now(), max) as Row[]).map(rowToMsg);
+    return dueRows((sql) => this.stmt(sql), this.now(), max);
   }
 
-  /**
-   * The next delivery batches: up to `max` groups of due rows (not held, next attempt reached) that
-   * share a submission and a recipient domain, oldest first, at most one group per domain and none
-   * for `skipDomains` (domains being delivered to). A group has at most `maxRecipients` rows (the
-   * rest follow in a later batch). Stops scanning after DUE_SCAN_LIMIT rows, so one huge busy
-   * domain cannot make a scheduling pass expensive.
-   */
+  /** The next delivery batches (queue/due.ts dueBatches). */
   dueBatches(max: number, skipDomains: ReadonlySet<string>, maxRecipients: number): QueuedMsg[][] {
-    if (max <= 0) return [];
-    const now = this.now();
-    const picked = new Map<string, number>();
-    let scanned = 0;
-    const it = this.stmt('SELECT base_id, recipient_domain FROM msg WHERE hold = 0 AND next_attempt <= ? ORDER BY next_attempt, id').raw().iterate(now) as IterableIterator<[number, string]>;
-    for (const [baseId, domain] of it) {
-      if (++scanned > DUE_SCAN_LIMIT) break;
-      if (skipDomains.has(domain) || picked.has(domain)) continue;
-      picked.set(domain, baseId);
-      if (picked.size >= max) break;
-    }
-    const rows = this.stmt('SELECT * FROM msg WHERE base_id = ? AND recipient_domain = ? AND hold = 0 AND next_attempt <= ? ORDER BY id LIMIT ?');
-    return [...picked].map(([domain, baseId]) => (rows.all(baseId, domain, now, maxRecipients) as Row[]).map(rowToMsg));
+    return dueBatches((sql) => this.stmt(sql), this.now(), max, skipDomains, maxRecipients);
   }
 
   /** When the next message becomes due (held messages excluded), or undefined when none is queued. */
   nextDue(): Date | undefined {
-    const t = this.stmt('SELECT min(next_attempt) FROM msg WHERE hold = 0').pluck().get() as number | null;
-    return t == null ? undefined : new Date(t);
+    return nextDue((sql) => this.stmt(sql));
   }
 
   /**
