@@ -13,7 +13,7 @@ const ts = await startTestServer({
   passwords: { mjl: 'bench password' },
   imapLimits: { connectionsPerMinute: [1e9, 1e9, 1e9], concurrentConnections: [1e6, 1e6, 1e6] },
   // BENCH_INLINE_MAX=<bytes>: the store's inline message limit (A/B of DEFAULT_INLINE_MAX_SIZE).
-  indexing: process.env.BENCH_INLINE_MAX ? { inlineMaxSize: Number(process.env.BENCH_INLINE_MAX) } : undefined,
+  storeTuning: process.env.BENCH_INLINE_MAX ? { inlineMaxSize: Number(process.env.BENCH_INLINE_MAX) } : undefined,
 });
 process.on('SIGTERM', () => {
   void ts.stop().then(() => process.exit(0));

@@ -13,7 +13,7 @@ const BENCH_PASSWORD = process.env.BENCH_PASSWORD ?? 'benchbench';
 const ts = await startTestServer({
   cacheDns: true,
   // BENCH_INLINE_MAX=<bytes>: the store's inline message limit (A/B of DEFAULT_INLINE_MAX_SIZE).
-  indexing: process.env.BENCH_INLINE_MAX ? { inlineMaxSize: Number(process.env.BENCH_INLINE_MAX) } : undefined,
+  storeTuning: process.env.BENCH_INLINE_MAX ? { inlineMaxSize: Number(process.env.BENCH_INLINE_MAX) } : undefined,
   imap: true,
   passwords: Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`user${i}`, BENCH_PASSWORD])),
   // All load comes from 127.0.0.1: lift the per-IP volume limits (defaults: 500 messages/minute).

@@ -119,8 +119,8 @@ export interface StartOptions {
   queueConcurrency?: number;
   /** Don't start the queue scheduler (tests that only look at the queue). */
   noQueueScheduler?: boolean;
-  /** When the full-text index is filled (store/README.md "Deferred indexing"; tests), and the inline message size limit (bench A/B). */
-  indexing?: Pick<StoreOptions, 'indexIdleMs' | 'indexMaxDelayMs' | 'indexMaxBacklog' | 'inlineMaxSize'>;
+  /** Store tuning: when the full-text index is filled (store/README.md "Deferred indexing"; tests) and the inline message size limit (bench A/B). */
+  storeTuning?: Pick<StoreOptions, 'indexIdleMs' | 'indexMaxDelayMs' | 'indexMaxBacklog' | 'inlineMaxSize'>;
 }
 
 type Triple = readonly [number, number, number];
@@ -156,7 +156,7 @@ export async function startServer(opts: StartOptions): Promise<Server> {
     const q = a?.QuotaMessageSize ?? loaded.static.QuotaMessageSize;
     return q > 0 ? q : undefined;
   };
-  const store = await Store.open({ dataDir, log: log.child({ proto: 'store' }), clock: opts.clock, quotaMessageSize: quota, ...opts.indexing });
+  const store = await Store.open({ dataDir, log: log.child({ proto: 'store' }), clock: opts.clock, quotaMessageSize: quota, ...opts.storeTuning });
 
   const queue = await QueueStore.open({
     dataDir,

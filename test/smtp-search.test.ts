@@ -16,7 +16,7 @@ before(async () => {
     imap: true,
     passwords: { mjl: 'testtest1234' },
     // Background indexing needs an hour without deliveries: in this test only SEARCH indexes.
-    indexing: { indexIdleMs: 3_600_000, indexMaxDelayMs: 3_600_000, indexMaxBacklog: 1e9 },
+    storeTuning: { indexIdleMs: 3_600_000, indexMaxDelayMs: 3_600_000, indexMaxBacklog: 1e9 },
   });
 });
 

@@ -50,8 +50,8 @@ export interface TestServerOptions {
   queueConcurrency?: number;
   /** Keep the queue scheduler off (tests that only inspect the queue). */
   noQueueScheduler?: boolean;
-  /** When the store fills the full-text index (StartOptions.indexing). */
-  indexing?: StartOptions['indexing'];
+  /** Store tuning: when the full-text index is filled, inline size limit (StartOptions.storeTuning). */
+  storeTuning?: StartOptions['storeTuning'];
 }
 
 export interface TestServer {
@@ -107,7 +107,7 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
   const dns = await startTestDns(o.zone ?? {});
   const log = o.log ?? (process.env.MOXTS_TEST_LOG ? createLogger({ level: process.env.MOXTS_TEST_LOG as 'debug' }) : nullLogger());
   const resolver = o.cacheDns ? cachingResolver(dns.resolver) : dns.resolver;
-  const server = await startServer({ configPath: join(dir, 'mox.conf'), log, resolver, unknownRecipientDelayMs: o.unknownRecipientDelayMs ?? 0, smtpLimits: o.smtpLimits, smtpCommandTimeoutMs: o.smtpCommandTimeoutMs, failedLoginDelayMs: o.failedLoginDelayMs ?? 0, imapLimits: o.imapLimits, imapIdleTimeoutMs: o.imapIdleTimeoutMs, clock: o.clock, delivery: o.delivery, queueConcurrency: o.queueConcurrency, noQueueScheduler: o.noQueueScheduler, indexing: o.indexing });
+  const server = await startServer({ configPath: join(dir, 'mox.conf'), log, resolver, unknownRecipientDelayMs: o.unknownRecipientDelayMs ?? 0, smtpLimits: o.smtpLimits, smtpCommandTimeoutMs: o.smtpCommandTimeoutMs, failedLoginDelayMs: o.failedLoginDelayMs ?? 0, imapLimits: o.imapLimits, imapIdleTimeoutMs: o.imapIdleTimeoutMs, clock: o.clock, delivery: o.delivery, queueConcurrency: o.queueConcurrency, noQueueScheduler: o.noQueueScheduler, storeTuning: o.storeTuning });
   for (const [account, password] of Object.entries(o.passwords ?? {})) server.store.account(account).setPassword(await hashPassword(password));
   const smtp = server.listeners.find((l) => l.service === 'smtp');
   return {

@@ -67,7 +67,7 @@ export function accountApp(deps: AccountDeps): UiApp {
       ])}<h2>Addresses</h2>${table(['Address'], Object.keys(acc?.Destinations ?? {}).map((a) => [a]))}`,
     };
   });
-  registerPassword(router, deps, sessions);
+  registerPassword(router, deps);
   registerWebhooks(router, deps);
   registerSettings(router, deps);
   registerSuppressions(router, deps);

@@ -10,7 +10,6 @@ import { tlsDescription } from '../../auth/login.js';
 import { html } from '../html.js';
 import { input, postForm } from '../components.js';
 import { FormError, type UiRouter } from '../ui.js';
-import type { SessionStore } from '../session.js';
 import type { AccountDeps } from './deps.js';
 
 /** Shortest new password accepted (mox's account page asks for at least 8 characters). */
@@ -18,7 +17,7 @@ export const MIN_PASSWORD_LENGTH = 8;
 /** Longest accepted: a password is hashed on every login; a megabyte is no password. */
 export const MAX_PASSWORD_LENGTH = 1024;
 
-export function registerPassword(router: UiRouter, deps: AccountDeps, sessions: SessionStore): void {
+export function registerPassword(router: UiRouter, deps: AccountDeps): void {
   router.get('password', (r) => ({
     title: 'Password',
     body: html`<p>After the change, your other sessions of these pages are logged out. Mail clients must use the new password from then on.</p>
@@ -68,8 +67,7 @@ ${input('New password again', 'repeat', { type: 'password', required: true, auto
     // The server's handler ends the account's other sessions (those of every listener: one
     // SessionStore), keeping this one.
     const res = (await deps.ctl('setaccountpassword', { account, password: pw, keepWebSession: r.session.key })) as { endedWebSessions?: number } | null;
-    // An app with its own session store (no server around it) ends them here.
-    const ended = res?.endedWebSessions ?? sessions.deleteFor(account, r.session.key);
+    const ended = res?.endedWebSessions ?? 0;
     deps.log.info({ account, ip: r.ctx.ip, endedSessions: ended }, 'account password changed');
     return { redirect: 'password', ok: `Password changed.${ended ? ` ${ended} other session${ended === 1 ? '' : 's'} logged out.` : ''}` };
   });
